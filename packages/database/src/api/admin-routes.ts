@@ -1,0 +1,64 @@
+import { sendJson } from '../http/reply';
+import type { Router } from '../http/router';
+import type { HttpServer } from '../http/server';
+import type { Store } from '../store';
+import type { Limits } from './limits';
+
+export interface NodeIdentity {
+  readonly version: string;
+  readonly hostname: string;
+  readonly port: () => number;
+  readonly nodeId: string;
+  readonly incarnation: number;
+  readonly advertiseUrl: string;
+  readonly storage: string;
+  readonly startedAt: number; // ms since the epoch
+  readonly now: () => number;
+}
+
+const HEALTHY = '{"status":"ok"}';
+const SHUTTING_DOWN = JSON.stringify({
+  status: 'shutting_down',
+  error: 'SHUTTING_DOWN',
+  message: 'The node is shutting down.',
+});
+
+/** /healthcheck and /status. */
+export function registerAdminRoutes(
+  router: Router,
+  server: HttpServer,
+  store: Store,
+  limits: Limits,
+  identity: NodeIdentity,
+): void {
+  router.register('/healthcheck', (ctx) => {
+    if (server.shuttingDown) sendJson(ctx.res, 503, SHUTTING_DOWN);
+    else sendJson(ctx.res, 200, HEALTHY);
+  });
+
+  router.register('/status', (ctx) => {
+    const now = identity.now();
+    sendJson(
+      ctx.res,
+      200,
+      JSON.stringify({
+        version: identity.version,
+        hostname: identity.hostname,
+        port: identity.port(),
+        maxKeyLength: limits.maxKeyLength,
+        maxValueLength: limits.maxValueLength,
+        availableRecords: store.liveCount,
+        tombstones: store.tombstoneCount,
+        nodeId: identity.nodeId,
+        incarnation: identity.incarnation,
+        advertiseUrl: identity.advertiseUrl,
+        storage: identity.storage,
+        ready: !server.shuttingDown,
+        shuttingDown: server.shuttingDown,
+        connections: server.connections,
+        uptimeMs: now - identity.startedAt,
+        peers: [],
+      }),
+    );
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * The catalogue of every error the public API can answer with. Each entry has a stable
+ * code (the `error` field, kept bare for nkvd clients), an HTTP status and a message that
+ * tells the caller what to change.
+ */
+export const ERROR_CATALOGUE = {
+  MISSING_KEY_PARAM: { status: 400, message: 'The query has no key: add k=<key>.' },
+  EMPTY_KEY: { status: 400, message: 'The key is empty: a key has at least one character.' },
+  MAXIMUM_KEY_LENGTH_REACHED: { status: 400, message: 'The key is longer than the maximum key length.' },
+  MISSING_VALUE_PARAM: { status: 400, message: 'The query has no value: add v=<value> (v= for an empty value).' },
+  MAXIMUM_VALUE_LENGTH_REACHED: { status: 400, message: 'The value is longer than the maximum value length.' },
+  MALFORMED_QUERY: { status: 400, message: 'The query string cannot be read.' },
+  BAD_REQUEST: { status: 400, message: 'The request cannot be read as HTTP/1.1.' },
+  MISSING_RECORD: { status: 404, message: 'No record has this key.' },
+  NOT_FOUND: { status: 404, message: 'No route has this path.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not take this method.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
+  URI_TOO_LONG: { status: 414, message: 'The request URL is longer than the server accepts.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts.' },
+  INTERNAL_ERROR: { status: 500, message: 'The server failed to answer this request; it has been logged.' },
+  SHUTTING_DOWN: { status: 503, message: 'The node is shutting down.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** An error meant for the client: rendered as `{"error":CODE,"message":…}` plus any details. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERROR_CATALOGUE[code].message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.details = details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...this.details };
+  }
+}

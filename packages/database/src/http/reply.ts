@@ -1,0 +1,67 @@
+import type { ServerResponse } from 'node:http';
+import type { ApiError } from '../errors';
+
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+export const SUCCESS_BODY = '{"success":true}';
+
+/** Sends a complete JSON body with its length; `body` is already JSON text. */
+export function sendJson(res: ServerResponse, status: number, body: string, extraHeaders?: readonly string[]): void {
+  const headers = ['Content-Type', JSON_CONTENT_TYPE, 'Content-Length', String(Buffer.byteLength(body))];
+  if (extraHeaders !== undefined) headers.push(...extraHeaders);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+export function sendError(res: ServerResponse, error: ApiError, extraHeaders?: readonly string[]): void {
+  sendJson(res, error.status, JSON.stringify(error), extraHeaders);
+}
+
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Streams a JSON array whose elements come already encoded, in chunks of about 64 KiB,
+ * waiting for the socket to drain between chunks, so a large listing never sits in
+ * memory as one string. A listing that fits in one chunk goes out with a
+ * Content-Length; a longer one is chunked. Stops early if the client goes away.
+ */
+export async function streamJsonArray(res: ServerResponse, elements: Iterator<string>): Promise<void> {
+  let chunk = '[';
+  let first = true;
+  let next = elements.next();
+  while (!next.done && chunk.length < CHUNK_CHARS) {
+    chunk += first ? next.value : `,${next.value}`;
+    first = false;
+    next = elements.next();
+  }
+  if (next.done) {
+    sendJson(res, 200, `${chunk}]`);
+    return;
+  }
+  res.writeHead(200, ['Content-Type', JSON_CONTENT_TYPE]);
+  while (!next.done) {
+    if (!res.write(chunk) && !(await drained(res))) return;
+    chunk = '';
+    while (!next.done && chunk.length < CHUNK_CHARS) {
+      chunk += `,${next.value}`;
+      next = elements.next();
+    }
+  }
+  res.end(`${chunk}]`);
+}
+
+/** Resolves true when the response can take more data, false when the client is gone. */
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onDrain = (): void => {
+      res.off('close', onClose);
+      resolve(true);
+    };
+    const onClose = (): void => {
+      res.off('drain', onDrain);
+      resolve(false);
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}

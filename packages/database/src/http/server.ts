@@ -1,0 +1,250 @@
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { ApiError } from '../errors';
+import type { Logger } from '../logger';
+import { EMPTY_QUERY, parseQuery } from './query';
+import { sendError } from './reply';
+import type { RequestContext, Router } from './router';
+
+export interface HttpServerOptions {
+  readonly maxUrlLength: number; // characters
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export interface RequestEnd {
+  readonly status: number;
+  /** The response was cut before it was sent in full (client gone, socket error). */
+  readonly aborted: boolean;
+  readonly durationMs: number;
+}
+
+/**
+ * The lifecycle events, for logging and metrics:
+ * - `connect` / `disconnect`: a client socket opened / closed.
+ * - `request:start`: a request was read and is about to be routed.
+ * - `request:complete`: its handler returned (or its promise settled): the node's work
+ *   for it is done, though the response may still be on its way.
+ * - `request:end`: the response is over, sent in full or aborted.
+ * Listeners run synchronously on the request path and must not throw or block.
+ */
+export interface HttpServerEvents {
+  connect: [socket: Socket];
+  disconnect: [socket: Socket];
+  'request:start': [ctx: RequestContext];
+  'request:complete': [ctx: RequestContext];
+  'request:end': [ctx: RequestContext, end: RequestEnd];
+}
+
+const CLOSE_HEADERS = ['Connection', 'close'] as const;
+
+/**
+ * An HTTP/1.1 server on node:http that routes by exact path and guards itself against
+ * slow or hostile clients: header and request timeouts (408), a URL length limit (414),
+ * a cap on open connections, and JSON errors for requests that are not HTTP at all.
+ */
+export class HttpServer extends EventEmitter<HttpServerEvents> {
+  private readonly server: http.Server;
+  private readonly logger: Logger;
+  private readonly maxUrlLength: number;
+  private draining = false;
+  private closing: Promise<void> | undefined;
+  private openConnections = 0;
+
+  constructor(
+    private readonly router: Router,
+    options: HttpServerOptions,
+  ) {
+    super();
+    this.logger = options.logger;
+    this.maxUrlLength = options.maxUrlLength;
+    this.server = http.createServer(
+      {
+        headersTimeout: options.headersTimeoutMs,
+        requestTimeout: options.requestTimeoutMs,
+        keepAliveTimeout: options.keepAliveTimeoutMs,
+        // Timeouts are enforced by a periodic sweep; sweep often enough to honour short ones.
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(options.headersTimeoutMs / 2))),
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.server.maxConnections = options.maxConnections;
+    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.onClientError(error, socket));
+  }
+
+  /** True from the start of shutdown: /healthcheck answers 503 and keep-alive ends. */
+  get shuttingDown(): boolean {
+    return this.draining;
+  }
+
+  get connections(): number {
+    return this.openConnections;
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Graceful stop: from now on /healthcheck answers 503 and every response carries
+   * `Connection: close`; after `drainMs` (time for a load balancer to notice) the
+   * listener closes, idle connections are closed, and in-flight requests get up to
+   * `timeoutMs` to finish before their sockets are cut. Idempotent.
+   */
+  shutdown(timeoutMs: number, drainMs = 0): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.draining = true;
+    this.closing = new Promise<void>((resolve) => setTimeout(resolve, drainMs)).then(
+      () =>
+        new Promise<void>((resolve) => {
+          const force = setTimeout(() => {
+            this.logger.warn({ connections: this.openConnections }, 'shutdown timeout: closing remaining connections');
+            this.server.closeAllConnections();
+          }, timeoutMs);
+          this.server.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
+          this.server.closeIdleConnections();
+        }),
+    );
+    return this.closing;
+  }
+
+  private onConnection(socket: Socket): void {
+    this.openConnections++;
+    this.emit('connect', socket);
+    socket.once('close', () => {
+      this.openConnections--;
+      this.emit('disconnect', socket);
+    });
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = req.url ?? '/';
+    const method = req.method ?? 'GET';
+    const extra = this.draining ? CLOSE_HEADERS : undefined;
+    if (url.length > this.maxUrlLength) {
+      const error = new ApiError(
+        'URI_TOO_LONG',
+        `The request URL has ${url.length} characters; the limit is ${this.maxUrlLength} (MAX_URL_LENGTH).`,
+      );
+      sendError(res, error, extra);
+      return;
+    }
+    const mark = url.indexOf('?');
+    const path = mark === -1 ? url : url.slice(0, mark);
+    let ctx: RequestContext;
+    try {
+      const query = mark === -1 ? EMPTY_QUERY : parseQuery(url.slice(mark + 1));
+      ctx = { req, res, method, path, query };
+    } catch (error) {
+      this.fail(res, error, extra);
+      return;
+    }
+    // Watching each response costs a listener per request: only when someone listens.
+    if (this.listenerCount('request:end') > 0) this.watchEnd(ctx);
+    this.emit('request:start', ctx);
+
+    const route = this.router.lookup(path);
+    if (route === undefined) {
+      sendError(res, new ApiError('NOT_FOUND', `No route has the path ${truncate(path)}.`), extra);
+      this.emit('request:complete', ctx);
+      return;
+    }
+    if (!route.methods.has(method)) {
+      const error = new ApiError('METHOD_NOT_ALLOWED', `${route.path} takes ${route.allow}, not ${method}.`);
+      sendError(res, error, extra === undefined ? ['Allow', route.allow] : ['Allow', route.allow, ...extra]);
+      this.emit('request:complete', ctx);
+      return;
+    }
+    if (extra !== undefined) res.setHeader('Connection', 'close');
+    let outcome: void | Promise<void>;
+    try {
+      outcome = route.handler(ctx);
+    } catch (error) {
+      this.fail(res, error, extra, ctx);
+      this.emit('request:complete', ctx);
+      return;
+    }
+    if (outcome instanceof Promise) {
+      outcome.then(
+        () => this.emit('request:complete', ctx),
+        (error: unknown) => {
+          this.fail(res, error, extra, ctx);
+          this.emit('request:complete', ctx);
+        },
+      );
+    } else {
+      this.emit('request:complete', ctx);
+    }
+  }
+
+  private watchEnd(ctx: RequestContext): void {
+    const started = performance.now();
+    ctx.res.once('close', () => {
+      this.emit('request:end', ctx, {
+        status: ctx.res.statusCode,
+        aborted: !ctx.res.writableFinished,
+        durationMs: performance.now() - started,
+      });
+    });
+  }
+
+  /** Answers with the error's status, or logs a 500; cuts the socket if headers are out. */
+  private fail(res: http.ServerResponse, error: unknown, extra?: readonly string[], ctx?: RequestContext): void {
+    const apiError =
+      error instanceof ApiError
+        ? error
+        : (this.logger.error({ err: error, path: ctx?.path, method: ctx?.method }, 'request handler failed'),
+          new ApiError('INTERNAL_ERROR'));
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.removeHeader('Connection');
+    sendError(res, apiError, extra);
+  }
+
+  /** Bytes that are not valid HTTP, timeouts and oversized headers: a JSON 4xx, then close. */
+  private onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    let apiError: ApiError;
+    switch (error.code) {
+      case 'ERR_HTTP_REQUEST_TIMEOUT':
+        apiError = new ApiError('REQUEST_TIMEOUT');
+        break;
+      case 'HPE_HEADER_OVERFLOW':
+        apiError = new ApiError('HEADERS_TOO_LARGE');
+        break;
+      default:
+        apiError = new ApiError('BAD_REQUEST', `The request is not valid HTTP/1.1 (${error.code ?? 'parse error'}).`);
+    }
+    this.logger.debug({ code: error.code, remote: socket.remoteAddress }, 'client error');
+    const body = JSON.stringify(apiError);
+    socket.end(
+      `HTTP/1.1 ${apiError.status} ${http.STATUS_CODES[apiError.status] ?? ''}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+}
+
+function truncate(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

@@ -1,0 +1,54 @@
+import { DatabaseNode } from './app';
+import { ConfigError, loadConfig, readEnvironment } from './config';
+import { createLogger } from './logger';
+
+function main(): void {
+  let config;
+  try {
+    config = loadConfig(readEnvironment());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel, { service: 'meshkv-database' });
+  const node = new DatabaseNode(config, { logger });
+  logger.info({ nodeId: node.nodeId, incarnation: node.incarnation, storage: config.storage }, 'starting');
+
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    process.exit(1);
+  });
+
+  node.listen().then(
+    () => logger.info({ url: node.url, bindAddress: config.bindAddress }, 'listening'),
+    (error: unknown) => {
+      logger.fatal({ err: error, port: config.port, bind: config.bindAddress }, 'cannot listen');
+      process.exit(1);
+    },
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, drainMs: config.shutdownDrainMs, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+    node.shutdown().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main();
