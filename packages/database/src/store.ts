@@ -86,7 +86,7 @@ export class Store {
     this.clock.observe(record.hlc);
     if (this.watermark !== undefined && compareVersions(record, this.watermark) <= 0) return false;
     const previous = this.adapter.get(key);
-    if (previous !== undefined && compareVersions(previous, record) >= 0) return false;
+    if (previous !== undefined && compareRecords(previous, record) >= 0) return false;
     this.write(key, record, previous);
     return true;
   }
@@ -112,7 +112,8 @@ export class Store {
       return true;
     }
     for (const [key, record] of this.adapter.entries()) {
-      if (compareVersions(record, watermark) < 0) {
+      // Only records strictly newer than the clear survive it, as in apply().
+      if (compareVersions(record, watermark) <= 0) {
         this.adapter.delete(key);
         if (record.value === null) this.tombstones--;
       }
@@ -150,4 +151,18 @@ export class Store {
     if (record.value === null) this.tombstones++;
     this.adapter.set(key, record);
   }
+}
+
+/**
+ * Orders records by version, then by value. Two records with one version should be the
+ * same write; if a faulty peer ever sends two that differ, every node still picks the
+ * same one (a tombstone below any value, values by code unit order), so the merge stays
+ * a total order and nodes converge.
+ */
+function compareRecords(a: StoredRecord, b: StoredRecord): number {
+  const byVersion = compareVersions(a, b);
+  if (byVersion !== 0 || a.value === b.value) return byVersion;
+  if (a.value === null) return -1;
+  if (b.value === null) return 1;
+  return a.value < b.value ? -1 : 1;
 }

@@ -1,0 +1,27 @@
+import { DatabaseNode } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { silentLogger } from '../../src/logger';
+import { request, type Reply } from './http';
+
+export interface TestNode {
+  readonly node: DatabaseNode;
+  readonly url: string;
+  readonly port: number;
+  get(target: string, method?: string): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+/** A real node listening on 127.0.0.1 on a free port, configured as from `env`. */
+export async function startTestNode(env: Record<string, string> = {}): Promise<TestNode> {
+  const config = loadConfig({ PORT: '0', BIND_ADDRESS: '127.0.0.1', HOSTNAME: 'test-node', SHUTDOWN_TIMEOUT_MS: '2000', ...env });
+  const node = new DatabaseNode(config, { logger: silentLogger() });
+  const address = await node.listen();
+  const url = node.url;
+  return {
+    node,
+    url,
+    port: address.port,
+    get: (target, method) => request(url, target, method === undefined ? {} : { method }),
+    close: () => node.shutdown(),
+  };
+}

@@ -1,0 +1,107 @@
+import { expect } from 'chai';
+import { ConfigError, DEFAULTS, loadConfig } from '../../src/config';
+
+describe('config', () => {
+  it('uses the documented defaults for an empty environment', () => {
+    const config = loadConfig({ HOSTNAME: 'h1' });
+    expect(config.port).to.equal(DEFAULTS.PORT);
+    expect(config.bindAddress).to.equal('0.0.0.0');
+    expect(config.hostname).to.equal('h1');
+    expect(config.advertiseUrl).to.equal(`http://h1:${DEFAULTS.PORT}`);
+    expect(config.nodeId).to.equal(undefined);
+    expect(config.maxKeyLength).to.equal(64);
+    expect(config.maxValueLength).to.equal(256);
+    expect(config.logLevel).to.equal('info');
+    expect(config.storage).to.equal('memory');
+    expect(config.maxUrlLength).to.equal(DEFAULTS.MAX_URL_LENGTH);
+    expect(config.shutdownDrainMs).to.equal(0);
+  });
+
+  it('reads every variable it is given', () => {
+    const config = loadConfig({
+      PORT: '9000',
+      BIND_ADDRESS: '127.0.0.1',
+      HOSTNAME: 'db-1',
+      ADVERTISE_URL: 'http://db-1.example:9000/',
+      NODE_ID: 'node_A-1.x',
+      MAX_KEY_LENGTH: '10',
+      MAX_VALUE_LENGTH: '0',
+      LOG_LEVEL: 'DEBUG',
+      STORAGE: 'memory',
+      MAX_URL_LENGTH: '1000',
+      MAX_CONNECTIONS: '5',
+      HEADERS_TIMEOUT_MS: '100',
+      REQUEST_TIMEOUT_MS: '200',
+      KEEP_ALIVE_TIMEOUT_MS: '300',
+      SHUTDOWN_TIMEOUT_MS: '400',
+      SHUTDOWN_DRAIN_MS: '50',
+    });
+    expect(config).to.deep.equal({
+      port: 9000,
+      bindAddress: '127.0.0.1',
+      hostname: 'db-1',
+      advertiseUrl: 'http://db-1.example:9000',
+      nodeId: 'node_A-1.x',
+      maxKeyLength: 10,
+      maxValueLength: 0,
+      logLevel: 'debug',
+      storage: 'memory',
+      maxUrlLength: 1000,
+      maxConnections: 5,
+      headersTimeoutMs: 100,
+      requestTimeoutMs: 200,
+      keepAliveTimeoutMs: 300,
+      shutdownTimeoutMs: 400,
+      shutdownDrainMs: 50,
+    });
+  });
+
+  it('returns a frozen object', () => {
+    expect(Object.isFrozen(loadConfig({}))).to.equal(true);
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadConfig({ PORT: '  ', NODE_ID: '' }).port).to.equal(DEFAULTS.PORT);
+  });
+
+  it('reports every problem at once, naming the variable and the allowed range', () => {
+    let caught: unknown;
+    try {
+      loadConfig({
+        PORT: '70000',
+        MAX_KEY_LENGTH: '0',
+        MAX_VALUE_LENGTH: '-1',
+        LOG_LEVEL: 'loud',
+        STORAGE: 'floppy',
+        NODE_ID: 'has space',
+        ADVERTISE_URL: 'ftp://x',
+        HEADERS_TIMEOUT_MS: '1.5',
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).to.be.instanceOf(ConfigError);
+    const problems = (caught as ConfigError).problems;
+    expect(problems).to.have.length(8);
+    expect(problems[0]).to.equal('PORT must be a whole number from 0 to 65535 (got "70000")');
+    const text = problems.join('\n');
+    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS']) {
+      expect(text).to.contain(name);
+    }
+    expect((caught as ConfigError).message).to.match(/^Invalid configuration:\n {2}- PORT/);
+  });
+
+  it('refuses a request timeout shorter than the header timeout', () => {
+    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '100' })).to.throw(
+      ConfigError,
+      /REQUEST_TIMEOUT_MS \(100\) must be at least HEADERS_TIMEOUT_MS \(500\)/,
+    );
+  });
+
+  for (const bad of ['abc', '12abc', '0x10', '1e3', '']) {
+    it(`refuses PORT="${bad}" unless blank`, () => {
+      if (bad === '') expect(loadConfig({ PORT: bad }).port).to.equal(DEFAULTS.PORT);
+      else expect(() => loadConfig({ PORT: bad })).to.throw(ConfigError, /PORT must be a whole number/);
+    });
+  }
+});

@@ -1,0 +1,252 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { HybridClock, hlcFromMs } from '../../src/clock/hlc';
+import type { StoredRecord } from '../../src/storage/adapter';
+import { MemoryAdapter } from '../../src/storage/memory';
+import { Store } from '../../src/store';
+
+function makeStore(nodeId = 'n1', start = 1000): { store: Store; adapter: MemoryAdapter; tick: (ms: number) => void } {
+  let now = start;
+  const adapter = new MemoryAdapter();
+  const store = new Store(adapter, new HybridClock(() => now), nodeId);
+  return { store, adapter, tick: (ms) => (now += ms) };
+}
+
+describe('Store', () => {
+  it('sets, gets and counts live records', () => {
+    const { store } = makeStore();
+    const record = store.set('a', '1');
+    expect(record).to.deep.equal({ value: '1', hlc: hlcFromMs(1000), nodeId: 'n1' });
+    expect(store.get('a')).to.equal('1');
+    expect(store.has('a')).to.equal(true);
+    expect(store.liveCount).to.equal(1);
+    expect(store.get('b')).to.equal(undefined);
+    expect(store.has('b')).to.equal(false);
+  });
+
+  it('stamps each write with a newer version', () => {
+    const { store } = makeStore();
+    const first = store.set('a', '1');
+    const second = store.set('a', '2');
+    expect(second.hlc).to.be.greaterThan(first.hlc);
+    expect(store.get('a')).to.equal('2');
+  });
+
+  it('removes with a tombstone that hides the key', () => {
+    const { store } = makeStore();
+    store.set('a', '1');
+    const tombstone = store.remove('a');
+    expect(tombstone?.value).to.equal(null);
+    expect(store.get('a')).to.equal(undefined);
+    expect(store.has('a')).to.equal(false);
+    expect(store.getRecord('a')?.value).to.equal(null);
+    expect(store.liveCount).to.equal(0);
+    expect(store.tombstoneCount).to.equal(1);
+  });
+
+  it('writes nothing when removing a missing or already removed key', () => {
+    const { store } = makeStore();
+    expect(store.remove('nope')).to.equal(undefined);
+    store.set('a', '1');
+    store.remove('a');
+    const tombstone = store.getRecord('a');
+    expect(store.remove('a')).to.equal(undefined);
+    expect(store.getRecord('a')).to.equal(tombstone);
+    expect(store.tombstoneCount).to.equal(1);
+  });
+
+  it('brings a removed key back with a new set', () => {
+    const { store } = makeStore();
+    store.set('a', '1');
+    store.remove('a');
+    store.set('a', '2');
+    expect(store.get('a')).to.equal('2');
+    expect(store.tombstoneCount).to.equal(0);
+    expect(store.liveCount).to.equal(1);
+  });
+
+  it('clears everything written before the clear', () => {
+    const { store, adapter } = makeStore();
+    store.set('a', '1');
+    store.set('b', '2');
+    store.remove('b');
+    const watermark = store.clear();
+    expect(adapter.size).to.equal(0);
+    expect(store.liveCount).to.equal(0);
+    expect(store.tombstoneCount).to.equal(0);
+    expect(store.clearWatermark).to.deep.equal(watermark);
+    store.set('c', '3');
+    expect(store.get('c')).to.equal('3');
+  });
+
+  it('lists live entries only', () => {
+    const { store } = makeStore();
+    store.set('a', '1');
+    store.set('b', '2');
+    store.remove('a');
+    expect([...store.liveEntries()]).to.deep.equal([['b', '2']]);
+  });
+
+  describe('apply (merge of a record from elsewhere)', () => {
+    it('takes a newer record and ignores an older or equal one', () => {
+      const { store } = makeStore('n1');
+      store.set('a', 'local');
+      const local = store.getRecord('a') as StoredRecord;
+      expect(store.apply('a', { value: 'old', hlc: local.hlc - 1, nodeId: 'n2' })).to.equal(false);
+      expect(store.apply('a', local)).to.equal(false);
+      expect(store.apply('a', { value: 'new', hlc: local.hlc + 1, nodeId: 'n0' })).to.equal(true);
+      expect(store.get('a')).to.equal('new');
+    });
+
+    it('breaks an hlc tie by node id', () => {
+      const { store } = makeStore('n1');
+      const local = store.set('a', 'from-n1');
+      expect(store.apply('a', { value: 'from-n0', hlc: local.hlc, nodeId: 'n0' })).to.equal(false);
+      expect(store.apply('a', { value: 'from-n2', hlc: local.hlc, nodeId: 'n2' })).to.equal(true);
+      expect(store.get('a')).to.equal('from-n2');
+    });
+
+    it('moves the clock past what it applied', () => {
+      const { store } = makeStore('n1', 1000);
+      const far = hlcFromMs(5000);
+      store.apply('x', { value: 'v', hlc: far, nodeId: 'n2' });
+      expect(store.set('y', 'w').hlc).to.be.greaterThan(far);
+    });
+
+    it('keeps tombstone counts right across merges', () => {
+      const { store } = makeStore('n1');
+      store.apply('a', { value: null, hlc: 10, nodeId: 'n2' });
+      expect(store.tombstoneCount).to.equal(1);
+      store.apply('a', { value: 'back', hlc: 11, nodeId: 'n2' });
+      expect(store.tombstoneCount).to.equal(0);
+      expect(store.liveCount).to.equal(1);
+    });
+
+    it('refuses records older than the clear watermark and keeps newer ones', () => {
+      const { store } = makeStore('n1');
+      store.apply('old', { value: '1', hlc: 10, nodeId: 'n2' });
+      store.apply('new', { value: '2', hlc: 30, nodeId: 'n2' });
+      store.apply('dead', { value: null, hlc: 5, nodeId: 'n2' });
+      expect(store.applyClear({ hlc: 20, nodeId: 'n3' })).to.equal(true);
+      expect(store.get('old')).to.equal(undefined);
+      expect(store.get('new')).to.equal('2');
+      expect(store.tombstoneCount).to.equal(0);
+      expect(store.apply('late', { value: '3', hlc: 15, nodeId: 'n2' })).to.equal(false);
+      expect(store.applyClear({ hlc: 19, nodeId: 'n9' })).to.equal(false);
+      expect(store.clearWatermark).to.deep.equal({ hlc: 20, nodeId: 'n3' });
+    });
+  });
+
+  it('purges tombstones older than a cut-off and nothing else', () => {
+    const { store, tick } = makeStore();
+    store.set('a', '1');
+    store.remove('a');
+    tick(1000);
+    const cutoff = hlcFromMs(1500);
+    store.set('b', '2');
+    store.remove('b');
+    store.set('c', '3');
+    expect(store.purgeTombstones(cutoff)).to.equal(1);
+    expect(store.getRecord('a')).to.equal(undefined);
+    expect(store.getRecord('b')?.value).to.equal(null);
+    expect(store.tombstoneCount).to.equal(1);
+    expect(store.get('c')).to.equal('3');
+  });
+
+  it('restores counts, watermark and clock from an adapter that has data', () => {
+    const adapter = new MemoryAdapter();
+    const first = new Store(adapter, new HybridClock(() => 1000), 'n1');
+    first.set('a', '1');
+    first.set('b', '2');
+    first.remove('b');
+    const watermark = { hlc: 1, nodeId: 'n0' };
+    first.applyClear(watermark);
+    const again = new Store(adapter, new HybridClock(() => 1), 'n1');
+    expect(again.liveCount).to.equal(1);
+    expect(again.tombstoneCount).to.equal(1);
+    expect(again.clearWatermark).to.deep.equal(watermark);
+    expect(again.set('c', '3').hlc).to.be.greaterThan((first.getRecord('b') as StoredRecord).hlc);
+  });
+
+  describe('merge laws (property-based)', () => {
+    // An operation from elsewhere: a record for a key, or a clear watermark.
+    type Op = { kind: 'put'; key: string; record: StoredRecord } | { kind: 'clear'; hlc: number; nodeId: string };
+    const arbOp: fc.Arbitrary<Op> = fc.oneof(
+      {
+        weight: 5,
+        arbitrary: fc.record({
+          kind: fc.constant('put' as const),
+          key: fc.constantFrom('a', 'b', 'c', '__proto__'),
+          record: fc.record({
+            value: fc.option(fc.string({ maxLength: 3 }), { nil: null }),
+            hlc: fc.integer({ min: 1, max: 40 }),
+            nodeId: fc.constantFrom('n1', 'n2', 'n3'),
+          }),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('clear' as const),
+          hlc: fc.integer({ min: 1, max: 40 }),
+          nodeId: fc.constantFrom('n1', 'n2', 'n3'),
+        }),
+      },
+    );
+
+    const stateAfter = (ops: readonly Op[]): unknown => {
+      const store = new Store(new MemoryAdapter(), new HybridClock(() => 0), 'observer');
+      for (const op of ops) {
+        if (op.kind === 'put') store.apply(op.key, op.record);
+        else store.applyClear({ hlc: op.hlc, nodeId: op.nodeId });
+      }
+      const records = [...new MemoryAdapterView(store).entries()].sort();
+      return { records, watermark: store.clearWatermark ?? null, live: store.liveCount, tombstones: store.tombstoneCount };
+    };
+
+    it('is commutative: any order of the same operations gives the same state', () => {
+      fc.assert(
+        fc.property(fc.array(arbOp, { maxLength: 12 }), fc.infiniteStream(fc.nat()), (ops, seeds) => {
+          const shuffled = [...ops];
+          for (let i = shuffled.length - 1; i > 0; i--) {
+            const j = (seeds.next().value as number) % (i + 1);
+            [shuffled[i], shuffled[j]] = [shuffled[j] as Op, shuffled[i] as Op];
+          }
+          expect(stateAfter(shuffled)).to.deep.equal(stateAfter(ops));
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('is associative: merging in groups gives the state of merging all at once', () => {
+      fc.assert(
+        fc.property(fc.array(arbOp, { maxLength: 6 }), fc.array(arbOp, { maxLength: 6 }), fc.array(arbOp, { maxLength: 6 }), (a, b, c) => {
+          // (a then b) then c, against a then (b then c) where b and c were merged first.
+          expect(stateAfter([...a, ...b, ...c])).to.deep.equal(stateAfter([...a, ...c, ...b]));
+          expect(stateAfter([...a, ...b, ...c])).to.deep.equal(stateAfter([...b, ...c, ...a]));
+        }),
+        { numRuns: 200 },
+      );
+    });
+
+    it('is idempotent: applying operations twice changes nothing', () => {
+      fc.assert(
+        fc.property(fc.array(arbOp, { maxLength: 12 }), (ops) => {
+          expect(stateAfter([...ops, ...ops])).to.deep.equal(stateAfter(ops));
+        }),
+        { numRuns: 300 },
+      );
+    });
+  });
+});
+
+/** Reads a store's records (values and tombstones, with versions) through its public API. */
+class MemoryAdapterView {
+  constructor(private readonly store: Store) {}
+  *entries(): IterableIterator<string> {
+    for (const key of ['a', 'b', 'c', '__proto__']) {
+      const record = this.store.getRecord(key);
+      if (record !== undefined) yield JSON.stringify([key, record.value, record.hlc, record.nodeId]);
+    }
+  }
+}
