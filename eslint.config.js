@@ -4,7 +4,7 @@ const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
   {
-    ignores: ['**/dist/**', '**/.test-build/**', '**/coverage/**', '**/.nyc_output/**', '**/node_modules/**'],
+    ignores: ['**/dist/**', '**/test-build/**', '**/coverage/**', '**/.nyc_output/**', '**/node_modules/**'],
   },
   js.configs.recommended,
   {
@@ -35,7 +35,7 @@ module.exports = tseslint.config(
     files: ['**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly' },
     },
   },
 );

@@ -1,3 +1,4 @@
+import * as v8 from 'node:v8';
 import { DatabaseNode } from './app';
 import { ConfigError, loadConfig, readEnvironment } from './config';
 import { createLogger } from './logger';
@@ -11,6 +12,9 @@ function main(): void {
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
+  // A node holds millions of small strings; V8's size-optimised heap growth keeps 1M
+  // records about 40 MB smaller (docs/benchmarks.md). Set before anything is allocated.
+  if (config.gcMode === 'compact') v8.setFlagsFromString('--optimize-for-size');
   const logger = createLogger(config.logLevel, { service: 'meshkv-database' });
   const node = new DatabaseNode(config, { logger });
   logger.info({ nodeId: node.nodeId, incarnation: node.incarnation, storage: config.storage }, 'starting');

@@ -38,6 +38,7 @@ export function registerAdminRoutes(
 
   router.register('/status', (ctx) => {
     const now = identity.now();
+    const memory = process.memoryUsage();
     sendJson(
       ctx.res,
       200,
@@ -57,6 +58,7 @@ export function registerAdminRoutes(
         shuttingDown: server.shuttingDown,
         connections: server.connections,
         uptimeMs: now - identity.startedAt,
+        memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
         peers: [],
       }),
     );

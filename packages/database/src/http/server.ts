@@ -133,7 +133,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = req.url ?? '/';
+    const url = originForm(req.url ?? '/');
     const method = req.method ?? 'GET';
     const extra = this.draining ? CLOSE_HEADERS : undefined;
     if (url.length > this.maxUrlLength) {
@@ -243,6 +243,15 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
         `Connection: close\r\n\r\n${body}`,
     );
   }
+}
+
+/** `http://host/path?q` (absolute-form, RFC 9112 3.2.2) to `/path?q`; other targets as they are. */
+function originForm(target: string): string {
+  if (target.charCodeAt(0) === 47 /* / */) return target;
+  const match = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (match === null) return target;
+  const rest = target.slice(match[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
 function truncate(text: string): string {

@@ -15,6 +15,7 @@ describe('config', () => {
     expect(config.storage).to.equal('memory');
     expect(config.maxUrlLength).to.equal(DEFAULTS.MAX_URL_LENGTH);
     expect(config.shutdownDrainMs).to.equal(0);
+    expect(config.gcMode).to.equal('compact');
   });
 
   it('reads every variable it is given', () => {
@@ -35,6 +36,7 @@ describe('config', () => {
       KEEP_ALIVE_TIMEOUT_MS: '300',
       SHUTDOWN_TIMEOUT_MS: '400',
       SHUTDOWN_DRAIN_MS: '50',
+      GC_MODE: 'throughput',
     });
     expect(config).to.deep.equal({
       port: 9000,
@@ -53,6 +55,7 @@ describe('config', () => {
       keepAliveTimeoutMs: 300,
       shutdownTimeoutMs: 400,
       shutdownDrainMs: 50,
+      gcMode: 'throughput',
     });
   });
 
@@ -76,16 +79,17 @@ describe('config', () => {
         NODE_ID: 'has space',
         ADVERTISE_URL: 'ftp://x',
         HEADERS_TIMEOUT_MS: '1.5',
+        GC_MODE: 'fast',
       });
     } catch (error) {
       caught = error;
     }
     expect(caught).to.be.instanceOf(ConfigError);
     const problems = (caught as ConfigError).problems;
-    expect(problems).to.have.length(8);
+    expect(problems).to.have.length(9);
     expect(problems[0]).to.equal('PORT must be a whole number from 0 to 65535 (got "70000")');
     const text = problems.join('\n');
-    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS']) {
+    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE']) {
       expect(text).to.contain(name);
     }
     expect((caught as ConfigError).message).to.match(/^Invalid configuration:\n {2}- PORT/);

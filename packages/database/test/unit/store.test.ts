@@ -51,7 +51,7 @@ describe('Store', () => {
     store.remove('a');
     const tombstone = store.getRecord('a');
     expect(store.remove('a')).to.equal(undefined);
-    expect(store.getRecord('a')).to.equal(tombstone);
+    expect(store.getRecord('a')).to.deep.equal(tombstone);
     expect(store.tombstoneCount).to.equal(1);
   });
 

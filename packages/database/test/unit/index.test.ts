@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { request, waitFor } from '../helpers/http';
+
+const ENTRY = path.join(__dirname, '..', '..', 'src', 'index.js');
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly lines: () => Record<string, unknown>[];
+  readonly stderr: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function run(env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [ENTRY], {
+    // A clean environment: only what the test gives, so a developer's .env or shell cannot leak in.
+    env: { PATH: process.env.PATH ?? '', BIND_ADDRESS: '127.0.0.1', PORT: '0', HOSTNAME: 'proc-test', ...env },
+    cwd: path.join(__dirname, '..', '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    lines: () =>
+      out
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    stderr: () => err,
+    exited,
+  };
+}
+
+describe('the node process', () => {
+  const started: Running[] = [];
+  afterEach(() => {
+    for (const r of started.splice(0)) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+  });
+
+  const start = async (env: Record<string, string> = {}): Promise<{ r: Running; url: string }> => {
+    const r = run(env);
+    started.push(r);
+    await waitFor(() => r.lines().some((l) => l.msg === 'listening') || r.child.exitCode !== null, 10000, 'the node to listen');
+    const url = r.lines().find((l) => l.msg === 'listening')?.url;
+    expect(url, r.stderr()).to.be.a('string');
+    return { r, url: url as string };
+  };
+
+  it('starts, logs its URL as JSON and serves requests', async () => {
+    const { r, url } = await start({ NODE_ID: 'proc-1' });
+    expect(r.lines()[0]).to.include({ msg: 'starting', nodeId: 'proc-1', storage: 'memory' });
+    expect((await request(url, '/set?k=a&v=1')).status).to.equal(200);
+    expect((await request(url, '/get?k=a')).json()).to.equal('1');
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`stops cleanly on ${signal} with exit code 0`, async () => {
+      const { r } = await start();
+      r.child.kill(signal);
+      const { code } = await r.exited;
+      expect(code).to.equal(0);
+      const messages = r.lines().map((l) => l.msg);
+      expect(messages).to.include('shutting down');
+      expect(messages[messages.length - 1]).to.equal('stopped');
+    });
+  }
+
+  it('reports every configuration error at once on stderr and exits 1', async () => {
+    const r = run({ PORT: 'eighty', MAX_KEY_LENGTH: '0', LOG_LEVEL: 'shout' });
+    started.push(r);
+    const { code } = await r.exited;
+    expect(code).to.equal(1);
+    const text = r.stderr();
+    expect(text).to.contain('Invalid configuration');
+    expect(text).to.contain('PORT must be a whole number from 0 to 65535 (got "eighty")');
+    expect(text).to.contain('MAX_KEY_LENGTH');
+    expect(text).to.contain('LOG_LEVEL');
+  });
+
+  it('exits 1 with a clear log line when its port is taken', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const r = run({ PORT: String(port) });
+      started.push(r);
+      const { code } = await r.exited;
+      expect(code).to.equal(1);
+      const fatal = r.lines().find((l) => l.msg === 'cannot listen');
+      expect(fatal).to.include({ port });
+    } finally {
+      blocker.close();
+    }
+  });
+});

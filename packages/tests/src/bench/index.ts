@@ -1,0 +1,267 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { canPin, freePort, pinned, rssBytes, startServer, type ServerProcess } from './processes';
+import { median } from './stats';
+import { Pool } from 'undici';
+import { ensureWrk, runWrk, type WrkResult } from './wrk';
+
+/**
+ * `npm run bench`: every MeshKV figure is measured in the same run as its reference and
+ * reported as a ratio. Method: the server under test and its reference run one at a
+ * time; after a warm-up of each, they alternate for BENCH_ROUNDS rounds, and the ratio
+ * reported is the median of the per-round ratios, which cancels most of the drift of a
+ * shared machine. With two or more cores the server is pinned to core 0 and wrk to core
+ * 1 (taskset), so the load generator does not steal the server's CPU.
+ * Speeds are reported, never asserted: this script does not fail on a slow figure.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+const DATABASE_ENTRY = path.join(ROOT, 'packages', 'database', 'dist', 'index.js');
+const BARE_ENTRY = path.join(__dirname, 'bare-server.js');
+
+const settings = {
+  rounds: intEnv('BENCH_ROUNDS', 9),
+  seconds: intEnv('BENCH_SECONDS', 3),
+  warmupSeconds: intEnv('BENCH_WARMUP_SECONDS', 3),
+  connections: intEnv('BENCH_CONNECTIONS', 50),
+  memoryKeys: intEnv('BENCH_MEMORY_KEYS', 1_000_000),
+  output: process.env.BENCH_OUTPUT ?? path.join(ROOT, 'docs', 'benchmarks.md'),
+  install: process.env.BENCH_INSTALL !== '0',
+};
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number (got "${raw}")`);
+  return Number(raw);
+}
+
+const pin = canPin() && os.cpus().length >= 2;
+const SERVER_CPU = pin ? '0' : undefined;
+const WRK_CPU = pin ? '1' : undefined;
+
+interface PairResult {
+  readonly name: string;
+  readonly goal: number;
+  readonly reference: WrkResult[];
+  readonly subject: WrkResult[];
+  readonly ratios: number[];
+}
+
+const SET_SCRIPT = `
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/set?k=bench-" .. (i % 10000) .. "&v=value-" .. i .. "-abcdefghijklmnopqrstuvwxyz")
+end
+`;
+
+async function startDatabase(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  return startServer('meshkv node', pinned(SERVER_CPU, process.execPath, [DATABASE_ENTRY]), port, {
+    PORT: String(port),
+    BIND_ADDRESS: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+}
+
+async function startBare(body: string): Promise<ServerProcess> {
+  const port = await freePort();
+  return startServer('bare node:http', pinned(SERVER_CPU, process.execPath, [BARE_ENTRY, String(port), body]), port);
+}
+
+function load(server: ServerProcess, pathAndQuery: string, seconds: number, script?: string): WrkResult {
+  const result = runWrk({
+    url: `http://127.0.0.1:${server.port}${pathAndQuery}`,
+    connections: settings.connections,
+    threads: 1,
+    durationSeconds: seconds,
+    cpus: WRK_CPU,
+    ...(script === undefined ? {} : { script }),
+  });
+  if (result.errors > 0 || result.non2xx > 0) {
+    process.stdout.write(`  note: ${server.name} had ${result.errors} socket errors and ${result.non2xx} non-2xx answers\n`);
+  }
+  return result;
+}
+
+/** Alternates reference and subject for the configured rounds after a warm-up. */
+function pair(name: string, goal: number, reference: ServerProcess, subject: ServerProcess, target: string, script?: string): PairResult {
+  process.stdout.write(`${name}: warming up\n`);
+  load(reference, target, settings.warmupSeconds, script);
+  load(subject, target, settings.warmupSeconds, script);
+  const result: PairResult = { name, goal, reference: [], subject: [], ratios: [] };
+  for (let round = 1; round <= settings.rounds; round++) {
+    const ref = load(reference, target, settings.seconds, script);
+    const sub = load(subject, target, settings.seconds, script);
+    result.reference.push(ref);
+    result.subject.push(sub);
+    result.ratios.push(sub.requestsPerSecond / ref.requestsPerSecond);
+    process.stdout.write(
+      `  round ${round}: reference ${ref.requestsPerSecond.toFixed(0)} req/s, MeshKV ${sub.requestsPerSecond.toFixed(0)} req/s, ratio ${(sub.requestsPerSecond / ref.requestsPerSecond).toFixed(3)}\n`,
+    );
+  }
+  return result;
+}
+
+async function singleNode(): Promise<PairResult[]> {
+  const results: PairResult[] = [];
+  const value = 'bench-value-0123456789';
+  const bareGet = await startBare(JSON.stringify(value));
+  const node = await startDatabase();
+  try {
+    const res = await fetch(`http://127.0.0.1:${node.port}/set?k=bench-key&v=${value}`);
+    if (res.status !== 200) throw new Error(`cannot seed the node: ${res.status}`);
+    results.push(pair('GET /get of an existing key', 0.9, bareGet, node, '/get?k=bench-key'));
+  } finally {
+    await bareGet.stop();
+  }
+  const bareSet = await startBare('{"success":true}');
+  try {
+    results.push(pair('GET /set over 10,000 keys', 0.8, bareSet, node, '/', SET_SCRIPT));
+  } finally {
+    await bareSet.stop();
+    await node.stop();
+  }
+  return results;
+}
+
+interface MemoryResult {
+  readonly keys: number;
+  readonly stored: number;
+  readonly rssEmpty: number;
+  readonly rssLoaded: number;
+  readonly seconds: number;
+}
+
+/** Loads N keys of 16 characters with 100-character values through the API; reads RSS. */
+async function memory(keys: number): Promise<MemoryResult> {
+  const node = await startDatabase();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const rssEmpty = rssBytes(node.pid);
+    process.stdout.write(`memory: loading ${keys} keys through /set\n`);
+    const started = Date.now();
+    await loadKeys(node.port, keys, 64);
+    const seconds = (Date.now() - started) / 1000;
+    let stored = 0;
+    for (let i = 0; i < 50; i++) {
+      const status = (await (await fetch(`http://127.0.0.1:${node.port}/status`)).json()) as { availableRecords: number };
+      stored = status.availableRecords;
+      if (stored >= keys) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const rssLoaded = rssBytes(node.pid);
+    process.stdout.write(`  ${stored} keys stored in ${seconds.toFixed(1)} s; RSS ${(rssLoaded / 1e6).toFixed(1)} MB\n`);
+    return { keys, stored, rssEmpty, rssLoaded, seconds };
+  } finally {
+    await node.stop();
+  }
+}
+
+/**
+ * Sends /set for keys 0..count-1 (16 digits, 100-character values) over `connections`
+ * keep-alive connections, each key once; throws on the first non-200 answer.
+ */
+async function loadKeys(port: number, count: number, connections: number): Promise<void> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const key = String(next++).padStart(16, '0');
+      const { statusCode, body } = await pool.request({ method: 'GET', path: `/set?k=${key}&v=${key}${'v'.repeat(84)}` });
+      await body.dump();
+      if (statusCode !== 200) throw new Error(`/set answered ${statusCode} while loading`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: connections }, worker));
+  } finally {
+    await pool.close();
+  }
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function render(pairs: PairResult[], mem: MemoryResult | undefined): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const lines = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (`packages/tests/src/bench/`). Every MeshKV figure is paired with its',
+    'reference, measured in the same run on the same machine, and the ratio is what counts: absolute',
+    'figures move with the machine, ratios much less. Speeds are reported, never asserted in CI.',
+    '',
+    `Last run: ${new Date().toISOString()} · Node ${process.version} · ${os.cpus().length} × ${cpu} · ` +
+      `${pin ? 'server pinned to core 0, wrk to core 1' : 'no core pinning'} · wrk -t1 -c${settings.connections}, ` +
+      `${settings.rounds} rounds of ${settings.seconds} s after a ${settings.warmupSeconds} s warm-up.`,
+    '',
+    '## One node against a bare `node:http` server',
+    '',
+    'The reference is a `node:http` server that answers every request with a constant JSON body and',
+    'the same headers (`bare-server.ts`). The ratio is the median of the per-round ratios',
+    '(MeshKV req/s ÷ reference req/s); the rounds alternate reference and MeshKV.',
+    '',
+    '| scenario | reference req/s (median) | MeshKV req/s (median) | ratio | goal | MeshKV p50 / p99 | reference p50 / p99 |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const p of pairs) {
+    const ratio = median(p.ratios);
+    lines.push(
+      `| ${p.name} | ${fmt(median(p.reference.map((r) => r.requestsPerSecond)))} | ${fmt(median(p.subject.map((r) => r.requestsPerSecond)))} | ` +
+        `**${ratio.toFixed(2)}** ${ratio >= p.goal ? '(meets goal)' : '(below goal)'} | ≥ ${p.goal.toFixed(2)} | ` +
+        `${fmt(median(p.subject.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.subject.map((r) => r.latencyP99Ms)), 2)} ms | ` +
+        `${fmt(median(p.reference.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.reference.map((r) => r.latencyP99Ms)), 2)} ms |`,
+    );
+  }
+  lines.push('', 'Per-round ratios:', '');
+  for (const p of pairs) lines.push(`- ${p.name}: ${p.ratios.map((r) => r.toFixed(3)).join(', ')}`);
+  if (mem !== undefined) {
+    lines.push(
+      '',
+      '## Memory of one node',
+      '',
+      `${fmt(mem.keys)} keys of 16 characters with 100-character values, loaded through \`/set\` by an undici`,
+      `pool (64 keep-alive connections, each key once), then the node's resident set size read from \`/proc/PID/status\`. Goal: at most 300 MB.`,
+      '',
+      '| keys stored | RSS empty | RSS loaded | loaded − empty per key | load time | goal |',
+      '|---:|---:|---:|---:|---:|---:|',
+      `| ${fmt(mem.stored)} | ${fmt(mem.rssEmpty / 1e6, 1)} MB | **${fmt(mem.rssLoaded / 1e6, 1)} MB** ${mem.rssLoaded <= 300e6 ? '(meets goal)' : '(over goal)'} | ` +
+        `${fmt((mem.rssLoaded - mem.rssEmpty) / mem.stored, 0)} B | ${fmt(mem.seconds, 1)} s | ≤ 300 MB |`,
+    );
+  }
+  lines.push(
+    '',
+    '## Reproduce',
+    '',
+    '```sh',
+    'npm run bench                       # all of the above, rewrites this file',
+    'BENCH_ROUNDS=3 BENCH_SECONDS=3 BENCH_MEMORY_KEYS=0 npm run bench   # quicker, no memory run',
+    '```',
+    '',
+    'Settings: `BENCH_ROUNDS` (9), `BENCH_SECONDS` (3), `BENCH_WARMUP_SECONDS` (3), `BENCH_CONNECTIONS` (50),',
+    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_OUTPUT` (this file), `BENCH_INSTALL=0` (never install wrk).',
+    '',
+  );
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  ensureWrk(settings.install);
+  if (!fs.existsSync(DATABASE_ENTRY)) throw new Error(`${DATABASE_ENTRY} is missing: run npm run build first`);
+  const pairs = await singleNode();
+  const mem = settings.memoryKeys > 0 ? await memory(settings.memoryKeys) : undefined;
+  const text = render(pairs, mem);
+  fs.mkdirSync(path.dirname(settings.output), { recursive: true });
+  fs.writeFileSync(settings.output, text);
+  process.stdout.write(`\n${text}\nwritten to ${path.relative(process.cwd(), settings.output)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
