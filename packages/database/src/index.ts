@@ -12,8 +12,8 @@ function main(): void {
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
-  // A node holds millions of small strings; V8's size-optimised heap growth keeps 1M
-  // records about 40 MB smaller (docs/benchmarks.md). Set before anything is allocated.
+  // Opt-in: V8's size-optimised mode keeps 1M records about 40 MB smaller but also
+  // optimises code less, costing about a third of the throughput (docs/api.md, Memory).
   if (config.gcMode === 'compact') v8.setFlagsFromString('--optimize-for-size');
   const logger = createLogger(config.logLevel, { service: 'meshkv-database' });
   const node = new DatabaseNode(config, { logger });

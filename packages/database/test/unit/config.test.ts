@@ -15,7 +15,7 @@ describe('config', () => {
     expect(config.storage).to.equal('memory');
     expect(config.maxUrlLength).to.equal(DEFAULTS.MAX_URL_LENGTH);
     expect(config.shutdownDrainMs).to.equal(0);
-    expect(config.gcMode).to.equal('compact');
+    expect(config.gcMode).to.equal('throughput');
   });
 
   it('reads every variable it is given', () => {
@@ -36,7 +36,7 @@ describe('config', () => {
       KEEP_ALIVE_TIMEOUT_MS: '300',
       SHUTDOWN_TIMEOUT_MS: '400',
       SHUTDOWN_DRAIN_MS: '50',
-      GC_MODE: 'throughput',
+      GC_MODE: 'compact',
     });
     expect(config).to.deep.equal({
       port: 9000,
@@ -55,7 +55,7 @@ describe('config', () => {
       keepAliveTimeoutMs: 300,
       shutdownTimeoutMs: 400,
       shutdownDrainMs: 50,
-      gcMode: 'throughput',
+      gcMode: 'compact',
     });
   });
 
