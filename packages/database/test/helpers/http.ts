@@ -44,6 +44,14 @@ export function request(
   });
 }
 
+/** True when the request fails at the connection level (refused, reset, cut mid-body). */
+export function requestFails(base: string, target: string): Promise<boolean> {
+  return request(base, target).then(
+    () => false,
+    () => true,
+  );
+}
+
 /** Sends raw bytes on a new TCP connection and collects everything until the server closes it. */
 export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
