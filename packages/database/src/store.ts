@@ -50,6 +50,11 @@ export class Store {
     return record === undefined || record.value === null ? undefined : record.value;
   }
 
+  /** The value as JSON text, ready to send; undefined when there is none. */
+  getJson(key: string): string | undefined {
+    return this.adapter.getJson(key);
+  }
+
   getRecord(key: string): StoredRecord | undefined {
     return this.adapter.get(key);
   }

@@ -24,9 +24,9 @@ export function registerKvRoutes(router: Router, store: Store, limits: Limits): 
   );
 
   router.register('/get', (ctx) => {
-    const value = store.get(readKey(ctx.query, limits));
-    if (value === undefined) throw new ApiError('MISSING_RECORD');
-    sendJson(ctx.res, 200, JSON.stringify(value));
+    const json = store.getJson(readKey(ctx.query, limits));
+    if (json === undefined) throw new ApiError('MISSING_RECORD');
+    sendJson(ctx.res, 200, json);
   });
 
   router.register('/is', (ctx) => {

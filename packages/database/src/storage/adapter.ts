@@ -29,6 +29,8 @@ export interface StorageAdapter {
   readonly name: string;
   readonly size: number;
   get(key: string): StoredRecord | undefined;
+  /** The value as JSON text (`JSON.stringify(value)`); undefined for no record or a tombstone. */
+  getJson(key: string): string | undefined;
   set(key: string, record: StoredRecord): void;
   /** True when a record was there. */
   delete(key: string): boolean;

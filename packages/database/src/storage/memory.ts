@@ -1,31 +1,50 @@
 import type { StorageAdapter, StoredRecord } from './adapter';
+import { ValueArena } from './value-arena';
 
 const INITIAL_CAPACITY = 1024;
+/** `lengths[slot]` for a tombstone. */
+const TOMBSTONE = 0xffffffff;
+/** `lengths[slot]` for a value whose JSON text is a JavaScript string in `heapValues`. */
+const ON_HEAP = 0xfffffffe;
 
 /**
  * Keeps everything in memory, gone when the process ends. Laid out for size, because a
  * node may hold millions of small records:
  *
- * - `slots` maps each key to a slot number; a slot's value sits in `values` (null for a
- *   tombstone), its HLC in a Float64Array and its writer in a Uint32Array of indexes into
- *   an interned table of node ids. One object per record would cost about 64 more bytes
- *   (object header, fields and a boxed double for the HLC).
- * - Strings that arrive from a request are often slices of the request URL, and a slice
- *   keeps the whole URL alive; long keys and values are copied flat before they are kept.
+ * - `slots` maps each key to a slot number. A slot's value is kept as its JSON text, in
+ *   UTF-8, in a `ValueArena` outside the JavaScript heap (position and byte length in
+ *   typed arrays); its HLC sits in a Float64Array and its writer in a Uint32Array of
+ *   indexes into an interned table of node ids. One object and one string per record
+ *   would cost about 150 more bytes.
+ * - JSON text because `/get` answers with exactly that (`getJson` is one read, no
+ *   encoding), and because it is always well-formed UTF-16: a lone surrogate becomes
+ *   `\udXXX`, so every value survives the UTF-8 round trip unchanged.
+ * - JSON longer than an arena chunk stays a JavaScript string in `heapValues`.
+ * - Keys that arrive from a request are often slices of the request URL, and a slice
+ *   keeps the whole URL alive; long keys are copied flat before they are kept.
  *
- * Freed slots are reused. `get` and `entries` build record objects on demand: short-lived
- * objects are cheap for the garbage collector; long-lived ones are what costs memory.
+ * Freed slots are reused; the arena is compacted when more than half of it is garbage.
+ * `get` and `entries` build record objects on demand: short-lived objects are cheap for
+ * the garbage collector; long-lived ones are what costs memory.
  */
 export class MemoryAdapter implements StorageAdapter {
   readonly name = 'memory';
   private readonly slots = new Map<string, number>();
-  private values: (string | null)[] = [];
+  private slotCount = 0;
+  private arena: ValueArena;
+  private positions = new Float64Array(INITIAL_CAPACITY);
+  private lengths = new Uint32Array(INITIAL_CAPACITY);
   private hlcs = new Float64Array(INITIAL_CAPACITY);
   private writers = new Uint32Array(INITIAL_CAPACITY);
+  private readonly heapValues = new Map<number, string>();
   private readonly freeSlots: number[] = [];
   private readonly nodeIds: string[] = [];
   private readonly nodeIndex = new Map<string, number>();
   private readonly meta = new Map<string, string>();
+
+  constructor(private readonly chunkBytes?: number) {
+    this.arena = new ValueArena(chunkBytes);
+  }
 
   get size(): number {
     return this.slots.size;
@@ -36,30 +55,43 @@ export class MemoryAdapter implements StorageAdapter {
     return slot === undefined ? undefined : this.recordAt(slot);
   }
 
+  getJson(key: string): string | undefined {
+    const slot = this.slots.get(key);
+    return slot === undefined ? undefined : (this.jsonAt(slot) ?? undefined);
+  }
+
   set(key: string, record: StoredRecord): void {
     let slot = this.slots.get(key);
     if (slot === undefined) {
       slot = this.allocate();
       this.slots.set(flatten(key), slot);
+    } else {
+      this.releaseValue(slot);
     }
-    this.values[slot] = record.value === null ? null : flatten(record.value);
+    this.storeValue(slot, record.value);
     this.hlcs[slot] = record.hlc;
     this.writers[slot] = this.intern(record.nodeId);
+    if (this.arena.shouldCompact()) this.compact();
   }
 
   delete(key: string): boolean {
     const slot = this.slots.get(key);
     if (slot === undefined) return false;
     this.slots.delete(key);
-    this.values[slot] = null;
+    this.releaseValue(slot);
+    this.lengths[slot] = TOMBSTONE;
     this.freeSlots.push(slot);
     return true;
   }
 
   clear(): void {
     this.slots.clear();
-    this.values = [];
+    this.heapValues.clear();
     this.freeSlots.length = 0;
+    this.slotCount = 0;
+    this.arena = new ValueArena(this.chunkBytes);
+    this.positions = new Float64Array(INITIAL_CAPACITY);
+    this.lengths = new Uint32Array(INITIAL_CAPACITY);
     this.hlcs = new Float64Array(INITIAL_CAPACITY);
     this.writers = new Uint32Array(INITIAL_CAPACITY);
   }
@@ -84,28 +116,76 @@ export class MemoryAdapter implements StorageAdapter {
     return Promise.resolve();
   }
 
+  /** Bytes of values outside the JavaScript heap: live, and allocated in chunks. */
+  arenaBytes(): { live: number; allocated: number } {
+    return { live: this.arena.liveBytes, allocated: this.arena.allocatedBytes };
+  }
+
   private recordAt(slot: number): StoredRecord {
     return {
-      value: this.values[slot] ?? null,
+      value: this.valueAt(slot),
       hlc: this.hlcs[slot] as number,
       nodeId: this.nodeIds[this.writers[slot] as number] as string,
     };
   }
 
+  private valueAt(slot: number): string | null {
+    const json = this.jsonAt(slot);
+    return json === null ? null : (JSON.parse(json) as string);
+  }
+
+  private jsonAt(slot: number): string | null {
+    const length = this.lengths[slot] as number;
+    if (length === TOMBSTONE) return null;
+    if (length === ON_HEAP) return this.heapValues.get(slot) as string;
+    return this.arena.read(this.positions[slot] as number, length);
+  }
+
+  private storeValue(slot: number, value: string | null): void {
+    if (value === null) {
+      this.lengths[slot] = TOMBSTONE;
+      return;
+    }
+    const json = JSON.stringify(value);
+    if (json.length > this.arena.maxChars) {
+      this.heapValues.set(slot, json);
+      this.lengths[slot] = ON_HEAP;
+    } else {
+      this.positions[slot] = this.arena.write(json);
+      this.lengths[slot] = this.arena.lastLength;
+    }
+  }
+
+  private releaseValue(slot: number): void {
+    const length = this.lengths[slot] as number;
+    if (length === ON_HEAP) this.heapValues.delete(slot);
+    else if (length !== TOMBSTONE) this.arena.release(length);
+  }
+
+  /** Copies every live value into a fresh arena; the old one's chunks are then garbage. */
+  private compact(): void {
+    const fresh = new ValueArena(this.chunkBytes);
+    for (const slot of this.slots.values()) {
+      const length = this.lengths[slot] as number;
+      if (length === TOMBSTONE || length === ON_HEAP) continue;
+      this.positions[slot] = fresh.copyFrom(this.arena, this.positions[slot] as number, length);
+    }
+    this.arena = fresh;
+  }
+
   private allocate(): number {
     const reused = this.freeSlots.pop();
     if (reused !== undefined) return reused;
-    const slot = this.values.length;
-    this.values.push(null);
-    if (slot >= this.hlcs.length) {
-      const hlcs = new Float64Array(this.hlcs.length * 2);
-      hlcs.set(this.hlcs);
-      this.hlcs = hlcs;
-      const writers = new Uint32Array(this.writers.length * 2);
-      writers.set(this.writers);
-      this.writers = writers;
-    }
+    const slot = this.slotCount++;
+    if (slot >= this.hlcs.length) this.grow(this.hlcs.length * 2);
     return slot;
+  }
+
+  private grow(capacity: number): void {
+    this.positions = resized(this.positions, new Float64Array(capacity));
+    this.lengths = resized(this.lengths, new Uint32Array(capacity));
+    this.hlcs = resized(this.hlcs, new Float64Array(capacity));
+    this.writers = resized(this.writers, new Uint32Array(capacity));
   }
 
   private intern(nodeId: string): number {
@@ -117,6 +197,11 @@ export class MemoryAdapter implements StorageAdapter {
     }
     return index;
   }
+}
+
+function resized<T extends Float64Array | Uint32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }
 
 /**

@@ -29,6 +29,18 @@ export function describeStorageAdapter(name: string, create: () => StorageAdapte
       expect(adapter.size).to.equal(1);
     });
 
+    it('gives a value as JSON text, and nothing for a tombstone or a missing key', () => {
+      const values = ['', 'plain', 'quote " and \\ backslash', '✓ 𤭢', 'lone \uD800 surrogate', 'x'.repeat(5000)];
+      values.forEach((value, i) => adapter.set(`k${i}`, rec(value)));
+      values.forEach((value, i) => {
+        expect(adapter.getJson(`k${i}`)).to.equal(JSON.stringify(value));
+        expect(adapter.get(`k${i}`)?.value).to.equal(value);
+      });
+      adapter.set('gone', rec(null));
+      expect(adapter.getJson('gone')).to.equal(undefined);
+      expect(adapter.getJson('never')).to.equal(undefined);
+    });
+
     it('keeps tombstones as records', () => {
       adapter.set('gone', rec(null, 7));
       expect(adapter.get('gone')).to.deep.equal({ value: null, hlc: 7, nodeId: 'n1' });
