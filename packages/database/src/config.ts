@@ -21,6 +21,32 @@ export interface NodeConfig {
   readonly shutdownTimeoutMs: number;
   readonly shutdownDrainMs: number;
   readonly gcMode: 'compact' | 'throughput';
+  readonly mesh: MeshConfig;
+}
+
+/** Membership, replication and anti-entropy settings (DESIGN 2.3-2.6). */
+export interface MeshConfig {
+  /** Seed URLs to ping (other nodes or a load balancer in front of them). */
+  readonly seeds: readonly string[];
+  /** Undefined: mesh routes are open (a warning is logged at start). */
+  readonly secret: string | undefined;
+  readonly writeConcern: number | 'all';
+  readonly writeTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  readonly suspectAfterMs: number;
+  readonly downAfterMs: number;
+  readonly downPingIntervalMs: number;
+  readonly forgetAfterMs: number;
+  readonly requestTimeoutMs: number;
+  readonly batchSize: number;
+  readonly batchDelayMs: number;
+  readonly retryMaxMs: number;
+  readonly outboxMax: number;
+  readonly aeIntervalMs: number;
+  readonly tombstoneTtlMs: number;
+  readonly maxClockDriftMs: number;
+  readonly maxBodyBytes: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -42,7 +68,26 @@ export const DEFAULTS = {
   SHUTDOWN_TIMEOUT_MS: 10000, // ms in-flight requests get after SIGTERM before sockets are cut
   GC_MODE: 'throughput' as const, // throughput: V8 defaults; compact: V8 --optimize-for-size, smaller and slower
   SHUTDOWN_DRAIN_MS: 0, // ms between SIGTERM and closing the listener, /healthcheck answering 503
+  WRITE_CONCERN: '1', // 1, N (nodes that must hold a write before the answer) or all
+  WRITE_TIMEOUT_MS: 10000, // ms to wait for the acks of w before answering 504
+  PING_INTERVAL_MS: 1000, // ms between two pings of each peer and seed
+  PING_TIMEOUT_MS: 1000, // ms before a ping counts as failed
+  SUSPECT_AFTER_MS: 3000, // ms without a successful ping before a peer is suspect
+  DOWN_AFTER_MS: 10000, // ms without a successful ping before a peer is down
+  DOWN_PING_INTERVAL_MS: 5000, // ms between pings of a down peer
+  FORGET_AFTER_MS: 3600000, // ms without a successful ping before a peer is forgotten
+  MESH_REQUEST_TIMEOUT_MS: 10000, // ms for a replication or anti-entropy request
+  REPLICATION_BATCH: 1000, // records per replication request
+  REPLICATION_DELAY_MS: 2, // ms a write waits for others to share its request
+  REPLICATION_RETRY_MAX_MS: 5000, // ms, cap of the backoff between failed replication requests
+  OUTBOX_MAX: 100000, // records waiting for one peer; more and the peer gets a full anti-entropy round instead
+  AE_INTERVAL_MS: 10000, // ms between two anti-entropy rounds
+  TOMBSTONE_TTL_MS: 86400000, // ms a delete is remembered
+  MAX_CLOCK_DRIFT_MS: 60000, // ms a remote version may be ahead of this node's clock
+  MESH_MAX_BODY_BYTES: 33554432, // bytes of a request body on /_mesh/*; larger gets 413
 } as const;
+
+type IntSetting = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -68,7 +113,7 @@ export function readEnvironment(): Env {
 /** Validates every setting at once; throws a ConfigError listing all problems. */
 export function loadConfig(env: Env): NodeConfig {
   const problems: string[] = [];
-  const readInt = (name: keyof typeof DEFAULTS, min: number, max: number): number => {
+  const readInt = (name: IntSetting, min: number, max: number): number => {
     const fallback = DEFAULTS[name] as number;
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') return fallback;
@@ -127,12 +172,75 @@ export function loadConfig(env: Env): NodeConfig {
     shutdownTimeoutMs: readInt('SHUTDOWN_TIMEOUT_MS', 0, 3_600_000),
     shutdownDrainMs: readInt('SHUTDOWN_DRAIN_MS', 0, 3_600_000),
     gcMode: gcMode === 'compact' ? 'compact' : 'throughput',
+    mesh: {
+      seeds: readSeeds(env.MESH_NETWORK_URL, problems),
+      secret: env.MESH_SECRET === undefined || env.MESH_SECRET === '' ? undefined : env.MESH_SECRET,
+      writeConcern: readWriteConcern(env.WRITE_CONCERN, problems),
+      writeTimeoutMs: readInt('WRITE_TIMEOUT_MS', 1, 3_600_000),
+      pingIntervalMs: readInt('PING_INTERVAL_MS', 10, 3_600_000),
+      pingTimeoutMs: readInt('PING_TIMEOUT_MS', 10, 3_600_000),
+      suspectAfterMs: readInt('SUSPECT_AFTER_MS', 10, 86_400_000),
+      downAfterMs: readInt('DOWN_AFTER_MS', 10, 86_400_000),
+      downPingIntervalMs: readInt('DOWN_PING_INTERVAL_MS', 10, 3_600_000),
+      forgetAfterMs: readInt('FORGET_AFTER_MS', 10, 31_536_000_000),
+      requestTimeoutMs: readInt('MESH_REQUEST_TIMEOUT_MS', 10, 3_600_000),
+      batchSize: readInt('REPLICATION_BATCH', 1, 100_000),
+      batchDelayMs: readInt('REPLICATION_DELAY_MS', 0, 60_000),
+      retryMaxMs: readInt('REPLICATION_RETRY_MAX_MS', 10, 3_600_000),
+      outboxMax: readInt('OUTBOX_MAX', 1, 100_000_000),
+      aeIntervalMs: readInt('AE_INTERVAL_MS', 10, 86_400_000),
+      tombstoneTtlMs: readInt('TOMBSTONE_TTL_MS', 1000, 31_536_000_000),
+      maxClockDriftMs: readInt('MAX_CLOCK_DRIFT_MS', 0, 31_536_000_000),
+      maxBodyBytes: readInt('MESH_MAX_BODY_BYTES', 1024, 1_073_741_824),
+    },
   };
+  const mesh = config.mesh;
+  if (!(mesh.suspectAfterMs <= mesh.downAfterMs && mesh.downAfterMs <= mesh.forgetAfterMs)) {
+    problems.push(
+      `SUSPECT_AFTER_MS (${mesh.suspectAfterMs}) <= DOWN_AFTER_MS (${mesh.downAfterMs}) <= FORGET_AFTER_MS (${mesh.forgetAfterMs}) must hold`,
+    );
+  }
   if (config.requestTimeoutMs < config.headersTimeoutMs) {
     problems.push(
       `REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must be at least HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`,
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  Object.freeze(config.mesh.seeds);
+  Object.freeze(config.mesh);
   return Object.freeze(config);
+}
+
+/** `MESH_NETWORK_URL`: comma-separated URLs; `host:port` alone means `http://host:port`. */
+function readSeeds(raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const seeds: string[] = [];
+  for (const part of raw.split(',')) {
+    const text = part.trim();
+    if (text === '') continue;
+    const url = (/^[a-z]+:\/\//i.test(text) ? text : `http://${text}`).replace(/\/+$/, '');
+    if (!/^https?:\/\/[^/?#\s]+$/i.test(url)) {
+      problems.push(`MESH_NETWORK_URL must list http:// URLs or host:port, comma-separated (got "${text}")`);
+      continue;
+    }
+    if (!seeds.includes(url)) seeds.push(url);
+  }
+  return seeds;
+}
+
+/** `WRITE_CONCERN` and the `w` parameter: a whole number of nodes from 1, or `all`. */
+export function parseWriteConcern(text: string): number | 'all' | undefined {
+  if (text === 'all') return 'all';
+  if (!/^[1-9]\d{0,3}$/.test(text)) return undefined;
+  return Number(text);
+}
+
+function readWriteConcern(raw: string | undefined, problems: string[]): number | 'all' {
+  if (raw === undefined || raw.trim() === '') return 1;
+  const concern = parseWriteConcern(raw.trim().toLowerCase());
+  if (concern === undefined) {
+    problems.push(`WRITE_CONCERN must be a whole number from 1 to 9999 or "all" (got "${raw}")`);
+    return 1;
+  }
+  return concern;
 }

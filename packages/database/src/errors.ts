@@ -10,15 +10,26 @@ export const ERROR_CATALOGUE = {
   MISSING_VALUE_PARAM: { status: 400, message: 'The query has no value: add v=<value> (v= for an empty value).' },
   MAXIMUM_VALUE_LENGTH_REACHED: { status: 400, message: 'The value is longer than the maximum value length.' },
   MALFORMED_QUERY: { status: 400, message: 'The query string cannot be read.' },
+  INVALID_WRITE_CONCERN: {
+    status: 400,
+    message: 'The write concern cannot be read: w takes a whole number of nodes or "all", wtimeout milliseconds.',
+  },
+  MALFORMED_BODY: { status: 400, message: 'The request body is not the JSON this route takes.' },
   BAD_REQUEST: { status: 400, message: 'The request cannot be read as HTTP/1.1.' },
+  UNAUTHORIZED: { status: 401, message: 'Mesh routes need the mesh secret: Authorization: Bearer <MESH_SECRET>.' },
   MISSING_RECORD: { status: 404, message: 'No record has this key.' },
   NOT_FOUND: { status: 404, message: 'No route has this path.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not take this method.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts.' },
   URI_TOO_LONG: { status: 414, message: 'The request URL is longer than the server accepts.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts.' },
   INTERNAL_ERROR: { status: 500, message: 'The server failed to answer this request; it has been logged.' },
   SHUTTING_DOWN: { status: 503, message: 'The node is shutting down.' },
+  WRITE_TIMEOUT: {
+    status: 504,
+    message: 'The write is applied here but fewer nodes than w acknowledged it in time; it will still replicate.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

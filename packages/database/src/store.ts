@@ -1,8 +1,28 @@
-import { HybridClock } from './clock/hlc';
+import { type HybridClock, hlcFromMs, physicalMs } from './clock/hlc';
 import { compareVersions, type Version } from './clock/version';
-import type { StorageAdapter, StoredRecord } from './storage/adapter';
+import { BucketDigests } from './mesh/digests';
+import type { RecordHead, StorageAdapter, StoredRecord } from './storage/adapter';
 
 const CLEAR_META = 'clear-watermark';
+
+/** What `apply` did with a record from elsewhere. */
+export type ApplyOutcome =
+  /** It was newer: it is now this node's record. */
+  | 'applied'
+  /** This node already had it, or something newer (or a clear covers it). */
+  | 'stale'
+  /** Its clock is further ahead of this node's than MAX_CLOCK_DRIFT_MS allows. */
+  | 'drift'
+  /** A tombstone older than TOMBSTONE_TTL_MS: already purged here, so not taken back. */
+  | 'expired';
+
+export interface StoreOptions {
+  /** Remote versions further ahead of `now()` than this are refused. */
+  readonly maxClockDriftMs?: number;
+  /** Tombstones older than this are purged, and not accepted from elsewhere. */
+  readonly tombstoneTtlMs?: number;
+  readonly now?: () => number;
+}
 
 /**
  * The replicated map: what a node knows of every key, merged last-writer-wins.
@@ -15,21 +35,36 @@ const CLEAR_META = 'clear-watermark';
  * seen, nodes that have seen the same writes hold the same state whatever the order.
  */
 export class Store {
+  /** XOR fingerprints of every record per bucket, kept up to date on every write. */
+  readonly digests = new BucketDigests();
   private tombstones = 0;
   private watermark: Version | undefined;
+  private readonly maxDriftMs: number;
+  private readonly tombstoneTtlMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly adapter: StorageAdapter,
     private readonly clock: HybridClock,
     readonly nodeId: string,
+    options: StoreOptions = {},
   ) {
+    this.maxDriftMs = options.maxClockDriftMs ?? Infinity;
+    this.tombstoneTtlMs = options.tombstoneTtlMs ?? Infinity;
+    this.now = options.now ?? Date.now;
     const saved = adapter.getMeta(CLEAR_META);
-    if (saved !== undefined) this.watermark = JSON.parse(saved) as Version;
-    for (const [, record] of adapter.entries()) {
-      if (record.value === null) this.tombstones++;
-      clock.observe(record.hlc);
+    if (saved !== undefined) this.watermark = (JSON.parse(saved) as Version | null) ?? undefined;
+    for (const [key, head] of adapter.heads()) {
+      if (head.tombstone) this.tombstones++;
+      this.digests.toggle(key, head.hlc, head.nodeId, 1);
+      clock.observe(head.hlc);
     }
     if (this.watermark) clock.observe(this.watermark.hlc);
+  }
+
+  /** Records plus tombstones. */
+  get size(): number {
+    return this.adapter.size;
   }
 
   /** Records holding a value (tombstones excluded). */
@@ -59,6 +94,16 @@ export class Store {
     return this.adapter.get(key);
   }
 
+  /** The version of the key's record (value or tombstone), if any. */
+  head(key: string): RecordHead | undefined {
+    return this.adapter.head(key);
+  }
+
+  /** Every record's version; see StorageAdapter.entries for concurrency. */
+  heads(): IterableIterator<[string, RecordHead]> {
+    return this.adapter.heads();
+  }
+
   has(key: string): boolean {
     const record = this.adapter.get(key);
     return record !== undefined && record.value !== null;
@@ -66,14 +111,14 @@ export class Store {
 
   set(key: string, value: string): StoredRecord {
     const record: StoredRecord = { value, hlc: this.clock.tick(), nodeId: this.nodeId };
-    this.write(key, record, this.adapter.get(key));
+    this.write(key, record, this.adapter.head(key));
     return record;
   }
 
   /** Writes a tombstone; undefined when the key held no value (nothing is written). */
   remove(key: string): StoredRecord | undefined {
-    const previous = this.adapter.get(key);
-    if (previous === undefined || previous.value === null) return undefined;
+    const previous = this.adapter.head(key);
+    if (previous === undefined || previous.tombstone) return undefined;
     const tombstone: StoredRecord = { value: null, hlc: this.clock.tick(), nodeId: this.nodeId };
     this.write(key, tombstone, previous);
     return tombstone;
@@ -86,57 +131,78 @@ export class Store {
     return watermark;
   }
 
-  /** Merges a record from elsewhere. True when it changed this node's state. */
-  apply(key: string, record: StoredRecord): boolean {
+  /** Merges a record from elsewhere. */
+  apply(key: string, record: StoredRecord): ApplyOutcome {
+    const physical = physicalMs(record.hlc);
+    const now = this.now();
+    if (physical > now + this.maxDriftMs) return 'drift';
+    if (record.value === null && physical < now - this.tombstoneTtlMs) return 'expired';
     this.clock.observe(record.hlc);
-    if (this.watermark !== undefined && compareVersions(record, this.watermark) <= 0) return false;
-    const previous = this.adapter.get(key);
-    if (previous !== undefined && compareRecords(previous, record) >= 0) return false;
+    if (this.watermark !== undefined && compareVersions(record, this.watermark) <= 0) return 'stale';
+    const previous = this.adapter.head(key);
+    if (previous !== undefined) {
+      const order = compareVersions(previous, record);
+      if (order > 0) return 'stale';
+      if (order === 0 && compareRecords(this.adapter.get(key) as StoredRecord, record) >= 0) return 'stale';
+    }
     this.write(key, record, previous);
-    return true;
+    return 'applied';
   }
 
-  /** Merges a clear watermark from elsewhere (or a local clear). True when it moved. */
-  applyClear(watermark: Version): boolean {
+  /** Merges a clear watermark from elsewhere (or a local clear). */
+  applyClear(watermark: Version): ApplyOutcome {
+    if (physicalMs(watermark.hlc) > this.now() + this.maxDriftMs) return 'drift';
     this.clock.observe(watermark.hlc);
-    if (this.watermark !== undefined && compareVersions(watermark, this.watermark) <= 0) return false;
+    if (this.watermark !== undefined && compareVersions(watermark, this.watermark) <= 0) return 'stale';
     this.watermark = { hlc: watermark.hlc, nodeId: watermark.nodeId };
     this.adapter.setMeta(CLEAR_META, JSON.stringify(this.watermark));
     // Every local record is older than a watermark this node just stamped, so the common
     // case empties the adapter in one call; a remote watermark may leave newer records.
     let newer = false;
-    for (const [, record] of this.adapter.entries()) {
-      if (compareVersions(record, watermark) > 0) {
+    for (const [, head] of this.adapter.heads()) {
+      if (compareVersions(head, watermark) > 0) {
         newer = true;
         break;
       }
     }
     if (!newer) {
       this.adapter.clear();
+      this.digests.reset();
       this.tombstones = 0;
-      return true;
+      return 'applied';
     }
-    for (const [key, record] of this.adapter.entries()) {
+    for (const [key, head] of this.adapter.heads()) {
       // Only records strictly newer than the clear survive it, as in apply().
-      if (compareVersions(record, watermark) <= 0) {
-        this.adapter.delete(key);
-        if (record.value === null) this.tombstones--;
-      }
+      if (compareVersions(head, watermark) <= 0) this.drop(key, head);
     }
-    return true;
+    return 'applied';
   }
 
   /** Drops tombstones written before `beforeHlc`; returns how many. */
   purgeTombstones(beforeHlc: number): number {
     let purged = 0;
-    for (const [key, record] of this.adapter.entries()) {
-      if (record.value === null && record.hlc < beforeHlc) {
-        this.adapter.delete(key);
+    for (const [key, head] of this.adapter.heads()) {
+      if (head.tombstone && head.hlc < beforeHlc) {
+        this.drop(key, head);
         purged++;
       }
     }
-    this.tombstones -= purged;
     return purged;
+  }
+
+  /** Drops tombstones older than TOMBSTONE_TTL_MS; returns how many. */
+  purgeExpiredTombstones(): number {
+    if (this.tombstoneTtlMs === Infinity) return 0;
+    return this.purgeTombstones(hlcFromMs(this.now() - this.tombstoneTtlMs));
+  }
+
+  /** Forgets everything, watermark included (a node rejoining after too long away). */
+  wipe(): void {
+    this.adapter.clear();
+    this.digests.reset();
+    this.tombstones = 0;
+    this.watermark = undefined;
+    this.adapter.setMeta(CLEAR_META, 'null');
   }
 
   /** Live key/value pairs, in storage order; see StorageAdapter.entries for concurrency. */
@@ -151,10 +217,20 @@ export class Store {
     return this.adapter.flush();
   }
 
-  private write(key: string, record: StoredRecord, previous: StoredRecord | undefined): void {
-    if (previous !== undefined && previous.value === null) this.tombstones--;
+  private write(key: string, record: StoredRecord, previous: RecordHead | undefined): void {
+    if (previous !== undefined) {
+      if (previous.tombstone) this.tombstones--;
+      this.digests.toggle(key, previous.hlc, previous.nodeId, -1);
+    }
     if (record.value === null) this.tombstones++;
+    this.digests.toggle(key, record.hlc, record.nodeId, 1);
     this.adapter.set(key, record);
+  }
+
+  private drop(key: string, head: RecordHead): void {
+    this.adapter.delete(key);
+    this.digests.toggle(key, head.hlc, head.nodeId, -1);
+    if (head.tombstone) this.tombstones--;
   }
 }
 

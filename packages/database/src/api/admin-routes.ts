@@ -1,6 +1,7 @@
 import { sendJson } from '../http/reply';
 import type { Router } from '../http/router';
 import type { HttpServer } from '../http/server';
+import type { Mesh } from '../mesh/mesh';
 import type { Store } from '../store';
 import type { Limits } from './limits';
 
@@ -10,7 +11,7 @@ export interface NodeIdentity {
   readonly port: () => number;
   readonly nodeId: string;
   readonly incarnation: number;
-  readonly advertiseUrl: string;
+  readonly advertiseUrl: () => string;
   readonly storage: string;
   readonly startedAt: number; // ms since the epoch
   readonly now: () => number;
@@ -28,6 +29,7 @@ export function registerAdminRoutes(
   router: Router,
   server: HttpServer,
   store: Store,
+  mesh: Mesh,
   limits: Limits,
   identity: NodeIdentity,
 ): void {
@@ -52,14 +54,16 @@ export function registerAdminRoutes(
         tombstones: store.tombstoneCount,
         nodeId: identity.nodeId,
         incarnation: identity.incarnation,
-        advertiseUrl: identity.advertiseUrl,
+        advertiseUrl: identity.advertiseUrl(),
         storage: identity.storage,
-        ready: !server.shuttingDown,
+        ready: mesh.isReady && !server.shuttingDown,
         shuttingDown: server.shuttingDown,
         connections: server.connections,
         uptimeMs: now - identity.startedAt,
         memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
-        peers: [],
+        clearWatermark: store.clearWatermark ?? null,
+        peers: mesh.peerStatus(),
+        mesh: mesh.stats,
       }),
     );
   });

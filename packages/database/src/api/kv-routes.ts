@@ -1,8 +1,19 @@
 import { ApiError } from '../errors';
 import { SUCCESS_BODY, sendJson, streamJsonArray } from '../http/reply';
 import type { Router } from '../http/router';
+import type { Version } from '../clock/version';
+import type { RequestContext } from '../http/router';
+import { readWriteConcern, type WriteConcern } from '../mesh/write-concern';
+import type { StoredRecord } from '../storage/adapter';
 import type { Store } from '../store';
 import { type Limits, readKey, readValue } from './limits';
+
+/** Where local writes go after they are applied (the mesh; nothing on a lone node). */
+export interface Replicator {
+  /** Undefined when the client can be answered at once; else settles when `w` is met. */
+  replicateWrite(key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined;
+  replicateClear(watermark: Version, concern: WriteConcern): Promise<void> | undefined;
+}
 
 /** Methods of the routes that change data: HEAD must stay safe, so it is not one of them. */
 const WRITE_METHODS = ['GET'];
@@ -11,14 +22,20 @@ const WRITE_METHODS = ['GET'];
  * The nkvd-compatible key/value routes. Handlers throw ApiError for client mistakes; the
  * server turns it into `{"error":CODE,"message":…}` with its status.
  */
-export function registerKvRoutes(router: Router, store: Store, limits: Limits): void {
+export function registerKvRoutes(
+  router: Router,
+  store: Store,
+  limits: Limits,
+  replicator: Replicator,
+  writeDefaults: WriteConcern,
+): void {
   router.register(
     '/set',
     (ctx) => {
       const key = readKey(ctx.query, limits);
       const value = readValue(ctx.query, limits);
-      store.set(key, value);
-      sendJson(ctx.res, 200, SUCCESS_BODY);
+      const concern = readWriteConcern(ctx.query, writeDefaults);
+      return answer(ctx, replicator.replicateWrite(key, store.set(key, value), concern));
     },
     { methods: WRITE_METHODS },
   );
@@ -37,8 +54,11 @@ export function registerKvRoutes(router: Router, store: Store, limits: Limits): 
   router.register(
     '/rm',
     (ctx) => {
-      if (store.remove(readKey(ctx.query, limits)) === undefined) throw new ApiError('MISSING_RECORD');
-      sendJson(ctx.res, 200, SUCCESS_BODY);
+      const key = readKey(ctx.query, limits);
+      const concern = readWriteConcern(ctx.query, writeDefaults);
+      const tombstone = store.remove(key);
+      if (tombstone === undefined) throw new ApiError('MISSING_RECORD');
+      return answer(ctx, replicator.replicateWrite(key, tombstone, concern));
     },
     { methods: WRITE_METHODS },
   );
@@ -46,8 +66,8 @@ export function registerKvRoutes(router: Router, store: Store, limits: Limits): 
   router.register(
     '/clear',
     (ctx) => {
-      store.clear();
-      sendJson(ctx.res, 200, SUCCESS_BODY);
+      const concern = readWriteConcern(ctx.query, writeDefaults);
+      return answer(ctx, replicator.replicateClear(store.clear(), concern));
     },
     { methods: WRITE_METHODS },
   );
@@ -62,6 +82,15 @@ export function registerKvRoutes(router: Router, store: Store, limits: Limits): 
       render(store.liveEntries(), ([k, v]) => `{"k":${JSON.stringify(k)},"v":${JSON.stringify(v)}}`),
     ),
   );
+}
+
+/** `{"success":true}` now, or once the write concern is met (a 504 if it is not in time). */
+function answer(ctx: RequestContext, acks: Promise<void> | undefined): Promise<void> | undefined {
+  if (acks === undefined) {
+    sendJson(ctx.res, 200, SUCCESS_BODY);
+    return undefined;
+  }
+  return acks.then(() => sendJson(ctx.res, 200, SUCCESS_BODY));
 }
 
 function* render<T>(items: Iterable<T>, encode: (item: T) => string): Generator<string> {

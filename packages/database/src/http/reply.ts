@@ -50,7 +50,7 @@ export async function streamJsonArray(res: ServerResponse, elements: Iterator<st
 }
 
 /** Resolves true when the response can take more data, false when the client is gone. */
-function drained(res: ServerResponse): Promise<boolean> {
+export function drained(res: ServerResponse): Promise<boolean> {
   if (res.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
     const onDrain = (): void => {

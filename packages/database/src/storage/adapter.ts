@@ -9,6 +9,11 @@ export interface StoredRecord extends Version {
   readonly value: string | null;
 }
 
+/** A record without its value: what anti-entropy compares. */
+export interface RecordHead extends Version {
+  readonly tombstone: boolean;
+}
+
 /**
  * Where a node keeps its records. The store above it decides what to write (merge,
  * tombstones, the clear watermark); an adapter only keeps what it is given.
@@ -29,6 +34,8 @@ export interface StorageAdapter {
   readonly name: string;
   readonly size: number;
   get(key: string): StoredRecord | undefined;
+  /** The record's version, without reading its value. */
+  head(key: string): RecordHead | undefined;
   /** The value as JSON text (`JSON.stringify(value)`); undefined for no record or a tombstone. */
   getJson(key: string): string | undefined;
   set(key: string, record: StoredRecord): void;
@@ -36,6 +43,8 @@ export interface StorageAdapter {
   delete(key: string): boolean;
   clear(): void;
   entries(): IterableIterator<[string, StoredRecord]>;
+  /** Like `entries`, without values. */
+  heads(): IterableIterator<[string, RecordHead]>;
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;
   flush(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { StorageAdapter, StoredRecord } from './adapter';
+import type { RecordHead, StorageAdapter, StoredRecord } from './adapter';
 import { ValueArena } from './value-arena';
 
 const INITIAL_CAPACITY = 1024;
@@ -55,6 +55,11 @@ export class MemoryAdapter implements StorageAdapter {
     return slot === undefined ? undefined : this.recordAt(slot);
   }
 
+  head(key: string): RecordHead | undefined {
+    const slot = this.slots.get(key);
+    return slot === undefined ? undefined : this.headAt(slot);
+  }
+
   getJson(key: string): string | undefined {
     const slot = this.slots.get(key);
     return slot === undefined ? undefined : (this.jsonAt(slot) ?? undefined);
@@ -100,6 +105,10 @@ export class MemoryAdapter implements StorageAdapter {
     for (const [key, slot] of this.slots) yield [key, this.recordAt(slot)];
   }
 
+  *heads(): IterableIterator<[string, RecordHead]> {
+    for (const [key, slot] of this.slots) yield [key, this.headAt(slot)];
+  }
+
   getMeta(name: string): string | undefined {
     return this.meta.get(name);
   }
@@ -126,6 +135,14 @@ export class MemoryAdapter implements StorageAdapter {
       value: this.valueAt(slot),
       hlc: this.hlcs[slot] as number,
       nodeId: this.nodeIds[this.writers[slot] as number] as string,
+    };
+  }
+
+  private headAt(slot: number): RecordHead {
+    return {
+      hlc: this.hlcs[slot] as number,
+      nodeId: this.nodeIds[this.writers[slot] as number] as string,
+      tombstone: this.lengths[slot] === TOMBSTONE,
     };
   }
 

@@ -37,6 +37,25 @@ describe('config', () => {
       SHUTDOWN_TIMEOUT_MS: '400',
       SHUTDOWN_DRAIN_MS: '50',
       GC_MODE: 'compact',
+      MESH_NETWORK_URL: ' db-2:9000, http://db-3:9000/ ,,db-2:9000',
+      MESH_SECRET: 's3cret',
+      WRITE_CONCERN: 'ALL',
+      WRITE_TIMEOUT_MS: '1500',
+      PING_INTERVAL_MS: '100',
+      PING_TIMEOUT_MS: '90',
+      SUSPECT_AFTER_MS: '300',
+      DOWN_AFTER_MS: '600',
+      DOWN_PING_INTERVAL_MS: '700',
+      FORGET_AFTER_MS: '6000',
+      MESH_REQUEST_TIMEOUT_MS: '800',
+      REPLICATION_BATCH: '10',
+      REPLICATION_DELAY_MS: '0',
+      REPLICATION_RETRY_MAX_MS: '900',
+      OUTBOX_MAX: '50',
+      AE_INTERVAL_MS: '1000',
+      TOMBSTONE_TTL_MS: '60000',
+      MAX_CLOCK_DRIFT_MS: '0',
+      MESH_MAX_BODY_BYTES: '2048',
     });
     expect(config).to.deep.equal({
       port: 9000,
@@ -56,7 +75,29 @@ describe('config', () => {
       shutdownTimeoutMs: 400,
       shutdownDrainMs: 50,
       gcMode: 'compact',
+      mesh: {
+        seeds: ['http://db-2:9000', 'http://db-3:9000'],
+        secret: 's3cret',
+        writeConcern: 'all',
+        writeTimeoutMs: 1500,
+        pingIntervalMs: 100,
+        pingTimeoutMs: 90,
+        suspectAfterMs: 300,
+        downAfterMs: 600,
+        downPingIntervalMs: 700,
+        forgetAfterMs: 6000,
+        requestTimeoutMs: 800,
+        batchSize: 10,
+        batchDelayMs: 0,
+        retryMaxMs: 900,
+        outboxMax: 50,
+        aeIntervalMs: 1000,
+        tombstoneTtlMs: 60000,
+        maxClockDriftMs: 0,
+        maxBodyBytes: 2048,
+      },
     });
+    expect(Object.isFrozen(config.mesh)).to.equal(true);
   });
 
   it('returns a frozen object', () => {
@@ -80,16 +121,20 @@ describe('config', () => {
         ADVERTISE_URL: 'ftp://x',
         HEADERS_TIMEOUT_MS: '1.5',
         GC_MODE: 'fast',
+        MESH_NETWORK_URL: 'db-2:9000,ftp://x',
+        WRITE_CONCERN: 'most',
+        SUSPECT_AFTER_MS: '5000',
+        DOWN_AFTER_MS: '1000',
       });
     } catch (error) {
       caught = error;
     }
     expect(caught).to.be.instanceOf(ConfigError);
     const problems = (caught as ConfigError).problems;
-    expect(problems).to.have.length(9);
+    expect(problems).to.have.length(12);
     expect(problems[0]).to.equal('PORT must be a whole number from 0 to 65535 (got "70000")');
     const text = problems.join('\n');
-    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE']) {
+    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS']) {
       expect(text).to.contain(name);
     }
     expect((caught as ConfigError).message).to.match(/^Invalid configuration:\n {2}- PORT/);

@@ -92,17 +92,17 @@ describe('Store', () => {
       const { store } = makeStore('n1');
       store.set('a', 'local');
       const local = store.getRecord('a') as StoredRecord;
-      expect(store.apply('a', { value: 'old', hlc: local.hlc - 1, nodeId: 'n2' })).to.equal(false);
-      expect(store.apply('a', local)).to.equal(false);
-      expect(store.apply('a', { value: 'new', hlc: local.hlc + 1, nodeId: 'n0' })).to.equal(true);
+      expect(store.apply('a', { value: 'old', hlc: local.hlc - 1, nodeId: 'n2' })).to.equal('stale');
+      expect(store.apply('a', local)).to.equal('stale');
+      expect(store.apply('a', { value: 'new', hlc: local.hlc + 1, nodeId: 'n0' })).to.equal('applied');
       expect(store.get('a')).to.equal('new');
     });
 
     it('breaks an hlc tie by node id', () => {
       const { store } = makeStore('n1');
       const local = store.set('a', 'from-n1');
-      expect(store.apply('a', { value: 'from-n0', hlc: local.hlc, nodeId: 'n0' })).to.equal(false);
-      expect(store.apply('a', { value: 'from-n2', hlc: local.hlc, nodeId: 'n2' })).to.equal(true);
+      expect(store.apply('a', { value: 'from-n0', hlc: local.hlc, nodeId: 'n0' })).to.equal('stale');
+      expect(store.apply('a', { value: 'from-n2', hlc: local.hlc, nodeId: 'n2' })).to.equal('applied');
       expect(store.get('a')).to.equal('from-n2');
     });
 
@@ -127,12 +127,12 @@ describe('Store', () => {
       store.apply('old', { value: '1', hlc: 10, nodeId: 'n2' });
       store.apply('new', { value: '2', hlc: 30, nodeId: 'n2' });
       store.apply('dead', { value: null, hlc: 5, nodeId: 'n2' });
-      expect(store.applyClear({ hlc: 20, nodeId: 'n3' })).to.equal(true);
+      expect(store.applyClear({ hlc: 20, nodeId: 'n3' })).to.equal('applied');
       expect(store.get('old')).to.equal(undefined);
       expect(store.get('new')).to.equal('2');
       expect(store.tombstoneCount).to.equal(0);
-      expect(store.apply('late', { value: '3', hlc: 15, nodeId: 'n2' })).to.equal(false);
-      expect(store.applyClear({ hlc: 19, nodeId: 'n9' })).to.equal(false);
+      expect(store.apply('late', { value: '3', hlc: 15, nodeId: 'n2' })).to.equal('stale');
+      expect(store.applyClear({ hlc: 19, nodeId: 'n9' })).to.equal('stale');
       expect(store.clearWatermark).to.deep.equal({ hlc: 20, nodeId: 'n3' });
     });
   });

@@ -38,7 +38,8 @@ describe('admin routes', () => {
     expect(status.peers).to.deep.equal([]);
     const memory = status.memory as Record<string, unknown>;
     for (const field of ['rss', 'heapUsed', 'heapTotal', 'external']) expect(memory[field], field).to.be.a('number').and.above(0);
-    expect(status.advertiseUrl).to.equal('http://test-node:0');
+    // ADVERTISE_URL is http://$HOSTNAME:$PORT; with PORT=0 it carries the port picked at listen.
+    expect(status.advertiseUrl).to.equal(`http://test-node:${t.port}`);
   });
 
   it('picks a random node id when none is given', async () => {

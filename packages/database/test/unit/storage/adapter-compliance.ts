@@ -41,6 +41,20 @@ export function describeStorageAdapter(name: string, create: () => StorageAdapte
       expect(adapter.getJson('never')).to.equal(undefined);
     });
 
+    it('gives versions without values', () => {
+      adapter.set('a', rec('1', 5, 'x'));
+      adapter.set('b', rec(null, 6, 'y'));
+      expect(adapter.head('a')).to.deep.equal({ hlc: 5, nodeId: 'x', tombstone: false });
+      expect(adapter.head('b')).to.deep.equal({ hlc: 6, nodeId: 'y', tombstone: true });
+      expect(adapter.head('c')).to.equal(undefined);
+      expect(new Map(adapter.heads())).to.deep.equal(
+        new Map([
+          ['a', { hlc: 5, nodeId: 'x', tombstone: false }],
+          ['b', { hlc: 6, nodeId: 'y', tombstone: true }],
+        ]),
+      );
+    });
+
     it('keeps tombstones as records', () => {
       adapter.set('gone', rec(null, 7));
       expect(adapter.get('gone')).to.deep.equal({ value: null, hlc: 7, nodeId: 'n1' });

@@ -1,0 +1,150 @@
+import { StringDecoder } from 'node:string_decoder';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { compareVersions } from '../clock/version';
+import type { ApplyOutcome, Store } from '../store';
+import type { MeshClient } from './client';
+import { BUCKETS, BucketDigests } from './digests';
+import { bucketOf } from './hash';
+import { readReplicate, type DigestsAnswer, type WireRecord } from './wire';
+
+/** What one sync with one peer did. */
+export interface SyncReport {
+  /** Buckets whose digests differed. */
+  readonly buckets: number;
+  readonly pulled: number;
+  readonly pushed: number;
+  /** Bytes of answers received and of requests sent, bodies only. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly ms: number;
+}
+
+/** Entries scanned between two yields to the event loop. */
+const SCAN_SLICE = 2000;
+/** A whole sync may take this many request timeouts (a bootstrap streams everything). */
+const SESSION_TIMEOUTS = 30;
+
+/**
+ * One anti-entropy round with one peer, run by this node, both ways:
+ *
+ * 1. Exchange clear watermarks and bucket digests (48 KiB).
+ * 2. For the buckets that differ, stream the peer's versions (one NDJSON line per
+ *    record). Buckets this node holds nothing in come with values, so a new node
+ *    bootstraps in this single stream. Otherwise each line is compared with the local
+ *    version: newer there -> pulled (in pages), newer here -> pushed.
+ * 3. Scan the local records of those buckets: any key the peer did not list is pushed.
+ *
+ * Bytes grow with the differing buckets, not with the data set.
+ */
+export class AntiEntropy {
+  constructor(
+    private readonly client: MeshClient,
+    private readonly store: Store,
+    private readonly timeoutMs: number,
+    private readonly pageSize: number,
+  ) {}
+
+  async sync(url: string, onApply: (outcome: ApplyOutcome) => void): Promise<SyncReport> {
+    const started = performance.now();
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let pulled = 0;
+    let pushed = 0;
+
+    const digestsRequest = { clear: this.store.clearWatermark ?? null };
+    const answer = await this.client.post<DigestsAnswer>(url, '/_mesh/digests', digestsRequest, this.timeoutMs);
+    bytesOut += JSON.stringify(digestsRequest).length;
+    bytesIn += answer.digests.length;
+    if (answer.buckets !== BUCKETS) throw new Error(`the peer uses ${answer.buckets} buckets, this node ${BUCKETS}`);
+    if (answer.clear !== null) onApply(this.store.applyClear(answer.clear));
+    const differing = this.store.digests.differing(BucketDigests.decode(Buffer.from(answer.digests, 'base64')));
+    if (differing.length === 0) return { buckets: 0, pulled, pushed, bytesIn, bytesOut, ms: performance.now() - started };
+
+    const wanted = new Uint8Array(BUCKETS);
+    for (const bucket of differing) wanted[bucket] = 1;
+    const full = differing.filter((bucket) => this.store.digests.counts[bucket] === 0);
+    const seen = new Set<string>();
+    const toPull: string[] = [];
+    const toPush: string[] = [];
+
+    const pull = async (): Promise<void> => {
+      const keys = toPull.splice(0);
+      const request = { keys };
+      bytesOut += JSON.stringify(request).length;
+      const text = await this.client.postRaw(url, '/_mesh/pull', request, this.timeoutMs, (body) => body.text());
+      bytesIn += text.length;
+      for (const [key, value, hlc, nodeId] of readReplicate({ ...(JSON.parse(text) as object), clear: null }).records) {
+        onApply(this.store.apply(key, { value, hlc, nodeId }));
+        pulled++;
+      }
+    };
+
+    const versionsRequest = { buckets: differing, full };
+    bytesOut += JSON.stringify(versionsRequest).length;
+    await this.client.postRaw(url, '/_mesh/versions', versionsRequest, this.timeoutMs * SESSION_TIMEOUTS, async (body) => {
+      const decoder = new StringDecoder('utf8');
+      let rest = '';
+      for await (const chunk of body) {
+        bytesIn += chunk.length;
+        const text = rest + decoder.write(chunk);
+        const lines = text.split('\n');
+        rest = lines.pop() as string;
+        for (const line of lines) {
+          if (line === '') continue;
+          const [key, hlc, nodeId, tombstone, value] = parseLine(line);
+          if (value !== undefined) {
+            onApply(this.store.apply(key, { value: tombstone ? null : value, hlc, nodeId }));
+            pulled++;
+            continue;
+          }
+          const local = this.store.head(key);
+          if (local !== undefined) seen.add(key);
+          const order = local === undefined ? -1 : compareVersions(local, { hlc, nodeId });
+          if (order < 0) toPull.push(key);
+          else if (order > 0) toPush.push(key);
+          if (toPull.length >= this.pageSize) await pull();
+        }
+      }
+      if (rest !== '') throw new Error('the versions stream ended in the middle of a line');
+    });
+    if (toPull.length > 0) await pull();
+
+    let scanned = 0;
+    for (const [key] of this.store.heads()) {
+      if (++scanned % SCAN_SLICE === 0) await yieldToLoop();
+      if (wanted[bucketOf(key, BUCKETS)] === 1 && !seen.has(key)) toPush.push(key);
+    }
+    for (let i = 0; i < toPush.length; i += this.pageSize) {
+      const records: WireRecord[] = [];
+      for (const key of toPush.slice(i, i + this.pageSize)) {
+        const record = this.store.getRecord(key);
+        if (record !== undefined) records.push([key, record.value, record.hlc, record.nodeId]);
+      }
+      const request = { records, clear: null };
+      bytesOut += JSON.stringify(request).length;
+      await this.client.post(url, '/_mesh/replicate', request, this.timeoutMs);
+      pushed += records.length;
+    }
+    return { buckets: differing.length, pulled, pushed, bytesIn, bytesOut, ms: performance.now() - started };
+  }
+}
+
+type VersionLine = [key: string, hlc: number, nodeId: string, tombstone: 0 | 1, value?: string | null];
+
+function parseLine(line: string): VersionLine {
+  const parsed = JSON.parse(line) as unknown;
+  if (
+    !Array.isArray(parsed) ||
+    typeof parsed[0] !== 'string' ||
+    typeof parsed[1] !== 'number' ||
+    !Number.isSafeInteger(parsed[1]) ||
+    parsed[1] < 0 ||
+    typeof parsed[2] !== 'string' ||
+    parsed[2].length === 0 ||
+    (parsed[3] !== 0 && parsed[3] !== 1) ||
+    (parsed.length === 5 && parsed[4] !== null && typeof parsed[4] !== 'string')
+  ) {
+    throw new Error(`malformed versions line: ${line.slice(0, 100)}`);
+  }
+  return parsed as VersionLine;
+}

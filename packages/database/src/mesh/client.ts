@@ -1,0 +1,115 @@
+import { Pool } from 'undici';
+
+export interface ClientOptions {
+  readonly secret: string | undefined;
+  /** Connections per peer; a peer that hangs can hold no more sockets than this. */
+  readonly connections: number;
+  readonly connectTimeoutMs: number;
+}
+
+export class PeerRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'PeerRequestError';
+  }
+}
+
+/**
+ * Outgoing mesh requests, over one keep-alive pool per peer URL. Every request has a
+ * deadline (headers and body), and the pools are capped, so a peer that accepts
+ * connections and never answers costs a few sockets and nothing more.
+ */
+export class MeshClient {
+  private readonly pools = new Map<string, Pool>();
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly options: ClientOptions) {
+    this.headers = { 'content-type': 'application/json' };
+    if (options.secret !== undefined) this.headers.authorization = `Bearer ${options.secret}`;
+  }
+
+  /** POSTs JSON and returns the parsed JSON answer; throws on a non-2xx or a timeout. */
+  async post<T>(baseUrl: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+    const text = await this.postRaw(baseUrl, path, body, timeoutMs, async (res) => res.text());
+    return JSON.parse(text) as T;
+  }
+
+  /** POSTs JSON and hands the answer's body to `read` as a stream of chunks. */
+  async postRaw<T>(
+    baseUrl: string,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    read: (body: { text(): Promise<string>; [Symbol.asyncIterator](): AsyncIterator<Buffer> }) => Promise<T>,
+  ): Promise<T> {
+    const pool = this.pool(baseUrl);
+    const signal = AbortSignal.timeout(timeoutMs);
+    let response;
+    try {
+      response = await pool.request({
+        path,
+        method: 'POST',
+        headers: this.headers,
+        body: JSON.stringify(body),
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+    } catch (error) {
+      throw new PeerRequestError(`${baseUrl}${path}: ${describe(error)}`);
+    }
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      const text = await response.body.text().catch(() => '');
+      throw new PeerRequestError(`${baseUrl}${path}: HTTP ${response.statusCode} ${text.slice(0, 200)}`, response.statusCode);
+    }
+    try {
+      return await read(response.body);
+    } catch (error) {
+      response.body.destroy();
+      throw new PeerRequestError(`${baseUrl}${path}: ${describe(error)}`);
+    }
+  }
+
+  /** Closes the pool of a URL that is no longer a peer. */
+  forget(baseUrl: string): void {
+    const pool = this.pools.get(baseUrl);
+    if (pool === undefined) return;
+    this.pools.delete(baseUrl);
+    pool.destroy().catch(() => undefined);
+  }
+
+  get openPools(): number {
+    return this.pools.size;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
+  }
+
+  private pool(baseUrl: string): Pool {
+    let pool = this.pools.get(baseUrl);
+    if (pool === undefined) {
+      pool = new Pool(baseUrl, {
+        connections: this.options.connections,
+        connectTimeout: this.options.connectTimeoutMs,
+        keepAliveTimeout: 4000,
+        pipelining: 1,
+      });
+      this.pools.set(baseUrl, pool);
+    }
+    return pool;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: string }).code;
+    return code === undefined ? error.message : `${code} ${error.message}`;
+  }
+  return String(error);
+}

@@ -1,0 +1,181 @@
+import { EventEmitter } from 'node:events';
+
+/** How a node introduces itself in a ping. */
+export interface NodeInfo {
+  readonly nodeId: string;
+  readonly url: string;
+  readonly incarnation: number;
+  /** False while the node is still bootstrapping its data from peers. */
+  readonly ready: boolean;
+}
+
+export type PeerState = 'alive' | 'suspect' | 'down';
+
+export interface Peer {
+  readonly url: string;
+  /** Undefined until the peer answered once (it was only heard of through gossip). */
+  nodeId: string | undefined;
+  incarnation: number;
+  ready: boolean;
+  state: PeerState;
+  /** Last successful exchange with the peer, in either direction (ms since the epoch). */
+  lastContact: number;
+  /** Last ping sent to the peer. */
+  lastProbe: number;
+}
+
+export interface MembershipTimers {
+  readonly suspectAfterMs: number;
+  readonly downAfterMs: number;
+  readonly forgetAfterMs: number;
+}
+
+/**
+ * - `join`: first contact with a peer.
+ * - `recover`: a suspect or down peer answered again.
+ * - `restart`: a peer came back with a higher incarnation (a new process, maybe empty).
+ * - `down`: a peer has not answered for DOWN_AFTER_MS.
+ * - `forget`: a peer has not answered for FORGET_AFTER_MS and was removed.
+ */
+export interface MembershipEvents {
+  join: [peer: Peer];
+  recover: [peer: Peer];
+  restart: [peer: Peer];
+  down: [peer: Peer];
+  forget: [peer: Peer];
+}
+
+/**
+ * The peer table of one node, keyed by advertised URL. It only records what pings tell
+ * it; the mesh sends the pings and asks `evaluate` to age the entries.
+ *
+ * A peer is heard of directly (it answered a ping, or pinged us: `contact`) or second
+ * hand (another node listed it: `hear`). Only direct contact makes a peer alive. Gossip
+ * lists only peers the sender itself has heard from recently, so a dead node is not
+ * passed around forever.
+ */
+export class Membership extends EventEmitter<MembershipEvents> {
+  private readonly peers = new Map<string, Peer>();
+
+  constructor(
+    private readonly self: () => NodeInfo,
+    private readonly timers: MembershipTimers,
+    private readonly now: () => number = Date.now,
+  ) {
+    super();
+  }
+
+  get(url: string): Peer | undefined {
+    return this.peers.get(url);
+  }
+
+  list(): Peer[] {
+    return [...this.peers.values()];
+  }
+
+  /** Peers that answered recently enough to count for `w=all`. */
+  alive(): Peer[] {
+    return this.list().filter((peer) => peer.state === 'alive');
+  }
+
+  /** The time of the most recent contact with any peer, 0 if none. */
+  lastContact(): number {
+    let last = 0;
+    for (const peer of this.peers.values()) if (peer.nodeId !== undefined && peer.lastContact > last) last = peer.lastContact;
+    return last;
+  }
+
+  /** Direct contact: `info` answered our ping, or pinged us. */
+  contact(info: NodeInfo): Peer | undefined {
+    const me = this.self();
+    if (info.nodeId === me.nodeId || info.url === me.url) return undefined;
+    const now = this.now();
+    // The same node id at another URL: the node moved; its old entry is stale.
+    for (const other of this.peers.values()) {
+      if (other.url !== info.url && other.nodeId === info.nodeId && other.incarnation <= info.incarnation) {
+        this.peers.delete(other.url);
+        this.emit('forget', other);
+      }
+    }
+    const known = this.peers.get(info.url);
+    if (known === undefined || known.nodeId === undefined) {
+      const peer: Peer = {
+        url: info.url,
+        nodeId: info.nodeId,
+        incarnation: info.incarnation,
+        ready: info.ready,
+        state: 'alive',
+        lastContact: now,
+        lastProbe: known?.lastProbe ?? 0,
+      };
+      this.peers.set(info.url, peer);
+      this.emit('join', peer);
+      return peer;
+    }
+    if (info.incarnation < known.incarnation) return known; // a late answer from a previous life
+    if (info.incarnation > known.incarnation || info.nodeId !== known.nodeId) {
+      known.nodeId = info.nodeId;
+      known.incarnation = info.incarnation;
+      known.ready = info.ready;
+      known.state = 'alive';
+      known.lastContact = now;
+      this.emit('restart', known);
+      return known;
+    }
+    known.ready = info.ready;
+    known.lastContact = now;
+    if (known.state !== 'alive') {
+      known.state = 'alive';
+      this.emit('recover', known);
+    }
+    return known;
+  }
+
+  /** Second-hand news: peers another node lists. Unknown URLs are added, to be pinged. */
+  hear(list: readonly { readonly url: string }[]): void {
+    const me = this.self();
+    const now = this.now();
+    for (const { url } of list) {
+      if (url === me.url || this.peers.has(url)) continue;
+      this.peers.set(url, {
+        url,
+        nodeId: undefined,
+        incarnation: 0,
+        ready: false,
+        state: 'suspect',
+        lastContact: now,
+        lastProbe: 0,
+      });
+    }
+  }
+
+  /** Ages every entry: alive -> suspect -> down -> forgotten, by time since last contact. */
+  evaluate(): void {
+    const now = this.now();
+    for (const peer of [...this.peers.values()]) {
+      const silent = now - peer.lastContact;
+      if (silent >= this.timers.forgetAfterMs || (peer.nodeId === undefined && silent >= this.timers.downAfterMs)) {
+        this.peers.delete(peer.url);
+        this.emit('forget', peer);
+      } else if (silent >= this.timers.downAfterMs) {
+        if (peer.state !== 'down') {
+          peer.state = 'down';
+          this.emit('down', peer);
+        }
+      } else if (silent >= this.timers.suspectAfterMs && peer.state === 'alive') {
+        peer.state = 'suspect';
+      }
+    }
+  }
+
+  /** What this node tells others: itself is sent apart; here, the peers heard from lately. */
+  gossip(): { url: string; nodeId: string; incarnation: number; state: PeerState }[] {
+    const list = [];
+    for (const peer of this.peers.values()) {
+      if (peer.nodeId !== undefined && peer.state !== 'down') {
+        list.push({ url: peer.url, nodeId: peer.nodeId, incarnation: peer.incarnation, state: peer.state });
+      }
+    }
+    return list;
+  }
+}

@@ -1,0 +1,184 @@
+import { compareVersions, type Version } from '../clock/version';
+import type { StoredRecord } from '../storage/adapter';
+
+/** Told once when the peer holds the write (or a newer one of the same key). */
+export interface Ack {
+  ack(): void;
+}
+
+/** One replication request: records as `[key, value|null, hlc, nodeId]`, and a clear. */
+export interface Batch {
+  readonly records: [string, string | null, number, string][];
+  readonly clear: Version | undefined;
+}
+
+export type Send = (batch: Batch) => Promise<void>;
+
+export interface OutboxOptions {
+  readonly batchSize: number;
+  readonly batchDelayMs: number;
+  readonly retryMaxMs: number;
+  readonly max: number;
+  /** Called when more than `max` records wait: they were dropped. */
+  readonly onOverflow: () => void;
+  readonly onError?: (error: unknown, failures: number) => void;
+  readonly random?: () => number;
+}
+
+interface Entry {
+  record: StoredRecord;
+  acks: Ack[] | undefined;
+}
+
+interface PendingClear {
+  watermark: Version;
+  acks: Ack[] | undefined;
+}
+
+const RETRY_BASE_MS = 50;
+
+/**
+ * The writes one peer has not received yet. Coalesced by key (only the newest version of
+ * a key is sent; the acks of the ones it replaced ride with it), flushed in batches of
+ * `batchSize` records or after `batchDelayMs`, one request in flight at a time. A failed
+ * request is retried after a capped, jittered exponential backoff. Past `max` waiting
+ * records the outbox empties itself and reports an overflow, so a peer that is away
+ * costs bounded memory and gets a full anti-entropy round instead.
+ */
+export class Outbox {
+  private pending = new Map<string, Entry>();
+  private clear: PendingClear | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sending = false;
+  private failures = 0;
+  private closed = false;
+
+  constructor(
+    private readonly send: Send,
+    private readonly options: OutboxOptions,
+  ) {}
+
+  get depth(): number {
+    return this.pending.size + (this.clear === undefined ? 0 : 1);
+  }
+
+  get retrying(): boolean {
+    return this.failures > 0;
+  }
+
+  enqueue(key: string, record: StoredRecord, ack?: Ack): void {
+    if (this.closed) return;
+    const entry = this.pending.get(key);
+    if (entry === undefined) {
+      this.pending.set(key, { record, acks: ack === undefined ? undefined : [ack] });
+      if (this.pending.size > this.options.max) {
+        this.drop();
+        this.options.onOverflow();
+        return;
+      }
+    } else {
+      if (compareVersions(record, entry.record) > 0) entry.record = record;
+      if (ack !== undefined) (entry.acks ??= []).push(ack);
+    }
+    this.schedule();
+  }
+
+  enqueueClear(watermark: Version, ack?: Ack): void {
+    if (this.closed) return;
+    this.mergeClear(watermark, ack === undefined ? undefined : [ack]);
+    this.schedule();
+  }
+
+  /** Forgets every waiting record (their acks never come). */
+  drop(): void {
+    this.pending = new Map();
+    this.clear = undefined;
+  }
+
+  /** Stops sending; what waits is dropped. */
+  close(): void {
+    this.closed = true;
+    this.drop();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    if (this.sending || this.timer !== undefined) return;
+    const delay = this.pending.size >= this.options.batchSize ? 0 : this.options.batchDelayMs;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delay);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.closed || this.depth === 0) return;
+    this.sending = true;
+    const taken: [string, Entry][] = [];
+    for (const item of this.pending) {
+      taken.push(item);
+      if (taken.length >= this.options.batchSize) break;
+    }
+    for (const [key] of taken) this.pending.delete(key);
+    const clear = this.clear;
+    this.clear = undefined;
+    const batch: Batch = {
+      records: taken.map(([key, { record }]) => [key, record.value, record.hlc, record.nodeId]),
+      clear: clear?.watermark,
+    };
+    let delay = 0;
+    try {
+      await this.send(batch);
+      this.failures = 0;
+      for (const [, entry] of taken) entry.acks?.forEach((ack) => ack.ack());
+      clear?.acks?.forEach((ack) => ack.ack());
+    } catch (error) {
+      this.failures++;
+      this.options.onError?.(error, this.failures);
+      this.putBack(taken, clear);
+      const random = this.options.random ?? Math.random;
+      const cap = Math.min(this.options.retryMaxMs, RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 30));
+      delay = cap / 2 + (random() * cap) / 2;
+    }
+    this.sending = false;
+    if (this.closed || this.depth === 0) return;
+    if (delay > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, delay);
+    } else {
+      this.schedule();
+    }
+  }
+
+  /** Only the newest clear is sent; the acks of every clear it covers ride with it. */
+  private mergeClear(watermark: Version, acks: Ack[] | undefined): void {
+    const current = this.clear;
+    if (current === undefined) {
+      this.clear = { watermark, acks };
+      return;
+    }
+    if (compareVersions(watermark, current.watermark) > 0) current.watermark = watermark;
+    if (acks !== undefined) (current.acks ??= []).push(...acks);
+  }
+
+  /** After a failure: the batch goes back, unless newer versions arrived meanwhile. */
+  private putBack(taken: [string, Entry][], clear: PendingClear | undefined): void {
+    if (this.closed) return;
+    for (const [key, entry] of taken) {
+      const newer = this.pending.get(key);
+      if (newer === undefined) {
+        this.pending.set(key, entry);
+      } else if (entry.acks !== undefined) {
+        (newer.acks ??= []).push(...entry.acks);
+      }
+    }
+    if (clear !== undefined) this.mergeClear(clear.watermark, clear.acks);
+    if (this.pending.size > this.options.max) {
+      this.drop();
+      this.options.onOverflow();
+    }
+  }
+}
