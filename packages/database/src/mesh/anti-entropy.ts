@@ -60,9 +60,15 @@ export class AntiEntropy {
     const differing = this.store.digests.differing(BucketDigests.decode(Buffer.from(answer.digests, 'base64')));
     if (differing.length === 0) return { buckets: 0, pulled, pushed, bytesIn, bytesOut, ms: performance.now() - started };
 
+    // 1: compare key by key; 2: held nothing here, so the peer sends its values outright.
     const wanted = new Uint8Array(BUCKETS);
-    for (const bucket of differing) wanted[bucket] = 1;
-    const full = differing.filter((bucket) => this.store.digests.counts[bucket] === 0);
+    const full: number[] = [];
+    for (const bucket of differing) {
+      const empty = this.store.digests.counts[bucket] === 0;
+      wanted[bucket] = empty ? 2 : 1;
+      if (empty) full.push(bucket);
+    }
+    // Keys the peer listed in the buckets compared key by key: the rest of ours it lacks.
     const seen = new Set<string>();
     const toPull: string[] = [];
     const toPush: string[] = [];
@@ -98,7 +104,7 @@ export class AntiEntropy {
             continue;
           }
           const local = this.store.head(key);
-          if (local !== undefined) seen.add(key);
+          seen.add(key);
           const order = local === undefined ? -1 : compareVersions(local, { hlc, nodeId });
           if (order < 0) toPull.push(key);
           else if (order > 0) toPush.push(key);
@@ -112,6 +118,7 @@ export class AntiEntropy {
     let scanned = 0;
     for (const [key] of this.store.heads()) {
       if (++scanned % SCAN_SLICE === 0) await yieldToLoop();
+      // Keys in a "full" bucket came from the peer or are new writes the outboxes carry.
       if (wanted[bucketOf(key, BUCKETS)] === 1 && !seen.has(key)) toPush.push(key);
     }
     for (let i = 0; i < toPush.length; i += this.pageSize) {

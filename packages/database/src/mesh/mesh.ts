@@ -351,6 +351,14 @@ export class Mesh {
     this.requestSync(peer.url);
   }
 
+  /** One anti-entropy round with the peer at `url`, now; resolves with what it did. */
+  async syncNow(url: string): Promise<SyncReport> {
+    const report = await this.antiEntropy.sync(url, (outcome) => this.countApplied(outcome));
+    this.stats.syncRounds++;
+    this.stats.lastSync = { ...report, peer: url, at: this.now() };
+    return report;
+  }
+
   requestSync(url: string): void {
     this.syncQueue.add(url);
     void this.runSyncs();
@@ -375,11 +383,8 @@ export class Mesh {
   }
 
   private async syncWith(peer: Peer): Promise<void> {
-    const started = this.now();
     try {
-      const report = await this.antiEntropy.sync(peer.url, (outcome) => this.countApplied(outcome));
-      this.stats.syncRounds++;
-      this.stats.lastSync = { ...report, peer: peer.url, at: started };
+      const report = await this.syncNow(peer.url);
       if (report.buckets > 0) this.logger.info({ peer: peer.url, ...report }, 'anti-entropy round');
       if (!this.ready) {
         this.ready = true;

@@ -15,7 +15,7 @@ export interface Reply {
 export function request(
   base: string,
   target: string,
-  options: { method?: string; agent?: http.Agent; headers?: http.OutgoingHttpHeaders } = {},
+  options: { method?: string; agent?: http.Agent; headers?: http.OutgoingHttpHeaders; body?: string } = {},
 ): Promise<Reply> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
@@ -40,8 +40,13 @@ export function request(
     );
     req.setTimeout(10000, () => req.destroy(new Error(`request timed out: ${target}`)));
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
+}
+
+/** POSTs a JSON body (already text, so malformed bodies can be sent too). */
+export function post(base: string, target: string, body: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
+  return request(base, target, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
 }
 
 /** True when the request fails at the connection level (refused, reset, cut mid-body). */

@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import { Membership, type NodeInfo } from '../../../src/mesh/membership';
+
+const timers = { suspectAfterMs: 100, downAfterMs: 300, forgetAfterMs: 1000 };
+const me: NodeInfo = { nodeId: 'me', url: 'http://me:1', incarnation: 1, ready: true };
+const b: NodeInfo = { nodeId: 'b', url: 'http://b:1', incarnation: 5, ready: true };
+
+describe('Membership', () => {
+  let now: number;
+  let table: Membership;
+  let events: string[];
+  beforeEach(() => {
+    now = 1_000_000;
+    table = new Membership(() => me, timers, () => now);
+    events = [];
+    for (const name of ['join', 'recover', 'restart', 'down', 'forget'] as const) {
+      table.on(name, (peer) => events.push(`${name}:${peer.url}`));
+    }
+  });
+
+  it('makes a peer alive on direct contact, and ignores itself', () => {
+    table.contact(b);
+    table.contact(me);
+    table.contact({ ...me, url: 'http://elsewhere:1' });
+    expect(table.alive().map((p) => p.url)).to.deep.equal([b.url]);
+    expect(events).to.deep.equal(['join:http://b:1']);
+  });
+
+  it('ages a silent peer to suspect, down, then forgets it', () => {
+    table.contact(b);
+    now += 99;
+    table.evaluate();
+    expect(table.get(b.url)?.state).to.equal('alive');
+    now += 1;
+    table.evaluate();
+    expect(table.get(b.url)?.state).to.equal('suspect');
+    expect(table.alive()).to.deep.equal([]);
+    now += 200;
+    table.evaluate();
+    table.evaluate();
+    expect(table.get(b.url)?.state).to.equal('down');
+    now += 700;
+    table.evaluate();
+    expect(table.get(b.url)).to.equal(undefined);
+    expect(events).to.deep.equal(['join:http://b:1', 'down:http://b:1', 'forget:http://b:1']);
+  });
+
+  it('brings a suspect or down peer back at once when it answers', () => {
+    table.contact(b);
+    now += 500;
+    table.evaluate();
+    table.contact(b);
+    expect(table.get(b.url)?.state).to.equal('alive');
+    expect(events).to.deep.equal(['join:http://b:1', 'down:http://b:1', 'recover:http://b:1']);
+  });
+
+  it('replaces a restarted peer (higher incarnation or new id at one URL), ignores older lives', () => {
+    table.contact(b);
+    table.contact({ ...b, incarnation: 4, nodeId: 'ghost' });
+    expect(table.get(b.url)?.nodeId).to.equal('b');
+    table.contact({ ...b, incarnation: 6, nodeId: 'b2', ready: false });
+    expect(table.get(b.url)).to.include({ nodeId: 'b2', incarnation: 6, ready: false, state: 'alive' });
+    expect(events).to.deep.equal(['join:http://b:1', 'restart:http://b:1']);
+  });
+
+  it('moves a node id that shows up at a new URL', () => {
+    table.contact(b);
+    table.contact({ ...b, url: 'http://b-new:1', incarnation: 6 });
+    expect(table.list().map((p) => p.url)).to.deep.equal(['http://b-new:1']);
+    expect(events).to.deep.equal(['join:http://b:1', 'forget:http://b:1', 'join:http://b-new:1']);
+  });
+
+  it('adds peers heard of second hand as suspects to ping, forgetting them soon if they never answer', () => {
+    table.hear([{ url: 'http://c:1' }, { url: me.url }, { url: 'http://c:1' }]);
+    expect(table.list().map((p) => [p.url, p.state, p.nodeId])).to.deep.equal([['http://c:1', 'suspect', undefined]]);
+    expect(table.gossip()).to.deep.equal([]);
+    now += 300;
+    table.evaluate();
+    expect(table.list()).to.deep.equal([]);
+    table.hear([{ url: 'http://c:1' }]);
+    table.contact({ nodeId: 'c', url: 'http://c:1', incarnation: 1, ready: true });
+    expect(table.alive().map((p) => p.nodeId)).to.deep.equal(['c']);
+    expect(events).to.deep.equal(['forget:http://c:1', 'join:http://c:1']);
+  });
+
+  it('gossips only peers heard from lately, and knows its last contact', () => {
+    expect(table.lastContact()).to.equal(0);
+    table.contact(b);
+    const contactAt = now;
+    now += 200;
+    table.contact({ nodeId: 'c', url: 'http://c:1', incarnation: 1, ready: true });
+    table.evaluate();
+    expect(table.gossip().map((p) => [p.url, p.state])).to.deep.equal([
+      ['http://b:1', 'suspect'],
+      ['http://c:1', 'alive'],
+    ]);
+    now += 200;
+    table.evaluate();
+    expect(table.gossip().map((p) => p.url)).to.deep.equal(['http://c:1']);
+    expect(table.lastContact()).to.equal(contactAt + 200);
+  });
+});

@@ -1,0 +1,203 @@
+import { expect } from 'chai';
+import * as net from 'node:net';
+import { hlcFromMs } from '../../../src/clock/hlc';
+import { post, waitFor } from '../../helpers/http';
+import { contents, FAST_MESH, fullMesh, startChain } from '../../helpers/mesh';
+import { startTestNode, type TestNode } from '../../helpers/node';
+
+describe('mesh (in-process nodes on real sockets)', function () {
+  this.timeout(20_000);
+  const running: TestNode[] = [];
+  const track = (nodes: TestNode[]): TestNode[] => {
+    running.push(...nodes);
+    return nodes;
+  };
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((t) => t.close()));
+  });
+
+  it('turns a chain of seeds into a full mesh, and replicates a write on the first to the last', async () => {
+    const nodes = track(await startChain(4));
+    await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
+    expect((await nodes[0]!.get('/set?k=hello&v=world')).status).to.equal(200);
+    await waitFor(async () => (await nodes[3]!.get('/get?k=hello')).text === '"world"', 5000, 'the write on D');
+    const status = (await nodes[3]!.get('/status')).json() as { ready: boolean; peers: { state: string; outbox: number }[] };
+    expect(status.ready).to.equal(true);
+    expect(status.peers.map((p) => p.state)).to.deep.equal(['alive', 'alive', 'alive']);
+  });
+
+  it('replicates /rm and /clear, and a write newer than a clear survives it', async () => {
+    const nodes = track(await startChain(3));
+    await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
+    await a.get('/set?k=x&v=1&w=all');
+    await a.get('/set?k=y&v=2&w=all');
+    expect((await b.get('/rm?k=x&w=all')).status).to.equal(200);
+    expect((await c.get('/get?k=x')).status).to.equal(404);
+    expect((await c.get('/clear?w=all')).status).to.equal(200);
+    expect((await a.get('/get?k=y')).status).to.equal(404);
+    expect((await b.get('/set?k=z&v=after&w=all')).status).to.equal(200);
+    for (const t of nodes) expect(contents(t)).to.deep.equal([['z', 'after']]);
+    expect(a.node.store.clearWatermark).to.deep.equal(c.node.store.clearWatermark);
+  });
+
+  it('waits for w nodes, and answers 504 WRITE_TIMEOUT with the ack count when they cannot be had', async () => {
+    const nodes = track(await startChain(2));
+    await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [a, b] = nodes as [TestNode, TestNode];
+    expect((await a.get('/set?k=k&v=1&w=2')).status).to.equal(200);
+    expect(b.node.store.get('k')).to.equal('1');
+    const reply = await a.get('/set?k=k&v=2&w=3&wtimeout=100');
+    expect(reply.status).to.equal(504);
+    expect(reply.json()).to.include({ error: 'WRITE_TIMEOUT', acked: 2, required: 3 });
+    expect(a.node.store.get('k')).to.equal('2'); // applied all the same
+    expect((await a.get('/clear?w=3&wtimeout=50')).status).to.equal(504);
+    expect((await a.get('/rm?k=nothing&w=all')).status).to.equal(404);
+    expect((await a.get('/set?k=k&v=1&w=two')).json()).to.include({ error: 'INVALID_WRITE_CONCERN' });
+  });
+
+  it('bootstraps a new node from a peer, values streamed, and reports ready', async () => {
+    const [a] = track(await startChain(1));
+    for (let i = 0; i < 3000; i++) a!.node.store.set(`key-${i}`, `value-${i}`);
+    a!.node.store.remove('key-7');
+    const b = track([await startTestNode({ ...FAST_MESH, MESH_NETWORK_URL: a!.url })])[0]!;
+    await waitFor(() => b.node.mesh.isReady, 5000, 'b ready');
+    expect(contents(b)).to.deep.equal(contents(a!));
+    expect(b.node.store.tombstoneCount).to.equal(1);
+    expect(b.node.mesh.stats.lastSync).to.include({ pulled: 3000, pushed: 0 });
+  });
+
+  it('repairs differences both ways with anti-entropy, sending only what differs', async () => {
+    const nodes = track(await startChain(2, { AE_INTERVAL_MS: '100000' }));
+    await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [a, b] = nodes as [TestNode, TestNode];
+    await waitFor(() => b.node.mesh.stats.syncRounds > 0, 5000, 'the sync at join');
+    for (let i = 0; i < 2000; i++) a.node.store.set(`shared-${i}`, 'v');
+    expect(await a.node.mesh.syncNow(b.url)).to.include({ pulled: 0, pushed: 2000 });
+    // Writes that bypass replication: only anti-entropy can bring them over.
+    a.node.store.set('only-a', '1');
+    a.node.store.set('shared-1', 'newer-on-a');
+    b.node.store.set('only-b', '2');
+    b.node.store.set('shared-2', 'newer-on-b');
+    b.node.store.remove('shared-3');
+    const report = await b.node.mesh.syncNow(a.url);
+    expect(contents(a)).to.deep.equal(contents(b));
+    expect(a.node.store.get('shared-1')).to.equal('newer-on-a');
+    expect(a.node.store.get('shared-2')).to.equal('newer-on-b');
+    expect(a.node.store.has('shared-3')).to.equal(false);
+    expect(report.pulled).to.equal(2);
+    expect(report.pushed).to.equal(3);
+    expect(report.bytesIn).to.be.below(100_000);
+  });
+
+  it('catches up a peer that was down, and drops its outbox meanwhile', async () => {
+    const nodes = track(await startChain(2));
+    await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [a, b] = nodes as [TestNode, TestNode];
+    const peerOfA = a.node.mesh.membership.get(b.url)!;
+    // Pretend b has been silent: a marks it down and stops queueing for it.
+    peerOfA.lastContact -= 10_000;
+    a.node.mesh.membership.evaluate();
+    expect(peerOfA.state).to.equal('down');
+    a.node.store.set('while-down', 'x');
+    await waitFor(() => b.node.store.get('while-down') === 'x', 5000, 'the catch-up');
+  });
+
+  it('refuses mesh requests without the secret, and accepts them with it', async () => {
+    const nodes = track(await startChain(2, { MESH_SECRET: 'open sesame' }));
+    await waitFor(() => fullMesh(nodes), 5000, 'a full mesh with the secret');
+    const [a] = nodes as [TestNode];
+    const body = JSON.stringify({ records: [['evil', 'x', hlcFromMs(Date.now()), 'intruder']], clear: null });
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'open sesame' }]) {
+      const reply = await post(a.url, '/_mesh/replicate', body, headers);
+      expect(reply.status).to.equal(401);
+      expect(reply.json()).to.include({ error: 'UNAUTHORIZED' });
+    }
+    expect((await a.get('/ping?nodes=x:1')).status).to.equal(401);
+    expect(a.node.store.has('evil')).to.equal(false);
+    const ok = await post(a.url, '/_mesh/replicate', body, { authorization: 'Bearer open sesame' });
+    expect(ok.json()).to.deep.equal({ applied: 1, stale: 0, refused: 0 });
+  });
+
+  it('cannot be told by a client to skip replication', async () => {
+    const nodes = track(await startChain(2));
+    await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [a, b] = nodes as [TestNode, TestNode];
+    await a.get('/set?k=k&v=1&replicate=false&w=1&local=true');
+    await waitFor(() => b.node.store.get('k') === '1', 5000, 'the write on b');
+    expect((await a.get('/_mesh/replicate')).status).to.equal(405);
+  });
+
+  it('refuses records from a clock too far ahead, and expired tombstones', async () => {
+    const [a] = track([await startTestNode({ ...FAST_MESH, MAX_CLOCK_DRIFT_MS: '1000', TOMBSTONE_TTL_MS: '60000' })]);
+    const now = Date.now();
+    const records = [
+      ['future', 'x', hlcFromMs(now + 60_000), 'n'],
+      ['dead', null, hlcFromMs(now - 120_000), 'n'],
+      ['fine', 'y', hlcFromMs(now), 'n'],
+    ];
+    const reply = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records, clear: { hlc: hlcFromMs(now + 60_000), nodeId: 'n' } }));
+    expect(reply.json()).to.deep.equal({ applied: 1, stale: 0, refused: 3 });
+    expect(a!.node.mesh.stats).to.include({ recordsDrift: 2, recordsExpired: 1 });
+    expect(contents(a!)).to.deep.equal([['fine', 'y']]);
+  });
+
+  it('answers malformed mesh bodies with 400 and oversized ones with 413, changing nothing', async () => {
+    const [a] = track([await startTestNode({ ...FAST_MESH, MESH_MAX_BODY_BYTES: '2048' })]);
+    await a!.get('/set?k=keep&v=1');
+    const cases: [string, string][] = [
+      ['/_mesh/replicate', 'not json'],
+      ['/_mesh/replicate', '[]'],
+      ['/_mesh/replicate', '{"records":[["k","v",-1,"n"]]}'],
+      ['/_mesh/replicate', '{"records":[],"clear":{"hlc":"soon"}}'],
+      ['/_mesh/digests', 'null'],
+      ['/_mesh/versions', '{"buckets":[99999]}'],
+      ['/_mesh/versions', '{"buckets":"all"}'],
+      ['/_mesh/pull', '{"keys":[1]}'],
+      ['/ping', '{"node":{"nodeId":"x"}}'],
+      ['/ping', '{"node":{"nodeId":"x","url":"http://h:1","incarnation":1,"ready":true},"peers":[{"url":"nope"}]}'],
+    ];
+    for (const [route, body] of cases) {
+      const reply = await post(a!.url, route, body);
+      expect(reply.status, `${route} ${body}`).to.equal(400);
+      expect(reply.json()).to.include({ error: 'MALFORMED_BODY' });
+    }
+    const big = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records: [['k', 'v'.repeat(5000), 1, 'n']] }));
+    expect(big.status).to.equal(413);
+    expect((await a!.get('/ping?nodes=bad%20host')).json()).to.include({ error: 'MALFORMED_QUERY' });
+    expect(contents(a!)).to.deep.equal([['keep', '1']]);
+  });
+
+  it('speaks the nkvd ping form, learning the nodes it is told about', async () => {
+    const nodes = track(await startChain(1));
+    const other = track([await startTestNode(FAST_MESH)])[0]!;
+    const port = new URL(other.url).port;
+    const reply = (await nodes[0]!.get(`/ping?nodes=127.0.0.1:${port}`)).json() as { nodes: { port: number; isDown: boolean }[] };
+    expect(reply.nodes[0]).to.include({ port: nodes[0]!.port, isDown: false });
+    await waitFor(() => fullMesh([nodes[0]!, other]), 5000, 'the two nodes meshed');
+  });
+
+  it('keeps sockets bounded when a peer accepts connections and never answers', async () => {
+    const sockets = new Set<net.Socket>();
+    let accepted = 0;
+    const silent = net.createServer((socket) => {
+      accepted++;
+      sockets.add(socket);
+      socket.resume(); // reads the request, never answers
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    try {
+      const [a] = track(await startChain(1, { MESH_NETWORK_URL: silentUrl, PING_TIMEOUT_MS: '50', PING_INTERVAL_MS: '20' }));
+      for (let i = 0; i < 200; i++) await a!.get(`/set?k=k${i}&v=v`);
+      // Each ping times out and its socket is closed: connections come and go, never pile up.
+      await waitFor(() => accepted >= 20, 10_000, '20 timed-out pings');
+      expect(sockets.size).to.be.at.most(4);
+      expect(a!.node.mesh.isReady).to.equal(true); // nobody answered: a mesh of its own
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+});

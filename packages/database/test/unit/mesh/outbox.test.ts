@@ -1,0 +1,148 @@
+import { expect } from 'chai';
+import { type Batch, Outbox, type OutboxOptions } from '../../../src/mesh/outbox';
+import type { StoredRecord } from '../../../src/storage/adapter';
+import { waitFor } from '../../helpers/http';
+
+const rec = (value: string | null, hlc: number, nodeId = 'n1'): StoredRecord => ({ value, hlc, nodeId });
+
+function counter(): { ack(): void; count: number } {
+  return {
+    count: 0,
+    ack() {
+      this.count++;
+    },
+  };
+}
+
+describe('Outbox', () => {
+  const outboxes: Outbox[] = [];
+  const make = (send: (batch: Batch) => Promise<void>, options: Partial<OutboxOptions> = {}): Outbox => {
+    const outbox = new Outbox(send, {
+      batchSize: 100,
+      batchDelayMs: 0,
+      retryMaxMs: 20,
+      max: 1000,
+      onOverflow: () => undefined,
+      random: () => 0.5,
+      ...options,
+    });
+    outboxes.push(outbox);
+    return outbox;
+  };
+  afterEach(() => outboxes.splice(0).forEach((outbox) => outbox.close()));
+
+  it('sends the newest version of each key once, with the acks of the versions it replaced', async () => {
+    const batches: Batch[] = [];
+    const outbox = make((batch) => {
+      batches.push(batch);
+      return Promise.resolve();
+    });
+    const first = counter();
+    const second = counter();
+    outbox.enqueue('a', rec('1', 1), first);
+    outbox.enqueue('a', rec('2', 2), second);
+    outbox.enqueue('a', rec('old', 0));
+    outbox.enqueue('b', rec(null, 3));
+    await waitFor(() => second.count === 1, 2000, 'the ack');
+    expect(batches).to.deep.equal([{ records: [['a', '2', 2, 'n1'], ['b', null, 3, 'n1']], clear: undefined }]);
+    expect(first.count).to.equal(1);
+    expect(outbox.depth).to.equal(0);
+  });
+
+  it('splits into batches of batchSize, one request at a time', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const sizes: number[] = [];
+    const outbox = make(
+      async (batch) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        sizes.push(batch.records.length);
+        await new Promise((resolve) => setImmediate(resolve));
+        inFlight--;
+      },
+      { batchSize: 10 },
+    );
+    for (let i = 0; i < 35; i++) outbox.enqueue(`k${i}`, rec('v', i));
+    await waitFor(() => sizes.reduce((a, b) => a + b, 0) === 35, 2000, 'every record sent');
+    expect(sizes).to.deep.equal([10, 10, 10, 5]);
+    expect(most).to.equal(1);
+  });
+
+  it('retries a failed batch with backoff, keeping newer versions that arrived meanwhile', async () => {
+    const batches: Batch[] = [];
+    let failures = 0;
+    const errors: number[] = [];
+    const outbox = make(
+      (batch) => {
+        batches.push(batch);
+        if (failures++ < 2) {
+          outbox.enqueue('a', rec('newer', 10 + failures));
+          return Promise.reject(new Error('peer away'));
+        }
+        return Promise.resolve();
+      },
+      { onError: (_error, count) => errors.push(count) },
+    );
+    const ack = counter();
+    outbox.enqueue('a', rec('1', 1), ack);
+    outbox.enqueue('b', rec('2', 2));
+    await waitFor(() => ack.count === 1, 2000, 'the ack after retries');
+    expect(errors).to.deep.equal([1, 2]);
+    expect(outbox.retrying).to.equal(false);
+    const last = batches[batches.length - 1] as Batch;
+    expect(last.records).to.deep.include.members([
+      ['a', 'newer', 12, 'n1'],
+      ['b', '2', 2, 'n1'],
+    ]);
+  });
+
+  it('sends only the newest clear, acking every clear it covers', async () => {
+    const batches: Batch[] = [];
+    let fail = true;
+    const outbox = make((batch) => {
+      batches.push(batch);
+      if (fail) {
+        fail = false;
+        return Promise.reject(new Error('once'));
+      }
+      return Promise.resolve();
+    });
+    const first = counter();
+    const second = counter();
+    outbox.enqueueClear({ hlc: 5, nodeId: 'n1' }, first);
+    outbox.enqueueClear({ hlc: 4, nodeId: 'n9' }, second);
+    await waitFor(() => first.count === 1 && second.count === 1, 2000, 'both acks');
+    expect(batches.map((b) => b.clear)).to.deep.equal([{ hlc: 5, nodeId: 'n1' }, { hlc: 5, nodeId: 'n1' }]);
+  });
+
+  it('drops everything past max and reports the overflow', async () => {
+    let overflows = 0;
+    let release: () => void = () => undefined;
+    const outbox = make(() => new Promise<void>((resolve) => (release = resolve)), {
+      max: 5,
+      onOverflow: () => overflows++,
+    });
+    outbox.enqueue('first', rec('v', 0));
+    await waitFor(() => outbox.depth === 0, 2000, 'the first batch in flight');
+    for (let i = 0; i < 6; i++) outbox.enqueue(`k${i}`, rec('v', i));
+    expect(overflows).to.equal(1);
+    expect(outbox.depth).to.equal(0);
+    release();
+  });
+
+  it('sends nothing once closed', async () => {
+    const batches: Batch[] = [];
+    const outbox = make((batch) => {
+      batches.push(batch);
+      return Promise.resolve();
+    }, { batchDelayMs: 5 });
+    outbox.enqueue('a', rec('1', 1));
+    outbox.close();
+    outbox.enqueue('b', rec('1', 1));
+    outbox.enqueueClear({ hlc: 1, nodeId: 'n' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outbox.depth).to.equal(0);
+    expect(batches).to.deep.equal([]);
+  });
+});
