@@ -1,0 +1,139 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { freePort } from '../bench/processes';
+
+/** The built database node (`npm run build` makes it), found through the workspace link. */
+export const DATABASE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'index.js');
+
+export interface NodeStatus {
+  nodeId: string;
+  incarnation: number;
+  ready: boolean;
+  availableRecords: number;
+  tombstones: number;
+  advertiseUrl: string;
+  memory: { rss: number; heapUsed: number };
+  peers: { url: string; nodeId: string | null; state: string; outbox: number; ready: boolean }[];
+  mesh: {
+    recordsApplied: number;
+    outboxOverflows: number;
+    syncRounds: number;
+    lastSync?: { buckets: number; pulled: number; pushed: number; bytesIn: number; bytesOut: number; ms: number; peer: string };
+  };
+}
+
+/**
+ * One database node as a real process on 127.0.0.1, for mesh scenarios, stress runs and
+ * benchmarks. It can be killed, frozen, thawed and restarted on the same port (same
+ * environment, so same seeds; a new process means a new incarnation).
+ */
+export class NodeProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private output = '';
+
+  private constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly env: Record<string, string>,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** What the process wrote (its JSON log lines), for diagnosing a failed scenario. */
+  get log(): string {
+    return this.output;
+  }
+
+  /** Starts a node on a free port (or `port`) and waits until it answers /healthcheck. */
+  static async start(name: string, env: Record<string, string>, port?: number): Promise<NodeProcess> {
+    const chosen = port ?? (await freePort());
+    const node = new NodeProcess(name, chosen, env);
+    await node.spawn();
+    return node;
+  }
+
+  /** Starts the process again on the same port, with the same environment. */
+  async restart(): Promise<void> {
+    if (this.running) throw new Error(`${this.name} is still running`);
+    await this.spawn();
+  }
+
+  /** SIGKILL: no goodbye, nothing flushed. */
+  async crash(): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGKILL');
+    await this.exited;
+  }
+
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  /** SIGTERM and wait (SIGKILL after 5 s); also thaws a frozen process first. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGCONT');
+    this.child?.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  async status(): Promise<NodeStatus> {
+    const res = await fetch(`${this.url}/status`, { signal: AbortSignal.timeout(5000) });
+    return (await res.json()) as NodeStatus;
+  }
+
+  private async spawn(): Promise<void> {
+    this.output = '';
+    const child = spawn(process.execPath, [DATABASE_ENTRY], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(this.port),
+        BIND_ADDRESS: '127.0.0.1',
+        HOSTNAME: this.name,
+        ADVERTISE_URL: this.url,
+        LOG_LEVEL: 'warn',
+        ...this.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    const keep = (chunk: Buffer): void => {
+      this.output = (this.output + chunk.toString('utf8')).slice(-200_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (!this.running) throw new Error(`${this.name} exited at start:\n${this.output}`);
+      try {
+        const res = await fetch(`${this.url}/healthcheck`, { signal: AbortSignal.timeout(1000) });
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        await this.crash();
+        throw new Error(`${this.name} did not answer on ${this.url} within 15 s:\n${this.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}

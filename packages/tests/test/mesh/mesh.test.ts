@@ -1,0 +1,235 @@
+import { expect } from 'chai';
+import * as http from 'node:http';
+import type { Socket } from 'node:net';
+import { NodeProcess } from '../../src/cluster/node-process';
+import { Clients, converged, divergent, getAll, isFullMesh, loadDirect, SCENARIO_ENV, SECRET, waitFor } from '../helpers/mesh';
+
+/**
+ * Mesh scenarios with real node processes on 127.0.0.1: what issue 3 promises, each
+ * checked end to end. Timers are short (SCENARIO_ENV); a failure prints the nodes' logs.
+ */
+describe('mesh scenarios (real node processes)', function () {
+  this.timeout(60_000);
+  const nodes: NodeProcess[] = [];
+  const clients = new Clients();
+
+  async function start(count: number, env: Record<string, string> = {}, seedOf = (i: number) => (i === 0 ? [] : [0])): Promise<NodeProcess[]> {
+    const started: NodeProcess[] = [];
+    for (let i = 0; i < count; i++) {
+      const seeds = seedOf(i).map((j) => (started[j] as NodeProcess).url);
+      const node = await NodeProcess.start(`node-${nodes.length + 1}`, { ...SCENARIO_ENV, MESH_NETWORK_URL: seeds.join(','), ...env });
+      nodes.push(node);
+      started.push(node);
+    }
+    return started;
+  }
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') {
+      for (const node of nodes) process.stderr.write(`\n--- ${node.name} log (tail) ---\n${node.log.slice(-3000)}\n`);
+    }
+    await clients.close();
+    await Promise.all(nodes.splice(0).map((node) => node.stop()));
+  });
+
+  it('a chain of seeds (B seeds A, C seeds B, D seeds C) becomes a full mesh; a write on A is read on D', async () => {
+    const [a, , , d] = await start(4, {}, (i) => (i === 0 ? [] : [i - 1]));
+    await waitFor(() => isFullMesh(nodes), 10_000, 'every node to list every other as alive');
+    expect((await clients.get(a!.url, '/set?k=chain&v=works')).status).to.equal(200);
+    await waitFor(async () => (await clients.get(d!.url, '/get?k=chain')).text === '"works"', 5000, 'the write on D');
+  });
+
+  it('10,000 concurrent writes over 500 keys, sent to all 3 nodes, leave identical /getAll everywhere', async () => {
+    const three = await start(3);
+    await waitFor(() => isFullMesh(three), 10_000, 'a full mesh');
+    let next = 0;
+    let failed = 0;
+    const writer = async (): Promise<void> => {
+      while (next < 10_000) {
+        const i = next++;
+        // Key i % 500 gets 20 writes from different nodes, close together: collisions.
+        const node = three[i % 3] as NodeProcess;
+        const res = await clients.get(node.url, `/set?k=key-${i % 500}&v=write-${i}`);
+        if (res.status !== 200) failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: 48 }, writer));
+    expect(failed).to.equal(0);
+    await waitFor(() => converged(three), 10_000, 'convergence');
+    const [first, second, third] = await Promise.all(three.map(getAll));
+    expect(first!.size).to.equal(500);
+    expect(divergent(first!, second!)).to.deep.equal([]);
+    expect(divergent(first!, third!)).to.deep.equal([]);
+  });
+
+  it('/rm and /clear replicate, and a write newer than a clear survives it everywhere', async () => {
+    const [a, b, c] = await start(3);
+    await waitFor(() => isFullMesh([a!, b!, c!]), 10_000, 'a full mesh');
+    for (const key of ['x', 'y', 'z']) expect((await clients.get(a!.url, `/set?k=${key}&v=1&w=all`)).status).to.equal(200);
+    expect((await clients.get(b!.url, '/rm?k=x&w=all')).status).to.equal(200);
+    for (const node of [a!, b!, c!]) expect((await clients.get(node.url, '/get?k=x')).status).to.equal(404);
+    expect((await clients.get(c!.url, '/clear?w=all')).status).to.equal(200);
+    expect((await clients.get(a!.url, '/set?k=after&v=clear&w=all')).status).to.equal(200);
+    await waitFor(() => converged([a!, b!, c!]), 5000, 'convergence');
+    expect([...(await getAll(b!))]).to.deep.equal([['after', 'clear']]);
+  });
+
+  it('a node killed with SIGKILL and restarted is re-added and holds every key within 5 s', async () => {
+    const [a, b, c] = await start(3);
+    await waitFor(() => isFullMesh([a!, b!, c!]), 10_000, 'a full mesh');
+    for (let i = 0; i < 500; i++) await clients.get(a!.url, `/set?k=before-${i}&v=${i}`);
+    await c!.crash();
+    for (let i = 0; i < 500; i++) await clients.get(b!.url, `/set?k=during-${i}&v=${i}`);
+    const oldId = (await a!.status()).peers.find((p) => p.url === c!.url)?.nodeId;
+    const started = Date.now();
+    await c!.restart();
+    await waitFor(async () => (await c!.status()).availableRecords === 1000 && (await converged([a!, c!])), 5000, 'C to hold every key');
+    const seconds = (Date.now() - started) / 1000;
+    process.stdout.write(`\n      restarted node complete in ${seconds.toFixed(2)} s\n`);
+    const newId = (await c!.status()).nodeId;
+    expect(newId).to.not.equal(oldId);
+    await waitFor(
+      async () => (await a!.status()).peers.some((p) => p.url === c!.url && p.nodeId === newId && p.state === 'alive'),
+      5000,
+      'A to list the new C as alive',
+    );
+  });
+
+  it('a node frozen (SIGSTOP) past the down timer converges within one anti-entropy interval of SIGCONT', async () => {
+    const [a, b, c] = await start(3, { AE_INTERVAL_MS: '2000' });
+    await waitFor(() => isFullMesh([a!, b!, c!]), 10_000, 'a full mesh');
+    for (let i = 0; i < 200; i++) await clients.get(a!.url, `/set?k=before-${i}&v=${i}`);
+    await waitFor(() => converged([a!, b!, c!]), 5000, 'convergence before the freeze');
+    c!.freeze();
+    let i = 0;
+    // Writes continue elsewhere until both A and B call C down (DOWN_AFTER_MS = 1 s).
+    await waitFor(
+      async () => {
+        for (let n = 0; n < 20; n++, i++) await clients.get((i % 2 === 0 ? a : b)!.url, `/set?k=during-${i}&v=${i}`);
+        const [sa, sb] = await Promise.all([a!.status(), b!.status()]);
+        return [sa, sb].every((s) => s.peers.find((p) => p.url === c!.url)?.state === 'down');
+      },
+      15_000,
+      'A and B to see C down',
+    );
+    await clients.get(a!.url, '/rm?k=before-1');
+    const thawed = Date.now();
+    c!.thaw();
+    await waitFor(() => converged([a!, b!, c!]), 2000, 'C to converge within one AE interval (2 s)');
+    process.stdout.write(`\n      thawed node converged in ${((Date.now() - thawed) / 1000).toFixed(2)} s\n`);
+  });
+
+  it('a new node joining a 3-node mesh holding 100,000 keys is complete and ready within 10 s', async () => {
+    const three = await start(3);
+    await waitFor(() => isFullMesh(three), 10_000, 'a full mesh');
+    await Promise.all(three.map((node) => loadDirect(node, 100_000)));
+    await waitFor(() => converged(three), 10_000, 'the three nodes to agree');
+    const started = Date.now();
+    const [d] = await start(1, { MESH_NETWORK_URL: three[0]!.url }, () => []);
+    await waitFor(async () => {
+      const status = await d!.status();
+      return status.ready && status.availableRecords === 100_000;
+    }, 10_000, 'D complete and ready');
+    const seconds = (Date.now() - started) / 1000;
+    const sync = (await d!.status()).mesh.lastSync;
+    process.stdout.write(
+      `\n      joined with 100,000 keys in ${seconds.toFixed(2)} s; bootstrap ${sync?.ms.toFixed(0)} ms, ` +
+        `${((sync?.bytesIn ?? 0) / 1e6).toFixed(1)} MB in, ${((sync?.bytesOut ?? 0) / 1e3).toFixed(1)} kB out\n`,
+    );
+    expect(await converged([three[0]!, d!])).to.equal(true);
+  });
+
+  for (const victim of [0, 1, 2]) {
+    it(`with w=all, killing node ${victim + 1} of 3 mid-traffic loses no acknowledged write`, async () => {
+      const three = await start(3);
+      await waitFor(() => isFullMesh(three), 10_000, 'a full mesh');
+      const acked: string[] = [];
+      let next = 0;
+      let stop = false;
+      const writer = async (w: number): Promise<void> => {
+        while (!stop && next < 5000) {
+          const i = next++;
+          const node = three[(i + w) % 3] as NodeProcess;
+          try {
+            const res = await clients.get(node.url, `/set?k=k-${i}&v=v-${i}&w=all&wtimeout=1500`, 3000);
+            if (res.status === 200) acked.push(`k-${i}`);
+          } catch {
+            // the killed node: no answer, so no acknowledgement
+          }
+        }
+      };
+      const writers = Array.from({ length: 12 }, (_, w) => writer(w));
+      // Kill at a moment that varies from run to run, once traffic is flowing.
+      const killAt = 300 + Math.floor(Math.random() * 1200);
+      await waitFor(() => next >= killAt, 10_000, 'traffic');
+      await three[victim]!.crash();
+      await waitFor(() => next >= killAt + 1500, 20_000, 'traffic after the kill');
+      stop = true;
+      await Promise.all(writers);
+      const survivors = three.filter((_, i) => i !== victim);
+      const contents = await Promise.all(survivors.map(getAll));
+      const lost = acked.filter((key) => !contents.every((c) => c.has(key)));
+      expect(acked.length).to.be.above(killAt / 2);
+      expect(lost, `acknowledged writes missing on a survivor (of ${acked.length})`).to.deep.equal([]);
+    });
+  }
+
+  it('a peer that accepts connections but never answers costs bounded sockets and memory', async () => {
+    // A fake peer: it answers pings (so it is a member) and nothing else, ever.
+    const open = new Set<Socket>();
+    let most = 0;
+    let hung = 0;
+    const fake = http.createServer((req, res) => {
+      if (req.url === '/ping' && req.method === 'POST') {
+        req.resume();
+        req.on('end', () =>
+          res.end(JSON.stringify({ node: { nodeId: 'hung-peer', url: fakeUrl, incarnation: 1, ready: true }, peers: [] })),
+        );
+        return;
+      }
+      hung++;
+      req.resume();
+    });
+    fake.on('connection', (socket: Socket) => {
+      open.add(socket);
+      most = Math.max(most, open.size);
+      socket.on('close', () => open.delete(socket));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const fakeUrl = `http://127.0.0.1:${(fake.address() as { port: number }).port}`;
+    try {
+      const [a] = await start(1, { MESH_NETWORK_URL: fakeUrl, OUTBOX_MAX: '1000', MESH_REQUEST_TIMEOUT_MS: '300' }, () => []);
+      await waitFor(async () => (await a!.status()).peers.some((p) => p.nodeId === 'hung-peer' && p.state === 'alive'), 5000, 'the fake peer to join');
+      const before = (await a!.status()).memory.rss;
+      for (let i = 0; i < 5000; i++) await clients.get(a!.url, `/set?k=key-${i}&v=${'v'.repeat(100)}`);
+      await waitFor(() => hung >= 10, 10_000, 'replication requests to time out and retry');
+      const status = await a!.status();
+      const peer = status.peers.find((p) => p.nodeId === 'hung-peer');
+      expect(peer?.outbox).to.be.at.most(1000);
+      expect(status.mesh.outboxOverflows).to.be.at.least(1);
+      expect(most, 'sockets open at once to the hung peer').to.be.at.most(4);
+      expect(status.memory.rss - before).to.be.below(100e6);
+    } finally {
+      for (const socket of open) socket.destroy();
+      fake.close();
+    }
+  });
+
+  it('mesh routes refuse requests without the secret; no client parameter stops replication', async () => {
+    const [a, b] = await start(2);
+    await waitFor(() => isFullMesh([a!, b!]), 10_000, 'a full mesh');
+    const body = JSON.stringify({ records: [['evil', 'x', Date.now() * 1024, 'intruder']], clear: null });
+    for (const auth of [undefined, 'Bearer wrong', SECRET]) {
+      const res = await fetch(`${a!.url}/_mesh/replicate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth === undefined ? {} : { authorization: auth }) },
+        body,
+      });
+      expect(res.status).to.equal(401);
+    }
+    expect((await fetch(`${a!.url}/ping`, { method: 'POST', body: '{}' })).status).to.equal(401);
+    expect((await clients.get(a!.url, '/get?k=evil')).status).to.equal(404);
+    await clients.get(a!.url, '/set?k=mine&v=1&replicate=false&local=1&w=1');
+    await waitFor(async () => (await clients.get(b!.url, '/get?k=mine')).text === '"1"', 5000, 'the write on B');
+  });
+});
