@@ -1,13 +1,14 @@
 'use strict';
-// `npm start`: runs MeshKV on 127.0.0.1 from the built packages, prints where it answers
-// and a curl line to try, and stops everything on Ctrl-C. Until replication lands this
-// is one database node; the mesh and the balancer join it as they are built.
+// `npm start`: runs a 3-node MeshKV mesh on 127.0.0.1 from the built packages, prints
+// where it answers and a curl line to try, and stops everything on Ctrl-C. Nodes 2 and 3
+// use node 1 as their seed; the ping exchange makes the mesh full.
 const path = require('node:path');
 const { concurrently } = require('concurrently');
 
 const root = path.resolve(__dirname, '..');
 const basePort = Number(process.env.MESHKV_START_PORT || 8100);
-const nodes = [{ name: 'node-1', port: basePort }];
+const nodes = [1, 2, 3].map((n) => ({ name: `node-${n}`, port: basePort + n - 1 }));
+const seed = `http://127.0.0.1:${basePort}`;
 
 const { commands, result } = concurrently(
   nodes.map((node) => ({
@@ -17,6 +18,10 @@ const { commands, result } = concurrently(
       PORT: String(node.port),
       BIND_ADDRESS: '127.0.0.1',
       HOSTNAME: '127.0.0.1',
+      ADVERTISE_URL: `http://127.0.0.1:${node.port}`,
+      MESH_NETWORK_URL: node.port === basePort ? '' : seed,
+      // Local only: every port is on 127.0.0.1; set your own secret for anything else.
+      MESH_SECRET: process.env.MESH_SECRET || 'local-development-secret',
       NODE_ID: node.name,
       LOG_LEVEL: process.env.LOG_LEVEL || 'info',
     },
@@ -49,6 +54,7 @@ async function healthy(url, deadline) {
     }
   }
   const url = `http://127.0.0.1:${nodes[0].port}`;
+  const last = `http://127.0.0.1:${nodes[nodes.length - 1].port}`;
   process.stdout.write(
     [
       '',
@@ -56,7 +62,8 @@ async function healthy(url, deadline) {
       ...nodes.map((n) => `  ${n.name}  http://127.0.0.1:${n.port}`),
       '',
       'Try:',
-      `  curl '${url}/set?k=hello&v=world' && curl '${url}/get?k=hello'`,
+      `  curl '${url}/set?k=hello&v=world&w=all' && curl '${last}/get?k=hello'`,
+      `  curl '${last}/status'`,
       '',
       'Ctrl-C stops it.',
       '',
