@@ -1,4 +1,17 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
+
+type Undici = typeof import('undici');
+let undici: Undici | undefined;
+
+/**
+ * undici is loaded on the first mesh request, not at start: with its WebAssembly HTTP
+ * parser it adds about 20 MB to the process, which a node without peers does not need.
+ */
+function loadUndici(): Undici {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose, see above
+  undici ??= require('undici') as Undici;
+  return undici;
+}
 
 export interface ClientOptions {
   readonly secret: string | undefined;
@@ -94,7 +107,7 @@ export class MeshClient {
   private pool(baseUrl: string): Pool {
     let pool = this.pools.get(baseUrl);
     if (pool === undefined) {
-      pool = new Pool(baseUrl, {
+      pool = new (loadUndici().Pool)(baseUrl, {
         connections: this.options.connections,
         connectTimeout: this.options.connectTimeoutMs,
         keepAliveTimeout: 4000,

@@ -78,13 +78,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.list().filter((peer) => peer.state === 'alive');
   }
 
-  /** The time of the most recent contact with any peer, 0 if none. */
-  lastContact(): number {
-    let last = 0;
-    for (const peer of this.peers.values()) if (peer.nodeId !== undefined && peer.lastContact > last) last = peer.lastContact;
-    return last;
-  }
-
   /** Direct contact: `info` answered our ping, or pinged us. */
   contact(info: NodeInfo): Peer | undefined {
     const me = this.self();

@@ -74,6 +74,8 @@ export class Mesh {
   private syncing = false;
   private ready: boolean;
   private lonelyRounds = 0;
+  /** Last exchange with any other node (ms), kept apart from the peer table, which forgets. */
+  private lastContactAt = 0;
   private syncCursor = 0;
   private stopped = false;
 
@@ -223,7 +225,8 @@ export class Mesh {
 
   /** A peer pinged us: note it and whoever it knows, and answer with what we know. */
   onPing(body: PingBody): { node: NodeInfo; peers: ReturnType<Membership['gossip']> } {
-    this.membership.contact(body.node);
+    this.rejoinCheck(body);
+    if (this.membership.contact(body.node) !== undefined) this.lastContactAt = this.now();
     this.membership.hear(body.peers);
     return { node: this.self(), peers: this.membership.gossip() };
   }
@@ -278,7 +281,6 @@ export class Mesh {
     this.pinging.add(url);
     const peer = this.membership.get(url);
     if (peer !== undefined) peer.lastProbe = this.now();
-    const silentSince = this.membership.lastContact();
     try {
       const answer = await this.client.post<{ node: unknown; peers: unknown }>(
         url,
@@ -287,8 +289,8 @@ export class Mesh {
         this.config.pingTimeoutMs,
       );
       const body = readPing(answer);
-      this.rejoinCheck(silentSince, body);
-      this.membership.contact(body.node);
+      this.rejoinCheck(body);
+      if (this.membership.contact(body.node) !== undefined) this.lastContactAt = this.now();
       this.membership.hear(body.peers);
     } catch (error) {
       this.logger.debug({ url, err: String(error) }, 'ping failed');
@@ -301,12 +303,15 @@ export class Mesh {
    * A node that heard from no peer for longer than TOMBSTONE_TTL_MS may hold keys whose
    * deletes the others have already forgotten: it would bring them back. When it reaches
    * a living mesh again (the peer has other peers), it drops its data and bootstraps.
+   * Checked on the first exchange either way (our ping's answer, or a peer's ping), before
+   * that peer can start a sync with the stale data.
    */
-  private rejoinCheck(silentSince: number, answer: PingBody): void {
+  private rejoinCheck(other: PingBody): void {
     const now = this.now();
-    if (silentSince === 0 || now - silentSince <= this.config.tombstoneTtlMs || this.store.size === 0) return;
+    const silentSince = this.lastContactAt;
+    if (other.node.nodeId === this.identity.nodeId || silentSince === 0 || now - silentSince <= this.config.tombstoneTtlMs || this.store.size === 0) return;
     const me = this.self();
-    if (!answer.peers.some((peer) => peer.url !== me.url)) return;
+    if (!other.peers.some((peer) => peer.url !== me.url && peer.url !== other.node.url)) return;
     this.logger.warn({ awayMs: now - silentSince, ttlMs: this.config.tombstoneTtlMs }, 'away longer than the tombstone TTL: dropping local data to bootstrap');
     this.store.wipe();
     this.ready = false;

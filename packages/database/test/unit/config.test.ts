@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ConfigError, DEFAULTS, loadConfig } from '../../src/config';
 
 describe('config', () => {
@@ -153,4 +155,19 @@ describe('config', () => {
       else expect(() => loadConfig({ PORT: bad })).to.throw(ConfigError, /PORT must be a whole number/);
     });
   }
+});
+
+describe('.env.example', () => {
+  it('lists every setting with its default', () => {
+    const text = fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', '..', '.env.example'), 'utf8');
+    const listed = new Map<string, string>();
+    for (const match of text.matchAll(/^(?:# )?([A-Z_]+)=(.*)$/gm)) listed.set(match[1] as string, match[2] as string);
+    for (const [name, value] of Object.entries(DEFAULTS)) {
+      expect(listed.has(name), `${name} is missing from .env.example`).to.equal(true);
+      expect(listed.get(name), name).to.equal(String(value));
+    }
+    for (const name of ['HOSTNAME', 'ADVERTISE_URL', 'NODE_ID', 'MESH_NETWORK_URL', 'MESH_SECRET']) {
+      expect(listed.has(name), `${name} is missing from .env.example`).to.equal(true);
+    }
+  });
 });

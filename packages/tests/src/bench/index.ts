@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { canPin, freePort, pinned, rssBytes, startServer, type ServerProcess } from './processes';
+import { antiEntropy, type AntiEntropyResult, type LagResult, replicationLag, startMesh } from './mesh';
 import { median } from './stats';
 import { Pool } from 'undici';
 import { ensureWrk, runWrk, type WrkResult } from './wrk';
@@ -26,6 +27,8 @@ const settings = {
   warmupSeconds: intEnv('BENCH_WARMUP_SECONDS', 3),
   connections: intEnv('BENCH_CONNECTIONS', 50),
   memoryKeys: intEnv('BENCH_MEMORY_KEYS', 1_000_000),
+  mesh: process.env.BENCH_MESH !== '0',
+  aeKeys: intEnv('BENCH_AE_KEYS', 100_000),
   output: process.env.BENCH_OUTPUT ?? path.join(ROOT, 'docs', 'benchmarks.md'),
   install: process.env.BENCH_INSTALL !== '0',
 };
@@ -72,7 +75,13 @@ async function startBare(body: string): Promise<ServerProcess> {
   return startServer('bare node:http', pinned(SERVER_CPU, process.execPath, [BARE_ENTRY, String(port), body]), port);
 }
 
-function load(server: ServerProcess, pathAndQuery: string, seconds: number, script?: string): WrkResult {
+/** What wrk needs of a server. */
+interface Target {
+  readonly name: string;
+  readonly port: number;
+}
+
+function load(server: Target, pathAndQuery: string, seconds: number, script?: string): WrkResult {
   const result = runWrk({
     url: `http://127.0.0.1:${server.port}${pathAndQuery}`,
     connections: settings.connections,
@@ -88,7 +97,7 @@ function load(server: ServerProcess, pathAndQuery: string, seconds: number, scri
 }
 
 /** Alternates reference and subject for the configured rounds after a warm-up. */
-function pair(name: string, goal: number, reference: ServerProcess, subject: ServerProcess, target: string, script?: string): PairResult {
+function pair(name: string, goal: number, reference: Target, subject: Target, target: string, script?: string): PairResult {
   process.stdout.write(`${name}: warming up\n`);
   load(reference, target, settings.warmupSeconds, script);
   load(subject, target, settings.warmupSeconds, script);
@@ -161,6 +170,46 @@ async function memory(keys: number): Promise<MemoryResult> {
   }
 }
 
+interface MeshResult {
+  readonly set: PairResult;
+  readonly lag: LagResult;
+  readonly ae: AntiEntropyResult;
+}
+
+/**
+ * /set on node 1 of a 3-node mesh against a lone node; replication lag; anti-entropy.
+ * Node 1 (and the lone node) run on core 0; its two peers share core 1 with wrk, as a
+ * two-core machine allows: in production they would have machines of their own.
+ */
+async function meshBenchmarks(): Promise<MeshResult> {
+  const lone = await startDatabase();
+  let set: PairResult;
+  let lag: LagResult;
+  let ae: AntiEntropyResult;
+  try {
+    const mesh = await startMesh(3, (i) => (i === 0 ? SERVER_CPU : WRK_CPU));
+    try {
+      set = pair('GET /set over 10,000 keys, node of a 3-node mesh vs a lone node', Number.NaN, lone, mesh[0] as Target, '/', SET_SCRIPT);
+    } finally {
+      await Promise.all(mesh.map((node) => node.stop()));
+    }
+  } finally {
+    await lone.stop();
+  }
+  const fresh = await startMesh(3, () => undefined);
+  try {
+    process.stdout.write('replication lag: 1,000 writes/s for 5 s on node 1, read on node 2\n');
+    lag = await replicationLag(fresh, 1000, 5);
+    process.stdout.write(`  p50 ${lag.p50Ms.toFixed(2)} ms, p99 ${lag.p99Ms.toFixed(2)} ms (${lag.samples} samples)\n`);
+    process.stdout.write(`anti-entropy: a 4th node joins ${settings.aeKeys} keys\n`);
+    ae = await antiEntropy(fresh, settings.aeKeys, 1000);
+    process.stdout.write(`  joined in ${ae.joinSeconds.toFixed(2)} s, ${(ae.bootstrap.bytesIn / 1e6).toFixed(1)} MB\n`);
+  } finally {
+    await Promise.all(fresh.map((node) => node.stop()));
+  }
+  return { set, lag, ae };
+}
+
 /**
  * Sends /set for keys 0..count-1 (16 digits, 100-character values) over `connections`
  * keep-alive connections, each key once; throws on the first non-200 answer.
@@ -187,7 +236,7 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function render(pairs: PairResult[], mem: MemoryResult | undefined): string {
+function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshResult | undefined): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
     '# Benchmarks',
@@ -234,17 +283,47 @@ function render(pairs: PairResult[], mem: MemoryResult | undefined): string {
         `${fmt((mem.rssLoaded - mem.rssEmpty) / mem.stored, 0)} B | ${fmt(mem.seconds, 1)} s | ≤ 300 MB |`,
     );
   }
+  if (mesh !== undefined) {
+    const { set, lag, ae } = mesh;
+    const kb = (bytes: number): string => `${fmt(bytes / 1e3, 1)} kB`;
+    lines.push(
+      '',
+      '## Replication (3 node processes)',
+      '',
+      'The mesh node runs on core 0 like the lone node; its two peers share core 1 with wrk (a',
+      'two-core machine has no better place for them), so the mesh figure also pays for its peers.',
+      '',
+      '| scenario | lone node req/s (median) | mesh node req/s (median) | ratio | mesh p50 / p99 |',
+      '|---|---:|---:|---:|---:|',
+      `| ${set.name} | ${fmt(median(set.reference.map((r) => r.requestsPerSecond)))} | ${fmt(median(set.subject.map((r) => r.requestsPerSecond)))} | ` +
+        `**${median(set.ratios).toFixed(2)}** | ${fmt(median(set.subject.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(set.subject.map((r) => r.latencyP99Ms)), 2)} ms |`,
+      '',
+      `Per-round ratios: ${set.ratios.map((r) => r.toFixed(3)).join(', ')}`,
+      '',
+      `Replication lag, ${fmt(lag.rate)} writes/s for ${lag.seconds} s to node 1: time from node 1's answer until node 2`,
+      `returns the value (every 10th write, polled): **p50 ${fmt(lag.p50Ms, 2)} ms, p99 ${fmt(lag.p99Ms, 2)} ms**, max ${fmt(lag.maxMs, 2)} ms (${fmt(lag.samples)} samples).`,
+      '',
+      `Anti-entropy with ${fmt(ae.keys)} keys (100-character values) on a 3-node mesh:`,
+      '',
+      '| round | time | records pulled / pushed | bytes in / out |',
+      '|---|---:|---:|---:|',
+      `| a new node joins (process start to ready with every key: ${fmt(ae.joinSeconds, 2)} s) | ${fmt(ae.bootstrap.ms, 0)} ms | ${fmt(ae.bootstrap.pulled)} / ${fmt(ae.bootstrap.pushed)} | ${kb(ae.bootstrap.bytesIn)} / ${kb(ae.bootstrap.bytesOut)} |`,
+      `| nodes agree (digests only) | ${fmt(ae.idle.ms, 0)} ms | ${fmt(ae.idle.pulled)} / ${fmt(ae.idle.pushed)} | ${kb(ae.idle.bytesIn)} / ${kb(ae.idle.bytesOut)} |`,
+      `| ${fmt(ae.diffKeys)} keys differ | ${fmt(ae.repair.ms, 0)} ms | ${fmt(ae.repair.pulled)} / ${fmt(ae.repair.pushed)} | ${kb(ae.repair.bytesIn)} / ${kb(ae.repair.bytesOut)} |`,
+    );
+  }
   lines.push(
     '',
     '## Reproduce',
     '',
     '```sh',
     'npm run bench                       # all of the above, rewrites this file',
-    'BENCH_ROUNDS=3 BENCH_SECONDS=3 BENCH_MEMORY_KEYS=0 npm run bench   # quicker, no memory run',
+    'BENCH_ROUNDS=3 BENCH_SECONDS=3 BENCH_MEMORY_KEYS=0 BENCH_MESH=0 npm run bench   # quicker: one node only',
     '```',
     '',
     'Settings: `BENCH_ROUNDS` (9), `BENCH_SECONDS` (3), `BENCH_WARMUP_SECONDS` (3), `BENCH_CONNECTIONS` (50),',
-    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_OUTPUT` (this file), `BENCH_INSTALL=0` (never install wrk).',
+    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000),',
+    '`BENCH_OUTPUT` (this file), `BENCH_INSTALL=0` (never install wrk).',
     '',
   );
   return lines.join('\n');
@@ -255,7 +334,8 @@ async function main(): Promise<void> {
   if (!fs.existsSync(DATABASE_ENTRY)) throw new Error(`${DATABASE_ENTRY} is missing: run npm run build first`);
   const pairs = await singleNode();
   const mem = settings.memoryKeys > 0 ? await memory(settings.memoryKeys) : undefined;
-  const text = render(pairs, mem);
+  const mesh = settings.mesh ? await meshBenchmarks() : undefined;
+  const text = render(pairs, mem, mesh);
   fs.mkdirSync(path.dirname(settings.output), { recursive: true });
   fs.writeFileSync(settings.output, text);
   process.stdout.write(`\n${text}\nwritten to ${path.relative(process.cwd(), settings.output)}\n`);

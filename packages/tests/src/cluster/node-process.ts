@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { freePort } from '../bench/processes';
+import { freePort, pinned } from '../bench/processes';
 
 /** The built database node (`npm run build` makes it), found through the workspace link. */
 export const DATABASE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'index.js');
@@ -36,6 +36,7 @@ export class NodeProcess {
     readonly name: string,
     readonly port: number,
     readonly env: Record<string, string>,
+    private readonly cpus: string | undefined,
   ) {}
 
   get url(): string {
@@ -55,10 +56,13 @@ export class NodeProcess {
     return this.output;
   }
 
-  /** Starts a node on a free port (or `port`) and waits until it answers /healthcheck. */
-  static async start(name: string, env: Record<string, string>, port?: number): Promise<NodeProcess> {
-    const chosen = port ?? (await freePort());
-    const node = new NodeProcess(name, chosen, env);
+  /**
+   * Starts a node on a free port (or `options.port`), pinned to `options.cpus` (taskset)
+   * when given, and waits until it answers /healthcheck.
+   */
+  static async start(name: string, env: Record<string, string>, options: { port?: number; cpus?: string } = {}): Promise<NodeProcess> {
+    const chosen = options.port ?? (await freePort());
+    const node = new NodeProcess(name, chosen, env, options.cpus);
     await node.spawn();
     return node;
   }
@@ -101,7 +105,8 @@ export class NodeProcess {
 
   private async spawn(): Promise<void> {
     this.output = '';
-    const child = spawn(process.execPath, [DATABASE_ENTRY], {
+    const [command, args] = pinned(this.cpus, process.execPath, [DATABASE_ENTRY]);
+    const child = spawn(command, args, {
       env: {
         PATH: process.env.PATH ?? '',
         PORT: String(this.port),

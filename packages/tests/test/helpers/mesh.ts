@@ -76,20 +76,3 @@ export class Clients {
     this.pools.clear();
   }
 }
-
-/** Loads records straight into a node through the mesh route, in batches (no replication). */
-export async function loadDirect(node: NodeProcess, count: number, prefix = 'key'): Promise<void> {
-  const hlc = Date.now() * 1024;
-  for (let start = 0; start < count; start += 5000) {
-    const records = [];
-    for (let i = start; i < Math.min(count, start + 5000); i++) {
-      records.push([`${prefix}-${String(i).padStart(7, '0')}`, `value-${i}-${'x'.repeat(40)}`, hlc + i, 'loader']);
-    }
-    const res = await fetch(`${node.url}/_mesh/replicate`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` },
-      body: JSON.stringify({ records, clear: null }),
-    });
-    if (res.status !== 200) throw new Error(`loading ${node.name}: HTTP ${res.status} ${await res.text()}`);
-  }
-}

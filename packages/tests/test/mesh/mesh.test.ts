@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import { NodeProcess } from '../../src/cluster/node-process';
-import { Clients, converged, divergent, getAll, isFullMesh, loadDirect, SCENARIO_ENV, SECRET, waitFor } from '../helpers/mesh';
+import { loadDirect } from '../../src/cluster/load';
+import { Clients, converged, divergent, getAll, isFullMesh, SCENARIO_ENV, SECRET, waitFor } from '../helpers/mesh';
 
 /**
  * Mesh scenarios with real node processes on 127.0.0.1: what issue 3 promises, each
@@ -119,10 +120,29 @@ describe('mesh scenarios (real node processes)', function () {
     process.stdout.write(`\n      thawed node converged in ${((Date.now() - thawed) / 1000).toFixed(2)} s\n`);
   });
 
+  it('a node frozen for longer than the tombstone TTL does not bring deleted keys back', async () => {
+    const [a, b, c] = await start(3, { TOMBSTONE_TTL_MS: '1000' });
+    await waitFor(() => isFullMesh([a!, b!, c!]), 10_000, 'a full mesh');
+    expect((await clients.get(a!.url, '/set?k=doomed&v=1&w=all')).status).to.equal(200);
+    expect((await clients.get(a!.url, '/set?k=kept&v=1&w=all')).status).to.equal(200);
+    c!.freeze();
+    expect((await clients.get(a!.url, '/rm?k=doomed&w=2')).status).to.equal(200);
+    // The delete is forgotten on A and B once its tombstone is purged (TTL 1 s). The
+    // tombstone was stamped after C froze, so by then C has been away longer than the TTL.
+    await waitFor(async () => (await a!.status()).tombstones === 0 && (await b!.status()).tombstones === 0, 10_000, 'the tombstones purged');
+    c!.thaw();
+    await waitFor(async () => (await c!.status()).ready && (await converged([a!, b!, c!])), 10_000, 'C to bootstrap again');
+    for (const node of [a!, b!, c!]) {
+      expect((await clients.get(node.url, '/get?k=doomed')).status, `doomed on ${node.name}`).to.equal(404);
+      expect((await clients.get(node.url, '/get?k=kept')).text).to.equal('"1"');
+    }
+  });
+
   it('a new node joining a 3-node mesh holding 100,000 keys is complete and ready within 10 s', async () => {
     const three = await start(3);
     await waitFor(() => isFullMesh(three), 10_000, 'a full mesh');
-    await Promise.all(three.map((node) => loadDirect(node, 100_000)));
+    const hlc = Date.now() * 1024;
+    await Promise.all(three.map((node) => loadDirect(node, { count: 100_000, prefix: 'key', secret: SECRET, hlc })));
     await waitFor(() => converged(three), 10_000, 'the three nodes to agree');
     const started = Date.now();
     const [d] = await start(1, { MESH_NETWORK_URL: three[0]!.url }, () => []);

@@ -83,10 +83,8 @@ describe('Membership', () => {
     expect(events).to.deep.equal(['forget:http://c:1', 'join:http://c:1']);
   });
 
-  it('gossips only peers heard from lately, and knows its last contact', () => {
-    expect(table.lastContact()).to.equal(0);
+  it('gossips only peers heard from lately', () => {
     table.contact(b);
-    const contactAt = now;
     now += 200;
     table.contact({ nodeId: 'c', url: 'http://c:1', incarnation: 1, ready: true });
     table.evaluate();
@@ -97,6 +95,5 @@ describe('Membership', () => {
     now += 200;
     table.evaluate();
     expect(table.gossip().map((p) => p.url)).to.deep.equal(['http://c:1']);
-    expect(table.lastContact()).to.equal(contactAt + 200);
   });
 });

@@ -1,0 +1,160 @@
+import { Pool } from 'undici';
+import { loadDirect } from '../cluster/load';
+import { NodeProcess, type NodeStatus } from '../cluster/node-process';
+import { percentile } from './stats';
+
+/**
+ * Replication benchmarks on 3 real node processes: how long a write takes to show up on
+ * a peer at a steady write rate, and what anti-entropy costs for 100,000 keys. The
+ * throughput of /set in a mesh is measured by index.ts, paired with a lone node.
+ */
+
+const SECRET = 'bench-secret';
+export const MESH_ENV: Record<string, string> = {
+  MESH_SECRET: SECRET,
+  PING_INTERVAL_MS: '200',
+  AE_INTERVAL_MS: '1000',
+};
+
+/** Starts `count` nodes seeded with the first; resolves once all of them see each other. */
+export async function startMesh(count: number, cpusOf: (i: number) => string | undefined, env: Record<string, string> = {}): Promise<NodeProcess[]> {
+  const nodes: NodeProcess[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const seed = i === 0 ? '' : (nodes[0] as NodeProcess).url;
+      const cpus = cpusOf(i);
+      nodes.push(await NodeProcess.start(`mesh-${i + 1}`, { ...MESH_ENV, MESH_NETWORK_URL: seed, ...env }, cpus === undefined ? {} : { cpus }));
+    }
+    await until(async () => {
+      const statuses = await Promise.all(nodes.map((n) => n.status()));
+      return statuses.every((s) => s.ready && s.peers.filter((p) => p.state === 'alive').length === count - 1);
+    }, 15_000);
+    return nodes;
+  } catch (error) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw error;
+  }
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface LagResult {
+  readonly rate: number;
+  readonly seconds: number;
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/**
+ * Writes to node 1 at `rate` writes/s for `seconds`; for every 10th write, polls node 2
+ * (about every millisecond) from the moment node 1 acknowledged it until node 2 returns
+ * it. Lag = that wait, give or take the polling interval.
+ */
+export async function replicationLag(nodes: readonly NodeProcess[], rate: number, seconds: number): Promise<LagResult> {
+  const [writer, reader] = nodes as [NodeProcess, NodeProcess];
+  const writes = new Pool(writer.url, { connections: 16 });
+  const reads = new Pool(reader.url, { connections: 16 });
+  const lags: number[] = [];
+  const probes: Promise<void>[] = [];
+  const total = rate * seconds;
+  const started = performance.now();
+  try {
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const key = `lag-${i}`;
+      inFlight.push(
+        writes.request({ method: 'GET', path: `/set?k=${key}&v=${i}` }).then(async (res) => {
+          await res.body.dump();
+          if (i % 10 !== 0) return;
+          const acked = performance.now();
+          probes.push(
+            (async () => {
+              for (let attempt = 0; attempt < 10_000; attempt++) {
+                const probe = await reads.request({ method: 'GET', path: `/get?k=${key}` });
+                await probe.body.dump();
+                if (probe.statusCode === 200) {
+                  lags.push(performance.now() - acked);
+                  return;
+                }
+                // Poll every 0.5 ms or so: resolution enough, without swamping node 2.
+                await new Promise((resolve) => setTimeout(resolve, 0.5));
+              }
+            })(),
+          );
+        }),
+      );
+      if (inFlight.length > 256) await Promise.all(inFlight.splice(0));
+    }
+    await Promise.all(inFlight);
+    await Promise.all(probes);
+  } finally {
+    await writes.close();
+    await reads.close();
+  }
+  return {
+    rate,
+    seconds,
+    samples: lags.length,
+    p50Ms: percentile(lags, 50),
+    p99Ms: percentile(lags, 99),
+    maxMs: percentile(lags, 100),
+  };
+}
+
+export interface AntiEntropyResult {
+  readonly keys: number;
+  /** Process start of a new node to "ready with every key". */
+  readonly joinSeconds: number;
+  readonly bootstrap: NonNullable<NodeStatus['mesh']['lastSync']>;
+  /** A round between two nodes whose data differs in `diffKeys` keys. */
+  readonly diffKeys: number;
+  readonly repair: NonNullable<NodeStatus['mesh']['lastSync']>;
+  /** A round between two nodes that agree: digests only. */
+  readonly idle: NonNullable<NodeStatus['mesh']['lastSync']>;
+}
+
+/**
+ * 100,000 keys on a 3-node mesh: a fourth node joins and bootstraps; then `diffKeys` keys
+ * written to that node alone (bypassing replication) are repaired by the next rounds.
+ */
+export async function antiEntropy(nodes: readonly NodeProcess[], keys: number, diffKeys: number): Promise<AntiEntropyResult> {
+  const hlc = Date.now() * 1024;
+  await Promise.all(nodes.map((node) => loadDirect(node, { count: keys, prefix: 'ae', secret: SECRET, hlc })));
+  const expected = (await (nodes[0] as NodeProcess).status()).availableRecords;
+  const started = performance.now();
+  const joiner = await NodeProcess.start('mesh-joiner', { ...MESH_ENV, MESH_NETWORK_URL: (nodes[0] as NodeProcess).url });
+  try {
+    await until(async () => {
+      const status = await joiner.status();
+      return status.ready && status.availableRecords === expected;
+    }, 60_000);
+    const joinSeconds = (performance.now() - started) / 1000;
+    const bootstrap = (await joiner.status()).mesh.lastSync;
+    if (bootstrap === undefined) throw new Error('the joining node reports no sync');
+    const rounds = (await joiner.status()).mesh.syncRounds;
+    // Idle: the next periodic round finds nothing to do.
+    await until(async () => (await joiner.status()).mesh.syncRounds > rounds, 10_000);
+    const idle = (await joiner.status()).mesh.lastSync as AntiEntropyResult['idle'];
+    await loadDirect(joiner, { count: diffKeys, prefix: 'diff', secret: SECRET });
+    let repair: AntiEntropyResult['repair'] | undefined;
+    await until(async () => {
+      const sync = (await joiner.status()).mesh.lastSync;
+      if (sync !== undefined && sync.pushed > 0) repair = sync;
+      return repair !== undefined;
+    }, 15_000);
+    return { keys, joinSeconds, bootstrap, diffKeys, repair: repair as AntiEntropyResult['repair'], idle };
+  } finally {
+    await joiner.stop();
+  }
+}
