@@ -31,6 +31,8 @@ export interface MeshStats {
   syncRounds: number;
   syncFailures: number;
   lastSync: (SyncReport & { peer: string; at: number }) | undefined;
+  /** The round that made this node ready (its bootstrap), if it had to catch up. */
+  bootstrap: (SyncReport & { peer: string; at: number }) | undefined;
 }
 
 /** How many nodes answered the `/ping` of the nkvd form. */
@@ -64,6 +66,7 @@ export class Mesh {
     syncRounds: 0,
     syncFailures: 0,
     lastSync: undefined,
+    bootstrap: undefined,
   };
   private readonly client: MeshClient;
   private readonly antiEntropy: AntiEntropy;
@@ -393,6 +396,7 @@ export class Mesh {
       if (report.buckets > 0) this.logger.info({ peer: peer.url, ...report }, 'anti-entropy round');
       if (!this.ready) {
         this.ready = true;
+        this.stats.bootstrap = this.stats.lastSync;
         this.logger.info({ peer: peer.url, ms: report.ms, records: this.store.liveCount }, 'bootstrap complete: ready');
       }
     } catch (error) {

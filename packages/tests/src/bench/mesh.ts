@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { loadDirect } from '../cluster/load';
-import { NodeProcess, type NodeStatus } from '../cluster/node-process';
+import { NodeProcess, type SyncReport } from '../cluster/node-process';
 import { percentile } from './stats';
 
 /**
@@ -116,12 +116,12 @@ export interface AntiEntropyResult {
   readonly keys: number;
   /** Process start of a new node to "ready with every key". */
   readonly joinSeconds: number;
-  readonly bootstrap: NonNullable<NodeStatus['mesh']['lastSync']>;
+  readonly bootstrap: SyncReport;
   /** A round between two nodes whose data differs in `diffKeys` keys. */
   readonly diffKeys: number;
-  readonly repair: NonNullable<NodeStatus['mesh']['lastSync']>;
+  readonly repair: SyncReport;
   /** A round between two nodes that agree: digests only. */
-  readonly idle: NonNullable<NodeStatus['mesh']['lastSync']>;
+  readonly idle: SyncReport;
 }
 
 /**
@@ -140,7 +140,7 @@ export async function antiEntropy(nodes: readonly NodeProcess[], keys: number, d
       return status.ready && status.availableRecords === expected;
     }, 60_000);
     const joinSeconds = (performance.now() - started) / 1000;
-    const bootstrap = (await joiner.status()).mesh.lastSync;
+    const bootstrap = (await joiner.status()).mesh.bootstrap;
     if (bootstrap === undefined) throw new Error('the joining node reports no sync');
     const rounds = (await joiner.status()).mesh.syncRounds;
     // Idle: the next periodic round finds nothing to do.

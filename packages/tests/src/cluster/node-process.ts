@@ -5,6 +5,16 @@ import { freePort, pinned } from '../bench/processes';
 /** The built database node (`npm run build` makes it), found through the workspace link. */
 export const DATABASE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'index.js');
 
+export interface SyncReport {
+  buckets: number;
+  pulled: number;
+  pushed: number;
+  bytesIn: number;
+  bytesOut: number;
+  ms: number;
+  peer: string;
+}
+
 export interface NodeStatus {
   nodeId: string;
   incarnation: number;
@@ -18,7 +28,8 @@ export interface NodeStatus {
     recordsApplied: number;
     outboxOverflows: number;
     syncRounds: number;
-    lastSync?: { buckets: number; pulled: number; pushed: number; bytesIn: number; bytesOut: number; ms: number; peer: string };
+    lastSync?: SyncReport;
+    bootstrap?: SyncReport;
   };
 }
 

@@ -151,7 +151,7 @@ describe('mesh scenarios (real node processes)', function () {
       return status.ready && status.availableRecords === 100_000;
     }, 10_000, 'D complete and ready');
     const seconds = (Date.now() - started) / 1000;
-    const sync = (await d!.status()).mesh.lastSync;
+    const sync = (await d!.status()).mesh.bootstrap;
     process.stdout.write(
       `\n      joined with 100,000 keys in ${seconds.toFixed(2)} s; bootstrap ${sync?.ms.toFixed(0)} ms, ` +
         `${((sync?.bytesIn ?? 0) / 1e6).toFixed(1)} MB in, ${((sync?.bytesOut ?? 0) / 1e3).toFixed(1)} kB out\n`,

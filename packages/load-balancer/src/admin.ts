@@ -1,0 +1,86 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { BackendPool } from './proxy/pool';
+import type { TcpProxy } from './proxy/proxy';
+
+export interface DiscoveryStatus {
+  readonly kind: 'docker' | 'static';
+  /** Docker: connected to the API and its event stream. */
+  connected: boolean;
+  lists: number;
+  errors: number;
+  lastError: string | undefined;
+  skipped: { name: string; reason: string }[];
+}
+
+/** Everything the balancer counts, as one JSON-ready object. */
+export function snapshot(proxy: TcpProxy, pool: BackendPool, discovery: DiscoveryStatus, startedAt: number): unknown {
+  return {
+    uptimeMs: Date.now() - startedAt,
+    connections: {
+      active: proxy.stats.active,
+      accepted: proxy.stats.accepted,
+      rejected: proxy.stats.rejected,
+      connectFailures: proxy.stats.connectFailures,
+      idleTimeouts: proxy.stats.idleTimeouts,
+    },
+    bytes: { in: proxy.stats.bytesIn, out: proxy.stats.bytesOut },
+    backends: pool.list().map((entry) => ({
+      id: entry.backend.id,
+      name: entry.backend.name,
+      address: `${entry.backend.host}:${entry.backend.port}`,
+      state: pool.usable(entry) ? 'up' : 'down',
+      health: entry.health,
+      active: entry.active,
+      total: entry.total,
+      connectFailures: entry.connectFailures,
+      bytesIn: entry.bytesIn,
+      bytesOut: entry.bytesOut,
+      lastError: entry.lastError ?? null,
+    })),
+    discovery,
+  };
+}
+
+/** GET /stats (JSON) and GET /healthcheck on ADMIN_PORT. */
+export class AdminServer {
+  private readonly server: http.Server;
+
+  constructor(stats: () => unknown) {
+    this.server = http.createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const send = (status: number, body: unknown): void => {
+        const text = JSON.stringify(body);
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      };
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('allow', 'GET, HEAD');
+        send(405, { error: 'METHOD_NOT_ALLOWED', message: 'The admin port takes GET and HEAD.' });
+      } else if (path === '/stats') {
+        send(200, stats());
+      } else if (path === '/healthcheck') {
+        send(200, { status: 'ok' });
+      } else {
+        send(404, { error: 'NOT_FOUND', message: 'The admin port has /stats and /healthcheck.' });
+      }
+    });
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

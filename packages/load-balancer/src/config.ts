@@ -1,0 +1,136 @@
+import * as dotenv from 'dotenv';
+
+/** Every setting of the balancer, validated and frozen. */
+export interface BalancerConfig {
+  readonly servicePort: number;
+  readonly bindAddress: string;
+  readonly groupPort: number;
+  readonly groupName: string;
+  /** Static discovery when set: `host:port` entries. Docker discovery otherwise. */
+  readonly backends: readonly { host: string; port: number }[] | undefined;
+  readonly dockerApiLocation: string;
+  readonly networkName: string | undefined;
+  /** 0 turns the admin port off. */
+  readonly adminPort: number;
+  readonly adminBindAddress: string;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly healthIntervalMs: number;
+  readonly healthTimeoutMs: number;
+  readonly downForMs: number;
+  readonly maxPendingBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly debounceMs: number;
+  readonly summaryIntervalMs: number;
+  readonly logLevel: string;
+  /** HOSTNAME: inside a container, its id, which lets the balancer find its own project. */
+  readonly selfId: string | undefined;
+}
+
+export const DEFAULTS = {
+  SERVICE_PORT: 8080, // port clients connect to
+  BIND_ADDRESS: '0.0.0.0', // address SERVICE_PORT listens on
+  GROUP_PORT: 8100, // port of the backends
+  GROUP_NAME: 'database', // compose service whose containers are the backends
+  DOCKER_API_LOCATION: '/var/run/docker.sock', // unix socket path, or http://host:port
+  ADMIN_PORT: 8081, // JSON stats on GET /stats; 0 turns it off
+  ADMIN_BIND_ADDRESS: '127.0.0.1', // address ADMIN_PORT listens on
+  CONNECT_TIMEOUT_MS: 1000, // ms to connect to a backend before trying the next
+  IDLE_TIMEOUT_MS: 300000, // ms without a byte either way before a connection is closed
+  HEALTH_INTERVAL_MS: 500, // ms between TCP health checks of each backend
+  HEALTH_TIMEOUT_MS: 500, // ms a health check may take
+  DOWN_FOR_MS: 2000, // ms a backend that refused a connection is skipped
+  MAX_PENDING_BYTES: 65536, // bytes of a client's request kept while its backend connects
+  DRAIN_TIMEOUT_MS: 10000, // ms open connections get after SIGTERM before they are cut
+  DEBOUNCE_MS: 100, // ms of quiet in Docker events before the containers are listed again
+  SUMMARY_INTERVAL_MS: 60000, // ms between two summary log lines; 0 turns them off
+  LOG_LEVEL: 'info',
+} as const;
+
+type IntSetting = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** `.env` (never overriding the environment), then the environment. */
+export function readEnvironment(): Env {
+  dotenv.config();
+  return process.env;
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Validates every setting at once; throws a ConfigError listing all problems. */
+export function loadConfig(env: Env): BalancerConfig {
+  const problems: string[] = [];
+  const int = (name: IntSetting, min: number, max: number): number => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return DEFAULTS[name];
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return DEFAULTS[name];
+    }
+    return Number(raw);
+  };
+  const text = (name: keyof typeof DEFAULTS): string => {
+    const raw = env[name]?.trim();
+    return raw === undefined || raw === '' ? String(DEFAULTS[name]) : raw;
+  };
+
+  let backends: { host: string; port: number }[] | undefined;
+  const rawBackends = env.BACKENDS?.trim();
+  if (rawBackends !== undefined && rawBackends !== '') {
+    backends = [];
+    for (const entry of rawBackends.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+      const parsed = parseHostPort(entry);
+      if (parsed === undefined) problems.push(`BACKENDS must list host:port entries, comma-separated (got "${entry}")`);
+      else backends.push(parsed);
+    }
+  }
+  const groupName = text('GROUP_NAME');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(groupName)) problems.push(`GROUP_NAME must be a compose service name (got "${groupName}")`);
+  const logLevel = text('LOG_LEVEL').toLowerCase();
+  if (!LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LEVELS.join(', ')} (got "${logLevel}")`);
+  const networkName = env.NETWORK_NAME?.trim();
+
+  const config: BalancerConfig = {
+    servicePort: int('SERVICE_PORT', 0, 65535),
+    bindAddress: text('BIND_ADDRESS'),
+    groupPort: int('GROUP_PORT', 1, 65535),
+    groupName,
+    backends,
+    dockerApiLocation: text('DOCKER_API_LOCATION'),
+    networkName: networkName === undefined || networkName === '' ? undefined : networkName,
+    adminPort: int('ADMIN_PORT', 0, 65535),
+    adminBindAddress: text('ADMIN_BIND_ADDRESS'),
+    connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 1, 600_000),
+    idleTimeoutMs: int('IDLE_TIMEOUT_MS', 1, 86_400_000),
+    healthIntervalMs: int('HEALTH_INTERVAL_MS', 10, 3_600_000),
+    healthTimeoutMs: int('HEALTH_TIMEOUT_MS', 1, 600_000),
+    downForMs: int('DOWN_FOR_MS', 0, 3_600_000),
+    maxPendingBytes: int('MAX_PENDING_BYTES', 1024, 1_073_741_824),
+    drainTimeoutMs: int('DRAIN_TIMEOUT_MS', 0, 3_600_000),
+    debounceMs: int('DEBOUNCE_MS', 0, 60_000),
+    summaryIntervalMs: int('SUMMARY_INTERVAL_MS', 0, 86_400_000),
+    logLevel,
+    selfId: env.HOSTNAME?.trim() || undefined,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (config.backends !== undefined) Object.freeze(config.backends);
+  return Object.freeze(config);
+}
+
+/** `host:port` or `[v6]:port`; undefined when unreadable. */
+export function parseHostPort(entry: string): { host: string; port: number } | undefined {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(entry);
+  if (match === null) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+}

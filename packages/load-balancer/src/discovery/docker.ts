@@ -1,0 +1,202 @@
+import Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import type { DiscoveryStatus } from '../admin';
+import type { Logger } from '../logger';
+import type { Backend, Discovery } from './backend';
+import { type ContainerSummary, containersToBackends, PROJECT_LABEL, SERVICE_LABEL } from './containers';
+
+export interface DockerDiscoveryOptions {
+  readonly dockerApiLocation: string;
+  readonly groupName: string;
+  readonly groupPort: number;
+  readonly networkName: string | undefined;
+  readonly debounceMs: number;
+  /** The balancer's own container id or name when it runs in Docker (HOSTNAME there). */
+  readonly selfId: string | undefined;
+  /** A full re-list this often, in case an event was lost. */
+  readonly resyncMs?: number;
+}
+
+/** Container events after which the list may have changed. */
+const EVENTS = ['start', 'restart', 'die', 'stop', 'kill', 'pause', 'unpause', 'destroy', 'health_status'];
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * Follows the containers of the GROUP_NAME compose service through the Docker API: lists
+ * them, then re-lists (debounced) on every container event that can change the answer,
+ * and every `resyncMs` in case one was missed. When the API or its event stream goes
+ * away (daemon restarted), it reconnects with capped, jittered backoff and lists again.
+ * Errors are logged and retried, never thrown: the balancer keeps its last known list.
+ */
+export class DockerDiscovery implements Discovery {
+  readonly status: DiscoveryStatus = { kind: 'docker', connected: false, lists: 0, errors: 0, lastError: undefined, skipped: [] };
+  private readonly docker: Docker;
+  private onChange: ((backends: readonly Backend[]) => void) | undefined;
+  private events: Readable | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private resync: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
+  private last = '';
+  private self: { project: string | undefined; networks: string[] } | undefined;
+
+  constructor(
+    private readonly options: DockerDiscoveryOptions,
+    private readonly logger: Logger,
+  ) {
+    this.docker = new Docker(dockerConnection(options.dockerApiLocation));
+  }
+
+  start(onChange: (backends: readonly Backend[]) => void): void {
+    this.onChange = onChange;
+    this.resync = setInterval(() => this.schedule(), this.options.resyncMs ?? 30_000);
+    this.resync.unref();
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of [this.debounce, this.retry]) if (timer !== undefined) clearTimeout(timer);
+    if (this.resync !== undefined) clearInterval(this.resync);
+    this.events?.destroy();
+    await Promise.resolve();
+  }
+
+  /** Subscribes to events first (so nothing between the list and the subscription is lost), then lists. */
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const previous = this.events;
+    this.events = undefined;
+    previous?.destroy();
+    try {
+      const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: EVENTS } })) as Readable;
+      if (this.stopped) {
+        stream.destroy();
+        return;
+      }
+      this.events = stream;
+      this.watch(stream);
+      this.self ??= await this.inspectSelf();
+      await this.list();
+      this.status.connected = true;
+      if (this.failures > 0) this.logger.info({ after: this.failures }, 'Docker API reachable again');
+      this.failures = 0;
+    } catch (error) {
+      this.events?.destroy();
+      this.failed(error);
+    }
+  }
+
+  private watch(stream: Readable): void {
+    let buffer = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let newline = buffer.indexOf('\n');
+      while (newline !== -1) {
+        const line = buffer.slice(0, newline).trim();
+        buffer = buffer.slice(newline + 1);
+        if (line !== '') this.onEvent(line);
+        newline = buffer.indexOf('\n');
+      }
+      // A line that never ends is not an event: keep memory bounded.
+      if (buffer.length > 1_000_000) buffer = '';
+    });
+    const ended = (error?: Error): void => {
+      if (this.events !== stream) return;
+      this.events = undefined;
+      this.failed(error ?? new Error('the Docker event stream ended'));
+    };
+    stream.once('end', () => ended());
+    stream.once('error', (error: Error) => ended(error));
+    stream.once('close', () => ended());
+  }
+
+  private onEvent(line: string): void {
+    let event: { Type?: unknown; Action?: unknown; Actor?: { Attributes?: Record<string, unknown> } };
+    try {
+      event = JSON.parse(line) as typeof event;
+    } catch {
+      this.logger.warn({ line: line.slice(0, 200) }, 'unreadable Docker event ignored');
+      return;
+    }
+    const service = event.Actor?.Attributes?.[SERVICE_LABEL];
+    // Events of other services cannot change the list; events without labels might (a
+    // container can lose them only by being replaced), so they trigger a list too.
+    if (service !== undefined && service !== this.options.groupName) return;
+    this.logger.debug({ action: event.Action, service }, 'Docker event');
+    this.schedule();
+  }
+
+  /** A list after `debounceMs` of quiet: a burst of events costs one list. */
+  private schedule(): void {
+    if (this.stopped || !this.status.connected) return;
+    if (this.debounce !== undefined) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      this.list().catch((error: unknown) => this.failed(error));
+    }, this.options.debounceMs);
+  }
+
+  private async list(): Promise<void> {
+    const containers = (await this.docker.listContainers({
+      filters: { label: [`${SERVICE_LABEL}=${this.options.groupName}`] },
+    })) as ContainerSummary[];
+    this.status.lists++;
+    const { backends, skipped } = containersToBackends(containers, {
+      groupName: this.options.groupName,
+      groupPort: this.options.groupPort,
+      project: this.self?.project,
+      networkName: this.options.networkName,
+      ownNetworks: this.self?.networks ?? [],
+    });
+    this.status.skipped = skipped.map(({ name, reason }) => ({ name, reason }));
+    const key = JSON.stringify([backends, skipped]);
+    if (key === this.last) return;
+    this.last = key;
+    for (const skip of skipped) this.logger.info({ container: skip.name, reason: skip.reason }, 'container skipped');
+    this.logger.info({ backends: backends.map((b) => `${b.name}=${b.host}:${b.port}`) }, 'backends from Docker');
+    this.onChange?.(backends);
+  }
+
+  /** The balancer's own project and networks, when it runs in a container; else nothing. */
+  private async inspectSelf(): Promise<{ project: string | undefined; networks: string[] }> {
+    if (this.options.selfId === undefined) return { project: undefined, networks: [] };
+    try {
+      const info = await this.docker.getContainer(this.options.selfId).inspect();
+      const project = info.Config.Labels[PROJECT_LABEL];
+      const networks = Object.keys(info.NetworkSettings.Networks);
+      this.logger.info({ project, networks }, 'running in a container: following its project and networks');
+      return { project, networks };
+    } catch {
+      // Not a container (HOSTNAME is the machine's name): any project, any network.
+      return { project: undefined, networks: [] };
+    }
+  }
+
+  private failed(error: unknown): void {
+    this.status.connected = false;
+    this.status.errors++;
+    this.status.lastError = error instanceof Error ? error.message : String(error);
+    if (this.stopped || this.retry !== undefined) return;
+    this.failures++;
+    const cap = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures - 1, 10));
+    const delay = cap / 2 + (Math.random() * cap) / 2;
+    if (this.failures === 1 || this.failures % 10 === 0) {
+      this.logger.warn({ err: this.status.lastError, retryMs: Math.round(delay), failures: this.failures }, 'Docker API unreachable: keeping the last backends, retrying');
+    }
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.connect();
+    }, delay);
+  }
+}
+
+/** `/path/docker.sock`, `unix:///path`, `http://host:port` or `tcp://host:port`. */
+export function dockerConnection(location: string): Docker.DockerOptions {
+  const unix = /^unix:\/\//.exec(location);
+  if (location.startsWith('/') || unix !== null) return { socketPath: location.replace(/^unix:\/\//, '') };
+  const url = new URL(location.replace(/^tcp:\/\//, 'http://'));
+  return { host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' };
+}
