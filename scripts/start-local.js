@@ -1,7 +1,8 @@
 'use strict';
-// `npm start`: runs a 3-node MeshKV mesh on 127.0.0.1 from the built packages, prints
-// where it answers and a curl line to try, and stops everything on Ctrl-C. Nodes 2 and 3
-// use node 1 as their seed; the ping exchange makes the mesh full.
+// `npm start`: runs a 3-node MeshKV mesh and the load balancer in front of it on
+// 127.0.0.1 from the built packages, prints where they answer and curl lines to try, and
+// stops everything on Ctrl-C. Nodes 2 and 3 use node 1 as their seed; the ping exchange
+// makes the mesh full. The balancer uses static discovery (BACKENDS): no Docker here.
 const path = require('node:path');
 const { concurrently } = require('concurrently');
 
@@ -9,9 +10,12 @@ const root = path.resolve(__dirname, '..');
 const basePort = Number(process.env.MESHKV_START_PORT || 8100);
 const nodes = [1, 2, 3].map((n) => ({ name: `node-${n}`, port: basePort + n - 1 }));
 const seed = `http://127.0.0.1:${basePort}`;
+const balancerPort = Number(process.env.MESHKV_BALANCER_PORT || 8080);
+const adminPort = balancerPort + 1;
 
 const { commands, result } = concurrently(
-  nodes.map((node) => ({
+  [
+    ...nodes.map((node) => ({
     name: node.name,
     command: `node ${JSON.stringify(path.join(root, 'packages', 'database', 'dist', 'index.js'))}`,
     env: {
@@ -26,6 +30,18 @@ const { commands, result } = concurrently(
       LOG_LEVEL: process.env.LOG_LEVEL || 'info',
     },
   })),
+    {
+      name: 'balancer',
+      command: `node ${JSON.stringify(path.join(root, 'packages', 'load-balancer', 'dist', 'index.js'))}`,
+      env: {
+        SERVICE_PORT: String(balancerPort),
+        BIND_ADDRESS: '127.0.0.1',
+        ADMIN_PORT: String(adminPort),
+        BACKENDS: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+        LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+      },
+    },
+  ],
   { prefix: 'name', killOthersOn: ['failure'], cwd: root },
 );
 
@@ -44,7 +60,8 @@ async function healthy(url, deadline) {
 
 (async () => {
   const deadline = Date.now() + 15000;
-  for (const node of nodes) {
+  const endpoints = [...nodes, { name: 'balancer', port: balancerPort }];
+  for (const node of endpoints) {
     const url = `http://127.0.0.1:${node.port}`;
     if (!(await healthy(url, deadline))) {
       process.stderr.write(`\n${node.name} did not become healthy at ${url} within 15 s (is the port in use? set MESHKV_START_PORT)\n`);
@@ -53,15 +70,31 @@ async function healthy(url, deadline) {
       return;
     }
   }
-  const url = `http://127.0.0.1:${nodes[0].port}`;
+  // Wait for the mesh to be whole (every node ready, seeing the two others) before saying so.
+  while (Date.now() < deadline) {
+    const statuses = await Promise.all(
+      nodes.map((node) =>
+        fetch(`http://127.0.0.1:${node.port}/status`)
+          .then((res) => res.json())
+          .catch(() => undefined),
+      ),
+    );
+    const whole = statuses.every(
+      (s) => s !== undefined && s.ready && s.peers.filter((p) => p.state === 'alive').length === nodes.length - 1,
+    );
+    if (whole) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const url = `http://127.0.0.1:${balancerPort}`;
   const last = `http://127.0.0.1:${nodes[nodes.length - 1].port}`;
   process.stdout.write(
     [
       '',
       'MeshKV is running:',
-      ...nodes.map((n) => `  ${n.name}  http://127.0.0.1:${n.port}`),
+      `  balancer  http://127.0.0.1:${balancerPort}  (stats: http://127.0.0.1:${adminPort}/stats)`,
+      ...nodes.map((n) => `  ${n.name}    http://127.0.0.1:${n.port}`),
       '',
-      'Try:',
+      'Try (a write through the balancer, read back from node 3):',
       `  curl '${url}/set?k=hello&v=world&w=all' && curl '${last}/get?k=hello'`,
       `  curl '${last}/status'`,
       '',

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ConfigError, DEFAULTS, loadConfig, parseHostPort } from '../../src/config';
 
 describe('balancer config', () => {
@@ -43,5 +45,18 @@ describe('balancer config', () => {
   it('parses host:port strictly', () => {
     expect(parseHostPort('a:1')).to.deep.equal({ host: 'a', port: 1 });
     for (const bad of ['a', ':1', 'a:', 'a:b', 'a b:1', 'a:70000', 'a:0']) expect(parseHostPort(bad), bad).to.equal(undefined);
+  });
+});
+
+describe('.env.example (balancer part)', () => {
+  it('lists every balancer setting with its default', () => {
+    const text = fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', '..', '.env.example'), 'utf8');
+    const listed = new Map<string, string>();
+    for (const match of text.matchAll(/^(?:# )?([A-Z_]+)=(.*)$/gm)) listed.set(match[1] as string, match[2] as string);
+    for (const [name, value] of Object.entries(DEFAULTS)) {
+      if (name === 'BIND_ADDRESS' || name === 'LOG_LEVEL') continue; // shared with the node, listed once
+      expect(listed.get(name), `${name} in .env.example`).to.equal(String(value));
+    }
+    for (const name of ['BACKENDS', 'NETWORK_NAME']) expect(listed.has(name), name).to.equal(true);
   });
 });
