@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canPin, freePort, pinned, rssBytes, startServer, type ServerProcess } from './processes';
+import { canPin, cpuSeconds, freePort, pinned, rssBytes, startServer, type ServerProcess } from './processes';
 import { antiEntropy, type AntiEntropyResult, type LagResult, replicationLag, startMesh } from './mesh';
 import { median } from './stats';
 import { Pool } from 'undici';
-import { ensureWrk, runWrk, type WrkResult } from './wrk';
+import { startBalancerProcess, startHaproxy } from './balancer';
+import { ensureTool, ensureWrk, runWrk, type WrkResult } from './wrk';
 
 /**
  * `npm run bench`: every MeshKV figure is measured in the same run as its reference and
@@ -28,6 +29,8 @@ const settings = {
   connections: intEnv('BENCH_CONNECTIONS', 50),
   memoryKeys: intEnv('BENCH_MEMORY_KEYS', 1_000_000),
   mesh: process.env.BENCH_MESH !== '0',
+  balancer: process.env.BENCH_BALANCER !== '0',
+  single: process.env.BENCH_SINGLE !== '0',
   aeKeys: intEnv('BENCH_AE_KEYS', 100_000),
   output: process.env.BENCH_OUTPUT ?? path.join(ROOT, 'docs', 'benchmarks.md'),
   install: process.env.BENCH_INSTALL !== '0',
@@ -50,6 +53,9 @@ interface PairResult {
   readonly reference: WrkResult[];
   readonly subject: WrkResult[];
   readonly ratios: number[];
+  /** CPU microseconds the process spent per request, per round (when its pid is known). */
+  readonly referenceCpuUs: number[];
+  readonly subjectCpuUs: number[];
 }
 
 const SET_SCRIPT = `
@@ -70,15 +76,24 @@ async function startDatabase(env: Record<string, string> = {}): Promise<ServerPr
   });
 }
 
-async function startBare(body: string): Promise<ServerProcess> {
+async function startBare(body: string, cpus = SERVER_CPU): Promise<ServerProcess> {
   const port = await freePort();
-  return startServer('bare node:http', pinned(SERVER_CPU, process.execPath, [BARE_ENTRY, String(port), body]), port);
+  return startServer('bare node:http', pinned(cpus, process.execPath, [BARE_ENTRY, String(port), body]), port);
 }
 
 /** What wrk needs of a server. */
 interface Target {
   readonly name: string;
   readonly port: number;
+  readonly pid?: number;
+}
+
+/** A wrk run, and the CPU microseconds the server spent per request during it. */
+function measured(server: Target, target: string, seconds: number, script?: string): { result: WrkResult; cpuUs: number } {
+  const before = server.pid === undefined ? 0 : cpuSeconds(server.pid);
+  const result = load(server, target, seconds, script);
+  const used = server.pid === undefined ? Number.NaN : cpuSeconds(server.pid) - before;
+  return { result, cpuUs: (used * 1e6) / Math.max(1, result.requestsPerSecond * seconds) };
 }
 
 function load(server: Target, pathAndQuery: string, seconds: number, script?: string): WrkResult {
@@ -101,12 +116,14 @@ function pair(name: string, goal: number, reference: Target, subject: Target, ta
   process.stdout.write(`${name}: warming up\n`);
   load(reference, target, settings.warmupSeconds, script);
   load(subject, target, settings.warmupSeconds, script);
-  const result: PairResult = { name, goal, reference: [], subject: [], ratios: [] };
+  const result: PairResult = { name, goal, reference: [], subject: [], ratios: [], referenceCpuUs: [], subjectCpuUs: [] };
   for (let round = 1; round <= settings.rounds; round++) {
-    const ref = load(reference, target, settings.seconds, script);
-    const sub = load(subject, target, settings.seconds, script);
+    const { result: ref, cpuUs: refCpu } = measured(reference, target, settings.seconds, script);
+    const { result: sub, cpuUs: subCpu } = measured(subject, target, settings.seconds, script);
     result.reference.push(ref);
     result.subject.push(sub);
+    result.referenceCpuUs.push(refCpu);
+    result.subjectCpuUs.push(subCpu);
     result.ratios.push(sub.requestsPerSecond / ref.requestsPerSecond);
     process.stdout.write(
       `  round ${round}: reference ${ref.requestsPerSecond.toFixed(0)} req/s, MeshKV ${sub.requestsPerSecond.toFixed(0)} req/s, ratio ${(sub.requestsPerSecond / ref.requestsPerSecond).toFixed(3)}\n`,
@@ -167,6 +184,35 @@ async function memory(keys: number): Promise<MemoryResult> {
     return { keys, stored, rssEmpty, rssLoaded, seconds };
   } finally {
     await node.stop();
+  }
+}
+
+interface BalancerResult {
+  readonly pair: PairResult;
+  readonly direct: WrkResult[];
+}
+
+/**
+ * Keep-alive requests through the MeshKV balancer and through HAProxy (TCP mode, one
+ * thread) to the same bare node:http backend, and straight to the backend. The proxies
+ * run on core 0; the backend shares core 1 with wrk.
+ */
+async function balancerBenchmarks(): Promise<BalancerResult | string> {
+  if (!ensureTool('haproxy', ['-v'], settings.install)) return 'HAProxy is not installed (apt-get install haproxy): the balancer was not measured.';
+  const backend = await startBare('{"success":true}', WRK_CPU);
+  try {
+    const haproxy = await startHaproxy(backend.port, SERVER_CPU);
+    const balancer = await startBalancerProcess(backend.port, SERVER_CPU);
+    try {
+      const result = pair('GET through the proxy to one node:http backend (keep-alive)', 1, haproxy, balancer, '/');
+      const direct = [1, 2, 3].map(() => load(backend, '/', settings.seconds));
+      return { pair: result, direct };
+    } finally {
+      await balancer.stop();
+      await haproxy.stop();
+    }
+  } finally {
+    await backend.stop();
   }
 }
 
@@ -236,7 +282,7 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshResult | undefined): string {
+function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshResult | undefined, lb: BalancerResult | string | undefined): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
     '# Benchmarks',
@@ -248,16 +294,20 @@ function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshRe
     `Last run: ${new Date().toISOString()} · Node ${process.version} · ${os.cpus().length} × ${cpu} · ` +
       `${pin ? 'server pinned to core 0, wrk to core 1' : 'no core pinning'} · wrk -t1 -c${settings.connections}, ` +
       `${settings.rounds} rounds of ${settings.seconds} s after a ${settings.warmupSeconds} s warm-up.`,
-    '',
-    '## One node against a bare `node:http` server',
-    '',
-    'The reference is a `node:http` server that answers every request with a constant JSON body and',
-    'the same headers (`bare-server.ts`). The ratio is the median of the per-round ratios',
-    '(MeshKV req/s ÷ reference req/s); the rounds alternate reference and MeshKV.',
-    '',
-    '| scenario | reference req/s (median) | MeshKV req/s (median) | ratio | goal | MeshKV p50 / p99 | reference p50 / p99 |',
-    '|---|---:|---:|---:|---:|---:|---:|',
   ];
+  if (pairs.length > 0) {
+    lines.push(
+      '',
+      '## One node against a bare `node:http` server',
+      '',
+      'The reference is a `node:http` server that answers every request with a constant JSON body and',
+      'the same headers (`bare-server.ts`). The ratio is the median of the per-round ratios',
+      '(MeshKV req/s ÷ reference req/s); the rounds alternate reference and MeshKV.',
+      '',
+      '| scenario | reference req/s (median) | MeshKV req/s (median) | ratio | goal | MeshKV p50 / p99 | reference p50 / p99 |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
+  }
   for (const p of pairs) {
     const ratio = median(p.ratios);
     lines.push(
@@ -267,7 +317,7 @@ function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshRe
         `${fmt(median(p.reference.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.reference.map((r) => r.latencyP99Ms)), 2)} ms |`,
     );
   }
-  lines.push('', 'Per-round ratios:', '');
+  if (pairs.length > 0) lines.push('', 'Per-round ratios:', '');
   for (const p of pairs) lines.push(`- ${p.name}: ${p.ratios.map((r) => r.toFixed(3)).join(', ')}`);
   if (mem !== undefined) {
     lines.push(
@@ -312,17 +362,45 @@ function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshRe
       `| ${fmt(ae.diffKeys)} keys differ | ${fmt(ae.repair.ms, 0)} ms | ${fmt(ae.repair.pulled)} / ${fmt(ae.repair.pushed)} | ${kb(ae.repair.bytesIn)} / ${kb(ae.repair.bytesOut)} |`,
     );
   }
+  if (typeof lb === 'string') {
+    lines.push('', '## Load balancer', '', lb);
+  } else if (lb !== undefined) {
+    const p = lb.pair;
+    const ratio = median(p.ratios);
+    lines.push(
+      '',
+      '## Load balancer against HAProxy',
+      '',
+      'wrk keep-alive GETs through a proxy to one bare `node:http` backend. The reference is HAProxy 2 in TCP',
+      'mode with one thread; both proxies run on core 0, the backend shares core 1 with wrk.',
+      '',
+      '| scenario | HAProxy req/s (median) | MeshKV balancer req/s (median) | ratio | goal | balancer p50 / p99 | HAProxy p50 / p99 |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      `| ${p.name} | ${fmt(median(p.reference.map((r) => r.requestsPerSecond)))} | ${fmt(median(p.subject.map((r) => r.requestsPerSecond)))} | ` +
+        `**${ratio.toFixed(2)}** ${ratio >= p.goal ? '(meets goal)' : '(below goal)'} | ≥ 1.00 | ` +
+        `${fmt(median(p.subject.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.subject.map((r) => r.latencyP99Ms)), 2)} ms | ` +
+        `${fmt(median(p.reference.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.reference.map((r) => r.latencyP99Ms)), 2)} ms |`,
+      '',
+      `Per-round ratios: ${p.ratios.map((r) => r.toFixed(3)).join(', ')}`,
+      '',
+      `CPU per request (user + system, from /proc, median of the rounds): HAProxy ${fmt(median(p.referenceCpuUs), 1)} µs, ` +
+        `MeshKV balancer ${fmt(median(p.subjectCpuUs), 1)} µs.`,
+      '',
+      `Straight to the backend, no proxy (same layout, 3 runs after the rounds): ${fmt(median(lb.direct.map((r) => r.requestsPerSecond)))} req/s, ` +
+        `p50 ${fmt(median(lb.direct.map((r) => r.latencyP50Ms)), 2)} ms.`,
+    );
+  }
   lines.push(
     '',
     '## Reproduce',
     '',
     '```sh',
     'npm run bench                       # all of the above, rewrites this file',
-    'BENCH_ROUNDS=3 BENCH_SECONDS=3 BENCH_MEMORY_KEYS=0 BENCH_MESH=0 npm run bench   # quicker: one node only',
+    'BENCH_ROUNDS=3 BENCH_SECONDS=3 BENCH_MEMORY_KEYS=0 BENCH_MESH=0 BENCH_BALANCER=0 npm run bench   # quicker: one node only',
     '```',
     '',
     'Settings: `BENCH_ROUNDS` (9), `BENCH_SECONDS` (3), `BENCH_WARMUP_SECONDS` (3), `BENCH_CONNECTIONS` (50),',
-    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000),',
+    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000), `BENCH_BALANCER=0` (skips the balancer), `BENCH_SINGLE=0` (skips the single node),',
     '`BENCH_OUTPUT` (this file), `BENCH_INSTALL=0` (never install wrk).',
     '',
   );
@@ -332,10 +410,11 @@ function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshRe
 async function main(): Promise<void> {
   ensureWrk(settings.install);
   if (!fs.existsSync(DATABASE_ENTRY)) throw new Error(`${DATABASE_ENTRY} is missing: run npm run build first`);
-  const pairs = await singleNode();
+  const pairs = settings.single ? await singleNode() : [];
   const mem = settings.memoryKeys > 0 ? await memory(settings.memoryKeys) : undefined;
   const mesh = settings.mesh ? await meshBenchmarks() : undefined;
-  const text = render(pairs, mem, mesh);
+  const lb = settings.balancer ? await balancerBenchmarks() : undefined;
+  const text = render(pairs, mem, mesh, lb);
   fs.mkdirSync(path.dirname(settings.output), { recursive: true });
   fs.writeFileSync(settings.output, text);
   process.stdout.write(`\n${text}\nwritten to ${path.relative(process.cwd(), settings.output)}\n`);

@@ -29,22 +29,33 @@ export interface WrkRun {
  * system and BENCH_INSTALL is not 0; otherwise explains how to get it.
  */
 export function ensureWrk(allowInstall: boolean): void {
-  if (hasWrk()) return;
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (allowInstall && root && fs.existsSync('/usr/bin/apt-get')) {
-    process.stdout.write('wrk not found: installing it with apt-get (set BENCH_INSTALL=0 to skip)\n');
-    execFileSync('apt-get', ['update'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (hasWrk()) return;
-  }
+  if (ensureTool('wrk', ['--version'], allowInstall)) return;
   throw new Error(
     'The benchmarks need wrk (an HTTP load generator). Install it with your package manager, ' +
       'e.g. `sudo apt-get install wrk` on Debian/Ubuntu or `brew install wrk` on macOS, then run `npm run bench` again.',
   );
 }
 
-function hasWrk(): boolean {
-  return spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
+/**
+ * True when `command` runs; when it does not, installs the Debian package of the same
+ * name with apt-get if we are root on a Debian-like system and installing is allowed.
+ */
+export function ensureTool(command: string, versionArgs: string[], allowInstall: boolean): boolean {
+  if (runs(command, versionArgs)) return true;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!allowInstall || !root || !fs.existsSync('/usr/bin/apt-get')) return false;
+  process.stdout.write(`${command} not found: installing it with apt-get (set BENCH_INSTALL=0 to skip)\n`);
+  if (!aptUpdated) execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+  aptUpdated = true;
+  execFileSync('apt-get', ['install', '-y', command], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return runs(command, versionArgs);
+}
+
+let aptUpdated = false;
+
+/** True when the command can be started (wrk --version exits 1, so the status is not looked at). */
+function runs(command: string, args: string[]): boolean {
+  return spawnSync(command, args, { stdio: 'ignore' }).error === undefined;
 }
 
 export function runWrk(run: WrkRun): WrkResult {
