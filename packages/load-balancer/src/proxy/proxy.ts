@@ -92,101 +92,7 @@ export class TcpProxy {
     this.stats.active++;
     client.once('close', () => this.stats.active--);
     this.track(client);
-
-    const pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let clientEnded = false;
-    const onData = (chunk: Buffer): void => {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes >= this.options.maxPendingBytes) client.pause();
-    };
-    const onEnd = (): void => {
-      clientEnded = true;
-    };
-    client.on('data', onData);
-    client.once('end', onEnd);
-    client.on('error', () => client.destroy());
-
-    const tried = new Set<string>();
-    const attempt = (): void => {
-      if (client.destroyed) return;
-      const entry = this.pool.next(tried);
-      if (entry === undefined) {
-        this.stats.rejected++;
-        this.logger.warn(
-          { backends: this.pool.size, tried: tried.size, remote: client.remoteAddress },
-          tried.size === 0 ? 'no usable backend: connection closed' : 'every backend failed: connection closed',
-        );
-        client.destroy();
-        return;
-      }
-      tried.add(entry.backend.id);
-      const upstream = net.connect({ host: entry.backend.host, port: entry.backend.port, allowHalfOpen: true, noDelay: true });
-      const timer = setTimeout(() => upstream.destroy(new Error(`no connection within ${this.options.connectTimeoutMs} ms`)), this.options.connectTimeoutMs);
-      const onConnectError = (error: NodeJS.ErrnoException): void => {
-        clearTimeout(timer);
-        this.stats.connectFailures++;
-        this.pool.markDown(entry, error.code ?? error.message);
-        this.logger.warn({ backend: entry.backend.name, err: error.code ?? error.message }, 'backend connect failed: trying the next one');
-        attempt();
-      };
-      upstream.once('error', onConnectError);
-      upstream.once('connect', () => {
-        clearTimeout(timer);
-        upstream.off('error', onConnectError);
-        if (client.destroyed) {
-          upstream.destroy();
-          return;
-        }
-        client.off('data', onData);
-        client.off('end', onEnd);
-        this.splice(client, upstream, entry, pending, clientEnded);
-      });
-    };
-    attempt();
-  }
-
-  /** Joins a client and its connected backend: first the kept bytes, then both ways. */
-  private splice(client: net.Socket, upstream: net.Socket, entry: PoolEntry, pending: Buffer[], clientEnded: boolean): void {
-    this.track(upstream);
-    entry.active++;
-    entry.total++;
-    let closed = false;
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      entry.active--;
-      client.destroy();
-      upstream.destroy();
-    };
-    // An error on either side, or either side closed for good: nothing more can flow.
-    // (A half-close is not a close: with allowHalfOpen the other direction keeps going.)
-    upstream.on('error', close);
-    client.on('error', close);
-    client.once('close', close);
-    upstream.once('close', close);
-
-    client.setTimeout(this.options.idleTimeoutMs, () => {
-      this.stats.idleTimeouts++;
-      close();
-    });
-
-    for (const chunk of pending) {
-      upstream.write(chunk);
-      this.stats.bytesIn += chunk.length;
-      entry.bytesIn += chunk.length;
-    }
-    if (clientEnded) upstream.end();
-    else forward(client, upstream, (n) => {
-      this.stats.bytesIn += n;
-      entry.bytesIn += n;
-    });
-    forward(upstream, client, (n) => {
-      this.stats.bytesOut += n;
-      entry.bytesOut += n;
-    });
-    client.resume();
+    new Session(client, this.pool, this.options, this.logger, this.stats, (socket) => this.track(socket)).start();
   }
 
   private track(socket: net.Socket): void {
@@ -199,16 +105,170 @@ export class TcpProxy {
 }
 
 /**
- * Copies `from` to `to` with backpressure, and passes on the end of `from` as a
- * half-close of `to` (the other direction keeps flowing).
+ * One client connection and its backend. Until the backend sends its first byte, every
+ * byte the client sent is kept (up to MAX_PENDING_BYTES): if that backend refuses, times
+ * out, or closes without answering (it died: `docker kill`), the next backend gets the
+ * same bytes and the client never knows. Once the backend has answered, the two are
+ * simply joined, with backpressure and half-close both ways.
  */
-function forward(from: net.Socket, to: net.Socket, count: (bytes: number) => void): void {
-  from.on('data', (chunk: Buffer) => {
-    count(chunk.length);
-    if (!to.write(chunk)) {
-      from.pause();
-      to.once('drain', () => from.resume());
+class Session {
+  private kept: Buffer[] = [];
+  private keptBytes = 0;
+  /** False once the client sent more than can be kept: no second backend then. */
+  private replayable = true;
+  private clientEnded = false;
+  private upstream: net.Socket | undefined;
+  private entry: PoolEntry | undefined;
+  private connected = false;
+  private answered = false;
+  private finished = false;
+  private readonly tried = new Set<string>();
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly pool: BackendPool,
+    private readonly options: ProxyOptions,
+    private readonly logger: Logger,
+    private readonly stats: ProxyStats,
+    private readonly track: (socket: net.Socket) => void,
+  ) {}
+
+  start(): void {
+    const client = this.client;
+    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    client.once('end', () => {
+      this.clientEnded = true;
+      if (this.connected) this.upstream?.end();
+    });
+    client.on('error', () => this.finish());
+    client.once('close', () => this.finish());
+    client.setTimeout(this.options.idleTimeoutMs, () => {
+      this.stats.idleTimeouts++;
+      this.finish();
+    });
+    this.connect();
+  }
+
+  private fromClient(chunk: Buffer): void {
+    // Kept while there is no backend to send to yet, and for a second backend until the
+    // first one answers, as long as it all fits in MAX_PENDING_BYTES.
+    if (!this.connected || (this.replayable && !this.answered)) {
+      this.kept.push(chunk);
+      this.keptBytes += chunk.length;
+      if (this.keptBytes > this.options.maxPendingBytes) {
+        this.replayable = false;
+        if (this.connected) this.kept = [];
+        else this.client.pause(); // nowhere to send it yet: wait for the backend
+      }
     }
-  });
-  from.once('end', () => to.end());
+    if (!this.connected) return;
+    this.count(chunk.length, 'in');
+    const upstream = this.upstream as net.Socket;
+    if (!upstream.write(chunk)) {
+      this.client.pause();
+      upstream.once('drain', () => this.client.resume());
+    }
+  }
+
+  private connect(): void {
+    if (this.finished) return;
+    const entry = this.pool.next(this.tried);
+    if (entry === undefined) {
+      this.stats.rejected++;
+      this.logger.warn(
+        { backends: this.pool.size, tried: this.tried.size, remote: this.client.remoteAddress },
+        this.tried.size === 0 ? 'no usable backend: connection closed' : 'every backend failed: connection closed',
+      );
+      this.finish();
+      return;
+    }
+    this.tried.add(entry.backend.id);
+    this.entry = entry;
+    this.connected = false;
+    const upstream = net.connect({ host: entry.backend.host, port: entry.backend.port, allowHalfOpen: true, noDelay: true });
+    this.upstream = upstream;
+    this.track(upstream);
+    const timer = setTimeout(
+      () => upstream.destroy(new Error(`no connection within ${this.options.connectTimeoutMs} ms`)),
+      this.options.connectTimeoutMs,
+    );
+    upstream.once('connect', () => {
+      clearTimeout(timer);
+      this.connected = true;
+      entry.active++;
+      entry.total++;
+      for (const chunk of this.kept) {
+        this.count(chunk.length, 'in');
+        upstream.write(chunk);
+      }
+      if (!this.replayable) this.kept = [];
+      if (this.clientEnded) upstream.end();
+      this.client.resume();
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!this.answered) {
+        this.answered = true;
+        this.kept = [];
+      }
+      this.count(chunk.length, 'out');
+      if (!this.client.write(chunk)) {
+        upstream.pause();
+        this.client.once('drain', () => upstream.resume());
+      }
+    });
+    upstream.once('end', () => {
+      if (!this.answered && this.retry(entry, upstream, 'closed without answering')) return;
+      this.client.end();
+    });
+    upstream.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (!this.answered && this.retry(entry, upstream, error.code ?? error.message)) return;
+      this.finish();
+    });
+    upstream.once('close', () => {
+      clearTimeout(timer);
+      if (this.upstream !== upstream) return;
+      if (!this.answered && this.retry(entry, upstream, 'closed without answering')) return;
+      // The backend is gone for good; once the client has its half-closed answer, it goes too.
+      if (this.answered && this.clientEnded) this.finish();
+      else if (!this.answered) this.finish();
+      else this.client.end();
+    });
+  }
+
+  /** Moves to the next backend if the client's bytes can be sent again; false when they cannot. */
+  private retry(entry: PoolEntry, upstream: net.Socket, reason: string): boolean {
+    if (this.upstream !== upstream) return true; // already moved on
+    if (!this.replayable || this.finished || this.client.destroyed) return false;
+    this.upstream = undefined;
+    if (this.connected) entry.active--;
+    this.connected = false;
+    upstream.removeAllListeners('data');
+    upstream.destroy();
+    this.stats.connectFailures++;
+    this.pool.markDown(entry, reason);
+    this.logger.warn({ backend: entry.backend.name, err: reason }, 'backend failed before answering: trying the next one');
+    this.connect();
+    return true;
+  }
+
+  private count(bytes: number, direction: 'in' | 'out'): void {
+    const entry = this.entry as PoolEntry;
+    if (direction === 'in') {
+      this.stats.bytesIn += bytes;
+      entry.bytesIn += bytes;
+    } else {
+      this.stats.bytesOut += bytes;
+      entry.bytesOut += bytes;
+    }
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.connected && this.entry !== undefined) this.entry.active--;
+    this.connected = false;
+    this.client.destroy();
+    this.upstream?.destroy();
+  }
 }

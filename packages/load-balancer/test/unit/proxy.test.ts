@@ -52,6 +52,37 @@ describe('TcpProxy (real sockets on 127.0.0.1)', () => {
     expect(b.pool.list()[0]?.lastError).to.match(/no connection within 100 ms/);
   });
 
+  it('sends the same request to the next backend when one closes without answering (it died)', async () => {
+    const dying = net.createServer((socket) => socket.once('data', () => socket.destroy()));
+    await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => dying.close(() => resolve())));
+    const [alive] = await backends(1);
+    const b = await balancer({ BACKENDS: `127.0.0.1:${(dying.address() as net.AddressInfo).port},127.0.0.1:${alive!.port}`, HEALTH_INTERVAL_MS: '600000' });
+    for (let i = 0; i < 3; i++) expect(await get(b.address!.port)).to.equal('backend-1');
+    expect(b.pool.list()[0]).to.include({ lastError: 'closed without answering' });
+  });
+
+  it('does not send a request twice once it was too big to keep', async () => {
+    let received = 0;
+    const dying = net.createServer((socket) => {
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > 4096) socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => dying.close(() => resolve())));
+    const [alive] = await backends(1);
+    const b = await balancer({ BACKENDS: `127.0.0.1:${(dying.address() as net.AddressInfo).port},127.0.0.1:${alive!.port}`, MAX_PENDING_BYTES: '1024', HEALTH_INTERVAL_MS: '600000' });
+    const client = net.connect(b.address!.port, '127.0.0.1');
+    client.on('error', () => undefined);
+    client.on('connect', () => {
+      for (let i = 0; i < 10; i++) client.write(Buffer.alloc(1024, 1));
+    });
+    await new Promise<void>((resolve) => client.on('close', () => resolve()));
+    expect(b.pool.list()[1]?.total).to.equal(0);
+  });
+
   it('closes the client at once when no backend is usable', async () => {
     const b = await balancer({ BACKENDS: `127.0.0.1:${await deadPort()}` });
     const client = net.connect(b.address!.port, '127.0.0.1');

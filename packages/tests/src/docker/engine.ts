@@ -1,0 +1,79 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Getting a Docker engine for the Docker tests: use the one running; else, as root on a
+ * Debian-like machine, install Debian's docker.io (with apt-get) and start `dockerd`.
+ * In CI (CI=true) failing to get one is an error; elsewhere the tests are skipped with a
+ * message saying why.
+ */
+
+export function docker(args: string[], input?: string): string {
+  return execFileSync('docker', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] }).trim();
+}
+
+export function dockerRuns(): boolean {
+  return spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+}
+
+let startedHere = false;
+
+/** True when this process started the daemon (so it may also restart it). */
+export function daemonStartedHere(): boolean {
+  return startedHere;
+}
+
+/** Starts `dockerd` in the background (logs in the OS temp dir) and waits for it. */
+export async function startDaemon(timeoutMs = 60_000): Promise<void> {
+  const log = fs.openSync(path.join(process.env.TMPDIR ?? '/tmp', 'meshkv-dockerd.log'), 'a');
+  const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
+  child.unref();
+  startedHere = true;
+  const deadline = Date.now() + timeoutMs;
+  while (!dockerRuns()) {
+    if (Date.now() > deadline) throw new Error('dockerd did not answer within 60 s (see meshkv-dockerd.log in the temp dir)');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Stops the daemon this machine runs (SIGTERM to dockerd) and waits until it is gone. */
+export async function stopDaemon(timeoutMs = 60_000): Promise<void> {
+  const pids = spawnSync('pidof', ['dockerd'], { encoding: 'utf8' }).stdout.trim().split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (spawnSync('pidof', ['dockerd']).status === 0) {
+    if (Date.now() > deadline) throw new Error('dockerd did not stop within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Undefined when an engine answers; otherwise why not (after trying to get one). */
+export async function ensureDocker(): Promise<string | undefined> {
+  if (dockerRuns()) return undefined;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const hasDockerd = spawnSync('dockerd', ['--version'], { stdio: 'ignore' }).error === undefined;
+  if (!hasDockerd) {
+    if (!root || !fs.existsSync('/usr/bin/apt-get')) return 'Docker is not installed (install docker.io, or run as root on Debian to let the tests do it)';
+    execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', 'docker.io', 'docker-compose', 'iptables'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  }
+  if (!root) return 'the Docker daemon is not running, and only root can start it';
+  try {
+    await startDaemon();
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  return undefined;
+}
+
+/** The base image made from this machine's Node.js (scripts/docker/node-base-image.sh). */
+export function ensureNodeImage(tag = 'meshkv-node-base:local'): string {
+  if (spawnSync('docker', ['image', 'inspect', tag], { stdio: 'ignore' }).status === 0) return tag;
+  const script = path.resolve(path.dirname(require.resolve('@meshkv/tests/package.json')), '..', '..', 'scripts', 'docker', 'node-base-image.sh');
+  execFileSync('sh', [script, tag], { stdio: 'inherit' });
+  return tag;
+}
