@@ -70,12 +70,20 @@ export class BackendPool {
     return entry.health !== 'unhealthy' && entry.downUntil <= this.now();
   }
 
-  /** The next usable backend after the last one handed out, not in `exclude`. */
+  /**
+   * The next usable backend after the last one handed out, not in `exclude`. When none is
+   * usable, a backend only marked down after a failed connection (its health check still
+   * passes) is better than closing the client: it is tried too.
+   */
   next(exclude: ReadonlySet<string> = new Set()): PoolEntry | undefined {
+    return this.find(exclude, (entry) => this.usable(entry)) ?? this.find(exclude, (entry) => entry.health !== 'unhealthy');
+  }
+
+  private find(exclude: ReadonlySet<string>, accept: (entry: PoolEntry) => boolean): PoolEntry | undefined {
     const count = this.entries.length;
     for (let i = 0; i < count; i++) {
       const entry = this.entries[(this.cursor + i) % count] as PoolEntry;
-      if (exclude.has(entry.backend.id) || !this.usable(entry)) continue;
+      if (exclude.has(entry.backend.id) || !accept(entry)) continue;
       this.cursor = (this.cursor + i + 1) % count;
       return entry;
     }

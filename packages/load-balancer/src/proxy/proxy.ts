@@ -216,19 +216,25 @@ class Session {
         this.client.once('drain', () => upstream.resume());
       }
     });
+    // A backend that closes while a request of the client waits for its answer has died
+    // (the client neither finished nor was answered); one that closes after the client
+    // finished, or before it sent anything, is only following the client.
+    const diedMidRequest = (): boolean => !this.answered && !this.clientEnded && this.keptBytes > 0;
     upstream.once('end', () => {
-      if (!this.answered && this.retry(entry, upstream, 'closed without answering')) return;
+      if (diedMidRequest() && this.retry(entry, upstream, 'closed without answering')) return;
       this.client.end();
     });
     upstream.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (!this.answered && this.retry(entry, upstream, error.code ?? error.message)) return;
+      const reason = error.code ?? error.message;
+      // Not connected yet: refused or timed out. Connected: reset before the answer.
+      if ((!this.connected || (!this.answered && this.keptBytes > 0)) && this.retry(entry, upstream, reason)) return;
       this.finish();
     });
     upstream.once('close', () => {
       clearTimeout(timer);
       if (this.upstream !== upstream) return;
-      if (!this.answered && this.retry(entry, upstream, 'closed without answering')) return;
+      if (diedMidRequest() && this.retry(entry, upstream, 'closed without answering')) return;
       // The backend is gone for good; once the client has its half-closed answer, it goes too.
       if (this.answered && this.clientEnded) this.finish();
       else if (!this.answered) this.finish();
@@ -239,7 +245,8 @@ class Session {
   /** Moves to the next backend if the client's bytes can be sent again; false when they cannot. */
   private retry(entry: PoolEntry, upstream: net.Socket, reason: string): boolean {
     if (this.upstream !== upstream) return true; // already moved on
-    if (!this.replayable || this.finished || this.client.destroyed) return false;
+    // Before a connection everything the client sent is still kept; after, only while it fits.
+    if ((this.connected && !this.replayable) || this.finished || this.client.destroyed) return false;
     this.upstream = undefined;
     if (this.connected) entry.active--;
     this.connected = false;

@@ -34,6 +34,13 @@ describe('BackendPool', () => {
     expect(pool.usable(pool.get('b1')!)).to.equal(true);
   });
 
+  it('falls back to a backend marked down by a failed connect when nothing else is usable', () => {
+    for (const id of ['b1', 'b2', 'b3']) pool.markDown(pool.get(id)!, 'refused');
+    pool.setHealth('b3', false);
+    expect(pool.next()?.backend.id).to.be.oneOf(['b1', 'b2']);
+    expect(pool.next(new Set(['b1', 'b2']))).to.equal(undefined);
+  });
+
   it('has nothing to give when every backend is out, or there are none', () => {
     for (const id of ['b1', 'b2', 'b3']) pool.setHealth(id, false);
     expect(pool.next()).to.equal(undefined);

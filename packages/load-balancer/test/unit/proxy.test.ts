@@ -62,6 +62,19 @@ describe('TcpProxy (real sockets on 127.0.0.1)', () => {
     expect(b.pool.list()[0]).to.include({ lastError: 'closed without answering' });
   });
 
+  it('does not blame a backend for closing after a client that sent nothing', async () => {
+    const [alive] = await backends(1);
+    const b = await balancer({ BACKENDS: `127.0.0.1:${alive!.port}`, HEALTH_INTERVAL_MS: '600000' });
+    for (let i = 0; i < 5; i++) {
+      const probe = net.connect(b.address!.port, '127.0.0.1');
+      await new Promise<void>((resolve) => probe.on('connect', () => resolve()));
+      probe.end();
+      await new Promise<void>((resolve) => probe.on('close', () => resolve()));
+    }
+    expect(b.pool.list()[0]).to.include({ connectFailures: 0 });
+    expect(await get(b.address!.port)).to.equal('backend-1');
+  });
+
   it('does not send a request twice once it was too big to keep', async () => {
     let received = 0;
     const dying = net.createServer((socket) => {

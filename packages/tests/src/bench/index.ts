@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -31,6 +32,7 @@ const settings = {
   mesh: process.env.BENCH_MESH !== '0',
   balancer: process.env.BENCH_BALANCER !== '0',
   single: process.env.BENCH_SINGLE !== '0',
+  stress: process.env.BENCH_STRESS !== '0',
   aeKeys: intEnv('BENCH_AE_KEYS', 100_000),
   output: process.env.BENCH_OUTPUT ?? path.join(ROOT, 'docs', 'benchmarks.md'),
   install: process.env.BENCH_INSTALL !== '0',
@@ -187,6 +189,59 @@ async function memory(keys: number): Promise<MemoryResult> {
   }
 }
 
+interface StressPair {
+  readonly wrk: WrkResult[];
+  readonly stress: { requestsPerSecond: number; p50: number; p99: number }[];
+  readonly ratios: number[];
+}
+
+const STRESS_ENTRY = path.join(__dirname, '..', 'stress', 'index.js');
+
+/**
+ * The stress tool against wrk on one node: same target (/get of one key), same number of
+ * connections, same core; rounds alternate. Shows the tool measures the server, not itself.
+ */
+async function stressVsWrk(): Promise<StressPair> {
+  const node = await startDatabase();
+  const result: StressPair = { wrk: [], stress: [], ratios: [] };
+  try {
+    await fetch(`http://127.0.0.1:${node.port}/set?k=stress-0&v=bench-value`);
+    const file = path.join(os.tmpdir(), `meshkv-bench-stress-${process.pid}.json`);
+    const runStress = (): { requestsPerSecond: number; p50: number; p99: number } => {
+      const [command, args] = pinned(WRK_CPU, process.execPath, [STRESS_ENTRY, '--json', file]);
+      execFileSync(command, args, {
+        env: {
+          ...process.env,
+          SERVICE_URL: `http://127.0.0.1:${node.port}`,
+          STRESS_DURATION: String(settings.seconds),
+          STRESS_MIX: 'get:1',
+          STRESS_KEYS: '1',
+          STRESS_WORKERS: String(settings.connections),
+          STRESS_CLUSTERS: '1',
+        },
+        stdio: 'ignore',
+      });
+      const report = JSON.parse(fs.readFileSync(file, 'utf8')) as { throughput: number; latencyMs: { p50: number; p99: number } };
+      fs.rmSync(file, { force: true });
+      return { requestsPerSecond: report.throughput, p50: report.latencyMs.p50, p99: report.latencyMs.p99 };
+    };
+    process.stdout.write('stress tool vs wrk: warming up\n');
+    load(node, '/get?k=stress-0', settings.warmupSeconds);
+    runStress();
+    for (let round = 1; round <= settings.rounds; round++) {
+      const w = load(node, '/get?k=stress-0', settings.seconds);
+      const st = runStress();
+      result.wrk.push(w);
+      result.stress.push(st);
+      result.ratios.push(st.requestsPerSecond / w.requestsPerSecond);
+      process.stdout.write(`  round ${round}: wrk ${w.requestsPerSecond.toFixed(0)} req/s, stress ${st.requestsPerSecond.toFixed(0)} req/s, ratio ${(st.requestsPerSecond / w.requestsPerSecond).toFixed(3)}\n`);
+    }
+  } finally {
+    await node.stop();
+  }
+  return result;
+}
+
 interface BalancerResult {
   readonly pair: PairResult;
   readonly direct: WrkResult[];
@@ -282,7 +337,13 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshResult | undefined, lb: BalancerResult | string | undefined): string {
+function render(
+  pairs: PairResult[],
+  mem: MemoryResult | undefined,
+  mesh: MeshResult | undefined,
+  lb: BalancerResult | string | undefined,
+  st: StressPair | undefined,
+): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
     '# Benchmarks',
@@ -390,6 +451,26 @@ function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshRe
         `p50 ${fmt(median(lb.direct.map((r) => r.latencyP50Ms)), 2)} ms.`,
     );
   }
+  if (st !== undefined) {
+    const ratio = median(st.ratios);
+    lines.push(
+      '',
+      '## The stress tool against wrk',
+      '',
+      `\`npm run stress\` (one worker thread, ${settings.connections} requests in flight) and wrk (\`-t1 -c${settings.connections}\`) against the same node,`,
+      'the same URL (`/get` of one key), on the same core, in alternating rounds. Goal: the tool reaches at least 80% of',
+      "wrk's requests per second, so that it measures the server and not itself.",
+      '',
+      '| wrk req/s (median) | stress req/s (median) | ratio | goal | wrk p50 / p99 | stress p50 / p99 |',
+      '|---:|---:|---:|---:|---:|---:|',
+      `| ${fmt(median(st.wrk.map((r) => r.requestsPerSecond)))} | ${fmt(median(st.stress.map((r) => r.requestsPerSecond)))} | ` +
+        `**${ratio.toFixed(2)}** ${ratio >= 0.8 ? '(meets goal)' : '(below goal)'} | ≥ 0.80 | ` +
+        `${fmt(median(st.wrk.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(st.wrk.map((r) => r.latencyP99Ms)), 2)} ms | ` +
+        `${fmt(median(st.stress.map((r) => r.p50)), 2)} / ${fmt(median(st.stress.map((r) => r.p99)), 2)} ms |`,
+      '',
+      `Per-round ratios: ${st.ratios.map((r) => r.toFixed(3)).join(', ')}`,
+    );
+  }
   lines.push(
     '',
     '## Reproduce',
@@ -400,7 +481,7 @@ function render(pairs: PairResult[], mem: MemoryResult | undefined, mesh: MeshRe
     '```',
     '',
     'Settings: `BENCH_ROUNDS` (9), `BENCH_SECONDS` (3), `BENCH_WARMUP_SECONDS` (3), `BENCH_CONNECTIONS` (50),',
-    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000), `BENCH_BALANCER=0` (skips the balancer), `BENCH_SINGLE=0` (skips the single node),',
+    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000), `BENCH_BALANCER=0` (skips the balancer), `BENCH_SINGLE=0` (skips the single node), `BENCH_STRESS=0` (skips the stress tool),',
     '`BENCH_OUTPUT` (this file), `BENCH_INSTALL=0` (never install wrk).',
     '',
   );
@@ -414,7 +495,8 @@ async function main(): Promise<void> {
   const mem = settings.memoryKeys > 0 ? await memory(settings.memoryKeys) : undefined;
   const mesh = settings.mesh ? await meshBenchmarks() : undefined;
   const lb = settings.balancer ? await balancerBenchmarks() : undefined;
-  const text = render(pairs, mem, mesh, lb);
+  const st = settings.stress ? await stressVsWrk() : undefined;
+  const text = render(pairs, mem, mesh, lb, st);
   fs.mkdirSync(path.dirname(settings.output), { recursive: true });
   fs.writeFileSync(settings.output, text);
   process.stdout.write(`\n${text}\nwritten to ${path.relative(process.cwd(), settings.output)}\n`);

@@ -1,0 +1,134 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { SingleBar } from 'cli-progress';
+import * as hdr from 'hdr-histogram-js';
+import { MAX_DURATION_SECONDS, readStressOptions, StressConfigError, type StressOptions } from './options';
+import { buildReport, formatReport, type Report } from './report';
+import { newHistogram, type WorkerMessage, type WorkerTask } from './worker';
+
+/**
+ * `npm run stress`: loads SERVICE_URL with a mix of operations from STRESS_CLUSTERS worker
+ * threads, each keeping STRESS_WORKERS requests in flight on keep-alive connections, and
+ * reports throughput, latency percentiles and errors by kind. Exit status 1 when the
+ * error rate is above STRESS_MAX_ERROR_RATE (or nothing was sent), 2 on bad settings.
+ */
+export async function stress(options: StressOptions, out: NodeJS.WriteStream = process.stdout): Promise<Report> {
+  const started = Date.now();
+  const deadline = started + (options.durationSeconds ?? MAX_DURATION_SECONDS) * 1000;
+  const shares = split(options.amount, options.clusters);
+  const progress = new Map<number, { requests: number; errors: number }>();
+  const histogram = newHistogram();
+  const errors: Record<string, number> = {};
+  let requests = 0;
+  let misses = 0;
+
+  const total = options.amount;
+  const bar = out.isTTY
+    ? new SingleBar({
+        format: total === undefined ? ' {bar} {value} requests · {errors} errors · {eta_formatted}' : ' {bar} {percentage}% · {value}/{total} · {errors} errors · eta {eta}s',
+        hideCursor: true,
+        stream: out,
+      })
+    : undefined;
+  const sum = (): { requests: number; errors: number } =>
+    [...progress.values()].reduce((a, b) => ({ requests: a.requests + b.requests, errors: a.errors + b.errors }), { requests: 0, errors: 0 });
+  bar?.start(total ?? Math.round((options.durationSeconds ?? 0) * 1000), 0, { errors: 0 });
+  const ticker = setInterval(() => {
+    const now = sum();
+    if (bar !== undefined) bar.update(total === undefined ? Math.min(Date.now() - started, deadline - started) : now.requests, { errors: now.errors });
+    else out.write(`stress: ${now.requests} requests, ${now.errors} errors, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  }, bar === undefined ? 2000 : 200);
+
+  try {
+    await Promise.all(
+      shares.map(
+        (amount, index) =>
+          new Promise<void>((resolve, reject) => {
+            const task: WorkerTask = {
+              serviceUrl: options.serviceUrl,
+              amount,
+              deadline,
+              workers: options.workers,
+              mix: options.mix,
+              keys: options.keys,
+              valueLength: options.valueLength,
+              timeoutMs: options.timeoutMs,
+              index,
+            };
+            const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: task });
+            worker.on('message', (message: WorkerMessage) => {
+              if (message.type === 'progress') {
+                progress.set(index, { requests: message.requests, errors: message.errors });
+                return;
+              }
+              requests += message.requests;
+              misses += message.misses;
+              for (const [kind, count] of Object.entries(message.errors)) errors[kind] = (errors[kind] ?? 0) + count;
+              histogram.add(hdr.decodeFromCompressedBase64(message.histogram));
+              progress.set(index, { requests: message.requests, errors: Object.values(message.errors).reduce((a, b) => a + b, 0) });
+            });
+            worker.once('error', reject);
+            worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`stress worker ${index} exited with ${code}`))));
+          }),
+      ),
+    );
+  } finally {
+    clearInterval(ticker);
+    bar?.stop();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const ms = (us: number): number => us / 1000;
+  return buildReport(
+    {
+      requests,
+      misses,
+      errors,
+      seconds,
+      latencyMs: {
+        p50: ms(histogram.getValueAtPercentile(50)),
+        p90: ms(histogram.getValueAtPercentile(90)),
+        p99: ms(histogram.getValueAtPercentile(99)),
+        p999: ms(histogram.getValueAtPercentile(99.9)),
+        max: ms(histogram.maxValue),
+        mean: ms(histogram.mean),
+      },
+    },
+    options.maxErrorRate,
+  );
+}
+
+/** `amount` split over `parts` as evenly as whole numbers allow; undefined parts in duration mode. */
+export function split(amount: number | undefined, parts: number): (number | undefined)[] {
+  if (amount === undefined) return Array.from({ length: parts }, () => undefined);
+  return Array.from({ length: parts }, (_, i) => Math.floor(amount / parts) + (i < amount % parts ? 1 : 0)).filter((n) => n > 0);
+}
+
+async function main(): Promise<void> {
+  let options: StressOptions;
+  try {
+    options = readStressOptions(process.env, process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof StressConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  const what =
+    `${options.serviceUrl}, ${options.amount === undefined ? `${options.durationSeconds} s` : `${options.amount} requests`}, ` +
+    `${options.clusters} thread(s) × ${options.workers} in flight, mix ${options.mix.map((m) => `${m.op}:${m.weight}`).join(',')}`;
+  process.stdout.write(`stress: ${what}\n`);
+  const report = await stress(options);
+  process.stdout.write(formatReport(report, what));
+  if (options.jsonFile !== undefined) {
+    fs.writeFileSync(options.jsonFile, `${JSON.stringify({ target: options.serviceUrl, settings: { ...options, mix: options.mix }, ...report }, null, 2)}\n`);
+    process.stdout.write(`report written to ${options.jsonFile}\n`);
+  }
+  process.exitCode = report.passed ? 0 : 1;
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`stress: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

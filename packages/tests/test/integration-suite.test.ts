@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { freePort } from '../src/bench/processes';
+import { NodeProcess } from '../src/cluster/node-process';
+import { SCENARIO_ENV, waitFor } from './helpers/mesh';
+
+const MOCHA = require.resolve('mocha/bin/mocha.js');
+const ROOT = path.join(__dirname, '..', '..');
+const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'index.js');
+
+/** Runs the integration suite (test-integration) as a user would, against `env.SERVICE_URL`. */
+function suite(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MOCHA, '--config', '.mocharc.integration.json', '--reporter', 'dot'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+describe('the integration suite, run as users run it', function () {
+  this.timeout(120_000);
+  const nodes: NodeProcess[] = [];
+  let balancer: ChildProcess | undefined;
+  afterEach(async () => {
+    balancer?.kill('SIGTERM');
+    balancer = undefined;
+    await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  });
+
+  it('passes against a single node', async () => {
+    const node = await NodeProcess.start('single', {});
+    nodes.push(node);
+    const { code, out } = await suite({ SERVICE_URL: node.url });
+    expect(code, out).to.equal(0);
+    expect(out).to.match(/\d+ passing/);
+  });
+
+  it('passes through the balancer in front of a 3-node mesh, with the cross-node checks', async () => {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(await NodeProcess.start(`mesh-${i + 1}`, { ...SCENARIO_ENV, MESH_NETWORK_URL: i === 0 ? '' : (nodes[0] as NodeProcess).url }));
+    }
+    await waitFor(async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.ready && s.peers.filter((p) => p.state === 'alive').length === 2), 10_000, 'a full mesh');
+    const port = await freePort();
+    balancer = spawn(process.execPath, [BALANCER_ENTRY], {
+      env: { PATH: process.env.PATH ?? '', SERVICE_PORT: String(port), BIND_ADDRESS: '127.0.0.1', ADMIN_PORT: '0', BACKENDS: nodes.map((n) => `127.0.0.1:${n.port}`).join(','), LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    });
+    const serviceUrl = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${serviceUrl}/healthcheck`).then((r) => r.status).catch(() => 0)) === 200, 10_000, 'the balancer');
+    const { code, out } = await suite({ SERVICE_URL: serviceUrl, MESH_URLS: nodes.map((n) => n.url).join(',') });
+    expect(code, out).to.equal(0);
+    expect(out).to.not.contain('mesh checks skipped');
+  });
+
+  it('fails loudly, at once, against a closed port', async () => {
+    const { code, out } = await suite({ SERVICE_URL: `http://127.0.0.1:${await freePort()}` });
+    expect(code).to.not.equal(0);
+    expect(out).to.contain('Nothing answers at SERVICE_URL');
+    expect(out).to.contain('"before all" hook');
+  });
+});

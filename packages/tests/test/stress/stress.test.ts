@@ -1,0 +1,175 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseMix, pick } from '../../src/stress/mix';
+import { readStressOptions, StressConfigError } from '../../src/stress/options';
+import { buildReport, formatReport } from '../../src/stress/report';
+import { newHistogram, pathFor } from '../../src/stress/worker';
+
+const STRESS_ENTRY = path.join(__dirname, '..', '..', 'src', 'stress', 'index.js');
+
+describe('stress tool', () => {
+  describe('mix', () => {
+    it('reads weighted operations and picks in proportion', () => {
+      const mix = parseMix('set:1, get:3');
+      expect(mix).to.deep.equal([
+        { op: 'set', weight: 1 },
+        { op: 'get', weight: 3 },
+      ]);
+      expect(pick(mix, 0)).to.equal('set');
+      expect(pick(mix, 0.2499)).to.equal('set');
+      expect(pick(mix, 0.25)).to.equal('get');
+      expect(pick(mix, 0.9999)).to.equal('get');
+      expect(pick(parseMix('get:0,rm:5'), 0)).to.equal('rm');
+    });
+
+    for (const bad of ['', 'set', 'set:x', 'put:1', 'set:1,set:2', 'set:0,get:0', 'set:-1']) {
+      it(`refuses STRESS_MIX=${JSON.stringify(bad)}`, () => {
+        expect(() => parseMix(bad)).to.throw(/STRESS_MIX/);
+      });
+    }
+
+    it('builds request paths', () => {
+      expect(pathFor('set', 7, 'vv')).to.equal('/set?k=stress-7&v=vv');
+      expect(pathFor('get', 7, 'vv')).to.equal('/get?k=stress-7');
+    });
+  });
+
+  describe('settings', () => {
+    it('has defaults, and reads every variable and --json', () => {
+      const defaults = readStressOptions({}, []);
+      expect(defaults).to.include({ serviceUrl: 'http://127.0.0.1:8080', amount: 10_000, clusters: 1, workers: 50, maxErrorRate: 0 });
+      const options = readStressOptions(
+        {
+          SERVICE_URL: 'http://lb:8080/',
+          STRESS_DURATION: '2m',
+          STRESS_CLUSTERS: '4',
+          STRESS_WORKERS: '10',
+          STRESS_MIX: 'get:9,set:1',
+          STRESS_MAX_ERROR_RATE: '0.01',
+          STRESS_KEYS: '100',
+          STRESS_VALUE_LENGTH: '0',
+        },
+        ['--json', 'out.json'],
+      );
+      expect(options).to.include({ serviceUrl: 'http://lb:8080', amount: undefined, durationSeconds: 120, clusters: 4, workers: 10, maxErrorRate: 0.01, keys: 100, valueLength: 0, jsonFile: 'out.json' });
+      expect(readStressOptions({}, ['--json=r.json']).jsonFile).to.equal('r.json');
+    });
+
+    it('reports every problem at once', () => {
+      let caught: unknown;
+      try {
+        readStressOptions(
+          { SERVICE_URL: 'ftp://x', STRESS_AMOUNT: '10', STRESS_DURATION: 'forever', STRESS_CLUSTERS: '0', STRESS_MIX: 'fly:1', STRESS_MAX_ERROR_RATE: '5%' },
+          ['--verbose'],
+        );
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).to.be.instanceOf(StressConfigError);
+      const text = (caught as StressConfigError).problems.join('\n');
+      for (const part of ['SERVICE_URL', 'STRESS_DURATION', 'STRESS_CLUSTERS', 'STRESS_MIX', 'STRESS_MAX_ERROR_RATE', '--verbose']) expect(text).to.contain(part);
+      expect(() => readStressOptions({ STRESS_AMOUNT: '5', STRESS_DURATION: '5' }, [])).to.throw(/not both/);
+    });
+  });
+
+  describe('report', () => {
+    const latencyMs = { p50: 1, p90: 2, p99: 3, p999: 4, max: 5, mean: 1.5 };
+
+    it('throughput is requests per second of the run; latency is per request: two different things', () => {
+      const report = buildReport({ requests: 1000, misses: 10, errors: {}, seconds: 2, latencyMs }, 0);
+      expect(report.throughput).to.equal(500);
+      expect(report.latencyMs.p50).to.equal(1);
+      expect(report.passed).to.equal(true);
+      const text = formatReport(report, 'test');
+      expect(text).to.contain('throughput  500 requests/s').and.contain('p50 1.00 ms').and.contain('PASS');
+    });
+
+    it('counts errors by kind and fails above the allowed rate, or when nothing was sent', () => {
+      const failing = buildReport({ requests: 200, misses: 0, errors: { 'HTTP 503': 3, ECONNREFUSED: 1 }, seconds: 1, latencyMs }, 0.01);
+      expect(failing).to.include({ errorCount: 4, errorRate: 0.02, passed: false });
+      expect(formatReport(failing, 't')).to.contain('HTTP 503: 3').and.contain('FAIL');
+      expect(buildReport({ requests: 200, misses: 0, errors: { timeout: 2 }, seconds: 1, latencyMs }, 0.01).passed).to.equal(true);
+      expect(buildReport({ requests: 0, misses: 0, errors: {}, seconds: 1, latencyMs }, 1).passed).to.equal(false);
+    });
+
+    it('takes percentiles from the histogram to 3 significant digits', () => {
+      const histogram = newHistogram();
+      for (let us = 1; us <= 10_000; us++) histogram.recordValue(us);
+      expect(histogram.getValueAtPercentile(50)).to.be.closeTo(5000, 5);
+      expect(histogram.getValueAtPercentile(99)).to.be.closeTo(9900, 10);
+      expect(histogram.getValueAtPercentile(99.9)).to.be.closeTo(9990, 10);
+      expect(histogram.maxValue).to.be.closeTo(10_000, 10);
+    });
+  });
+
+  describe('the command', () => {
+    let server: http.Server;
+    let port: number;
+    let failEvery = 0;
+    let count = 0;
+    before(async () => {
+      server = http.createServer((req, res) => {
+        count++;
+        const failing = failEvery > 0 && count % failEvery === 0;
+        res.writeHead(failing ? 503 : req.url?.startsWith('/get') ? 404 : 200, { 'content-type': 'application/json' });
+        res.end('{}');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+    });
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    const run = (env: Record<string, string>, args: string[] = []) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, [STRESS_ENTRY, ...args], { env: { PATH: process.env.PATH ?? '', SERVICE_URL: `http://127.0.0.1:${port}`, ...env } });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+        child.on('close', (code) => resolve({ code, out }));
+      });
+
+    it('sends exactly STRESS_AMOUNT requests over several threads, writes --json, exits 0', async () => {
+      failEvery = 0;
+      count = 0;
+      const file = path.join(os.tmpdir(), `meshkv-stress-${process.pid}.json`);
+      const { code, out } = await run({ STRESS_AMOUNT: '2000', STRESS_CLUSTERS: '2', STRESS_WORKERS: '8' }, ['--json', file]);
+      expect(code, out).to.equal(0);
+      expect(count).to.equal(2000);
+      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { requests: number; passed: boolean; throughput: number; latencyMs: { p99: number } };
+      fs.rmSync(file);
+      expect(json).to.include({ requests: 2000, passed: true });
+      expect(json.throughput).to.be.above(0);
+      expect(out).to.contain('PASS');
+    });
+
+    it('exits 1 when errors exceed STRESS_MAX_ERROR_RATE, naming them', async () => {
+      failEvery = 10;
+      count = 0;
+      const { code, out } = await run({ STRESS_AMOUNT: '500', STRESS_WORKERS: '4', STRESS_MAX_ERROR_RATE: '0.05' });
+      expect(code).to.equal(1);
+      expect(out).to.contain('HTTP 503').and.contain('FAIL');
+    });
+
+    it('exits 1 against a closed port, and 2 on bad settings', async () => {
+      const closed = await run({ SERVICE_URL: 'http://127.0.0.1:1', STRESS_AMOUNT: '20', STRESS_WORKERS: '2' });
+      expect(closed.code).to.equal(1);
+      expect(closed.out).to.contain('ECONNREFUSED');
+      const bad = await run({ STRESS_WORKERS: 'many' });
+      expect(bad.code).to.equal(2);
+      expect(bad.out).to.contain('STRESS_WORKERS');
+    });
+
+    it('stops at STRESS_DURATION', async () => {
+      failEvery = 0;
+      const started = Date.now();
+      const { code } = await run({ STRESS_DURATION: '1', STRESS_WORKERS: '2' });
+      expect(code).to.equal(0);
+      expect(Date.now() - started).to.be.below(10_000);
+    });
+  });
+});
