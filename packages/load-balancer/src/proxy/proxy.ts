@@ -120,6 +120,7 @@ class Session {
   private upstream: net.Socket | undefined;
   private entry: PoolEntry | undefined;
   private connected = false;
+  private connectedAt = 0;
   private answered = false;
   private finished = false;
   private readonly tried = new Set<string>();
@@ -195,6 +196,7 @@ class Session {
     upstream.once('connect', () => {
       clearTimeout(timer);
       this.connected = true;
+      this.connectedAt = Date.now();
       entry.active++;
       entry.total++;
       for (const chunk of this.kept) {
@@ -217,9 +219,13 @@ class Session {
       }
     });
     // A backend that closes while a request of the client waits for its answer has died
-    // (the client neither finished nor was answered); one that closes after the client
-    // finished, or before it sent anything, is only following the client.
-    const diedMidRequest = (): boolean => !this.answered && !this.clientEnded && this.keptBytes > 0;
+    // (the client neither finished nor was answered), and so has one that closes at once,
+    // before the client had time to send anything. One that closes after the client
+    // finished, or after a quiet client for a while, is only doing its job.
+    const diedMidRequest = (): boolean =>
+      !this.answered &&
+      !this.clientEnded &&
+      (this.keptBytes > 0 || Date.now() - this.connectedAt < this.options.connectTimeoutMs);
     upstream.once('end', () => {
       if (diedMidRequest() && this.retry(entry, upstream, 'closed without answering')) return;
       this.client.end();
