@@ -15,7 +15,10 @@ import { newHistogram, type WorkerMessage, type WorkerTask } from './worker';
  */
 export async function stress(options: StressOptions, out: NodeJS.WriteStream = process.stdout): Promise<Report> {
   const started = Date.now();
-  const deadline = started + (options.durationSeconds ?? MAX_DURATION_SECONDS) * 1000;
+  const durationMs = (options.durationSeconds ?? MAX_DURATION_SECONDS) * 1000;
+  const deadline = started + durationMs;
+  let firstAt = Infinity;
+  let lastAt = 0;
   const shares = split(options.amount, options.clusters);
   const progress = new Map<number, { requests: number; errors: number }>();
   const histogram = newHistogram();
@@ -48,7 +51,7 @@ export async function stress(options: StressOptions, out: NodeJS.WriteStream = p
             const task: WorkerTask = {
               serviceUrl: options.serviceUrl,
               amount,
-              deadline,
+              durationMs,
               workers: options.workers,
               mix: options.mix,
               keys: options.keys,
@@ -64,6 +67,8 @@ export async function stress(options: StressOptions, out: NodeJS.WriteStream = p
               }
               requests += message.requests;
               misses += message.misses;
+              firstAt = Math.min(firstAt, message.firstAt);
+              lastAt = Math.max(lastAt, message.lastAt);
               for (const [kind, count] of Object.entries(message.errors)) errors[kind] = (errors[kind] ?? 0) + count;
               histogram.add(hdr.decodeFromCompressedBase64(message.histogram));
               progress.set(index, { requests: message.requests, errors: Object.values(message.errors).reduce((a, b) => a + b, 0) });
@@ -77,7 +82,8 @@ export async function stress(options: StressOptions, out: NodeJS.WriteStream = p
     clearInterval(ticker);
     bar?.stop();
   }
-  const seconds = (Date.now() - started) / 1000;
+  // The measured window: first request out to last answer in (thread start-up excluded, as wrk does).
+  const seconds = lastAt > firstAt ? (lastAt - firstAt) / 1000 : (Date.now() - started) / 1000;
   const ms = (us: number): number => us / 1000;
   return buildReport(
     {

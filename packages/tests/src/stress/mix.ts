@@ -28,7 +28,9 @@ export function parseMix(text: string): MixEntry[] {
 
 /** Picks an operation for `random` in [0, 1), in proportion to the weights. */
 export function pick(mix: readonly MixEntry[], random: number): Operation {
-  const total = mix.reduce((sum, e) => sum + e.weight, 0);
+  if (mix.length === 1) return (mix[0] as MixEntry).op;
+  let total = 0;
+  for (const entry of mix) total += entry.weight;
   let point = random * total;
   for (const entry of mix) {
     if (point < entry.weight) return entry.op;

@@ -1,6 +1,6 @@
 import * as hdr from 'hdr-histogram-js';
-import { Pool } from 'undici';
 import { parentPort, workerData } from 'node:worker_threads';
+import { HttpConnection, RequestError } from './connection';
 import { type MixEntry, type Operation, pick } from './mix';
 
 /** What the main thread gives a worker. */
@@ -8,8 +8,8 @@ export interface WorkerTask {
   readonly serviceUrl: string;
   /** Requests this worker sends; undefined when bounded by `deadline` only. */
   readonly amount: number | undefined;
-  /** Epoch ms after which no request starts (always set: every loop is bounded in time). */
-  readonly deadline: number;
+  /** No request starts later than this after the worker starts (every loop is bounded in time). */
+  readonly durationMs: number;
   readonly workers: number;
   readonly mix: MixEntry[];
   readonly keys: number;
@@ -20,7 +20,16 @@ export interface WorkerTask {
 
 export type WorkerMessage =
   | { type: 'progress'; requests: number; errors: number }
-  | { type: 'done'; requests: number; misses: number; errors: Record<string, number>; histogram: string };
+  | {
+      type: 'done';
+      requests: number;
+      misses: number;
+      errors: Record<string, number>;
+      histogram: string;
+      /** When the first request left and the last answer came (epoch ms): the measured window. */
+      firstAt: number;
+      lastAt: number;
+    };
 
 /** Latencies in microseconds, 1 µs to 10 minutes, 3 significant digits. */
 export function newHistogram(): hdr.Histogram {
@@ -34,32 +43,42 @@ export function pathFor(op: Operation, n: number, value: string): string {
 }
 
 async function run(task: WorkerTask): Promise<void> {
-  const pool = new Pool(task.serviceUrl, { connections: task.workers, pipelining: 1 });
+  const url = new URL(task.serviceUrl);
+  const connections = Array.from(
+    { length: task.workers },
+    () => new HttpConnection(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 80), url.host),
+  );
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const connection of connections) connection.checkTimeout(now);
+  }, 50);
   const histogram = newHistogram();
   const errors: Record<string, number> = {};
   let requests = 0;
   let misses = 0;
   let started = 0;
   const value = 'v'.repeat(task.valueLength);
-  const more = (): boolean => (task.amount === undefined || started < task.amount) && Date.now() < task.deadline;
+  const firstAt = Date.now();
+  const deadline = firstAt + task.durationMs;
+  const more = (): boolean => (task.amount === undefined || started < task.amount) && Date.now() < deadline;
 
-  const loop = async (): Promise<void> => {
+  const loop = async (connection: HttpConnection): Promise<void> => {
     while (more()) {
       started++;
       const op = pick(task.mix, Math.random());
       const path = pathFor(op, Math.floor(Math.random() * task.keys), value);
-      const begin = process.hrtime.bigint();
+      const begin = performance.now();
       try {
-        const res = await pool.request({ method: 'GET', path, headersTimeout: task.timeoutMs, bodyTimeout: task.timeoutMs });
-        await res.body.dump();
-        if (res.statusCode === 404 && op !== 'set') misses++;
-        else if (res.statusCode !== 200) errors[`HTTP ${res.statusCode}`] = (errors[`HTTP ${res.statusCode}`] ?? 0) + 1;
+        const status = await connection.get(path, task.timeoutMs);
+        if (status === 404 && op !== 'set') misses++;
+        else if (status !== 200) errors[`HTTP ${status}`] = (errors[`HTTP ${status}`] ?? 0) + 1;
       } catch (error) {
-        const code = (error as { code?: string }).code ?? (error as Error).name;
-        const kind = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : code;
+        const kind = error instanceof RequestError ? error.kind : String(error);
         errors[kind] = (errors[kind] ?? 0) + 1;
+        // A refused connection fails at once: do not spin on it.
+        if (kind !== 'timeout') await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - begin) / 1000n)));
+      histogram.recordValue(Math.max(1, Math.round((performance.now() - begin) * 1000)));
       requests++;
     }
   };
@@ -68,11 +87,15 @@ async function run(task: WorkerTask): Promise<void> {
     const failed = Object.values(errors).reduce((a, b) => a + b, 0);
     parentPort?.postMessage({ type: 'progress', requests, errors: failed } satisfies WorkerMessage);
   }, 250);
-  await Promise.all(Array.from({ length: task.workers }, loop));
+  await Promise.all(connections.map(loop));
   clearInterval(progress);
-  await pool.close();
+  clearInterval(sweep);
+  const lastAt = Date.now();
+  for (const connection of connections) connection.close();
   parentPort?.postMessage({
     type: 'done',
+    firstAt,
+    lastAt,
     requests,
     misses,
     errors,

@@ -5,6 +5,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseResponse } from '../../src/stress/connection';
 import { parseMix, pick } from '../../src/stress/mix';
 import { readStressOptions, StressConfigError } from '../../src/stress/options';
 import { buildReport, formatReport } from '../../src/stress/report';
@@ -36,6 +37,21 @@ describe('stress tool', () => {
     it('builds request paths', () => {
       expect(pathFor('set', 7, 'vv')).to.equal('/set?k=stress-7&v=vv');
       expect(pathFor('get', 7, 'vv')).to.equal('/get?k=stress-7');
+    });
+  });
+
+  describe('response reading', () => {
+    const b = (text: string) => Buffer.from(text, 'latin1');
+    it('finds the end of a Content-Length answer, and waits for an incomplete one', () => {
+      const full = 'HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhello';
+      expect(parseResponse(b(full))).to.deep.equal({ status: 404, length: full.length, close: false });
+      expect(parseResponse(b(full.slice(0, -1)))).to.equal(undefined);
+      expect(parseResponse(b('HTTP/1.1 200 OK\r\nContent-Len'))).to.equal(undefined);
+    });
+    it('reads chunked answers and Connection: close', () => {
+      const chunked = 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
+      expect(parseResponse(b(chunked))).to.deep.equal({ status: 200, length: chunked.length, close: true });
+      expect(parseResponse(b(chunked.slice(0, -3)))).to.equal(undefined);
     });
   });
 
