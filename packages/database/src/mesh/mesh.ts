@@ -72,6 +72,8 @@ export class Mesh {
   private readonly antiEntropy: AntiEntropy;
   private readonly outboxes = new Map<string, Outbox>();
   private readonly pinging = new Set<string>();
+  /** Pings in a row that failed, per URL: the first and every 60th are logged as warnings. */
+  private readonly pingFailures = new Map<string, number>();
   private readonly syncQueue = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private syncing = false;
@@ -295,8 +297,12 @@ export class Mesh {
       this.rejoinCheck(body);
       if (this.membership.contact(body.node) !== undefined) this.lastContactAt = this.now();
       this.membership.hear(body.peers);
+      this.pingFailures.delete(url);
     } catch (error) {
-      this.logger.debug({ url, err: String(error) }, 'ping failed');
+      const failures = (this.pingFailures.get(url) ?? 0) + 1;
+      this.pingFailures.set(url, failures);
+      const level = failures === 1 || failures % 60 === 0 ? 'warn' : 'debug';
+      this.logger[level]({ url, failures, err: String(error) }, 'ping failed');
     } finally {
       this.pinging.delete(url);
     }
@@ -343,6 +349,7 @@ export class Mesh {
   }
 
   private onForget(peer: Peer): void {
+    this.pingFailures.delete(peer.url);
     if (peer.nodeId !== undefined) this.logger.info({ peer: peer.url, nodeId: peer.nodeId }, 'peer forgotten');
     this.outboxes.get(peer.url)?.close();
     this.outboxes.delete(peer.url);

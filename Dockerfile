@@ -1,0 +1,30 @@
+# MeshKV: one image for the database node, the load balancer and the test tools.
+#   docker build -t meshkv .                                   (official Node 20 image)
+#   docker build --build-arg NODE_IMAGE=meshkv-node-base:local -t meshkv .   (no registry:
+#     scripts/docker/node-base-image.sh makes that base from this machine's Node.js)
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.base.json ./
+COPY packages/database/package.json packages/database/
+COPY packages/load-balancer/package.json packages/load-balancer/
+COPY packages/tests/package.json packages/tests/
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY packages packages
+RUN npm run build --workspaces && npm prune --omit=dev --no-audit --no-fund \
+ && node -e "const fs=require('fs');for(const p of fs.readdirSync('packages'))for(const d of fs.readdirSync('packages/'+p))if(!['dist','node_modules','package.json'].includes(d))fs.rmSync('packages/'+p+'/'+d,{recursive:true,force:true})"
+
+FROM ${NODE_IMAGE} AS runtime
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+# Each package: package.json, dist, and its own node_modules (versions that differ from the root's).
+COPY --from=build /app/packages packages
+USER 1000
+EXPOSE 8100
+# No curl or wget needed: Node asks the node's own /healthcheck.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8100)+'/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "packages/database/dist/index.js"]
