@@ -2,6 +2,9 @@ import * as net from 'node:net';
 import type { Logger } from '../logger';
 import type { BackendPool, PoolEntry } from './pool';
 
+/** The read buffer of every backend connection: data is copied out before the next read. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export interface ProxyOptions {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
@@ -186,7 +189,15 @@ class Session {
     this.tried.add(entry.backend.id);
     this.entry = entry;
     this.connected = false;
-    const upstream = net.connect({ host: entry.backend.host, port: entry.backend.port, allowHalfOpen: true, noDelay: true });
+    // Answers are read into one reused buffer (no stream machinery per chunk) and copied
+    // out only to be written to the client.
+    const upstream: net.Socket = net.connect({
+      host: entry.backend.host,
+      port: entry.backend.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (bytes: number, buffer: Uint8Array): boolean => this.fromUpstream(upstream, bytes, buffer) },
+    });
     this.upstream = upstream;
     this.track(upstream);
     const timer = setTimeout(
@@ -206,17 +217,6 @@ class Session {
       if (!this.replayable) this.kept = [];
       if (this.clientEnded) upstream.end();
       this.client.resume();
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (!this.answered) {
-        this.answered = true;
-        this.kept = [];
-      }
-      this.count(chunk.length, 'out');
-      if (!this.client.write(chunk)) {
-        upstream.pause();
-        this.client.once('drain', () => upstream.resume());
-      }
     });
     // A backend that closes while a request of the client waits for its answer has died
     // (the client neither finished nor was answered), and so has one that closes at once,
@@ -248,6 +248,19 @@ class Session {
     });
   }
 
+  /** A chunk of the backend's answer, in the shared read buffer: copied, then sent on. */
+  private fromUpstream(upstream: net.Socket, bytes: number, buffer: Uint8Array): boolean {
+    if (this.upstream !== upstream) return false;
+    if (!this.answered) {
+      this.answered = true;
+      this.kept = [];
+    }
+    this.count(bytes, 'out');
+    if (this.client.write(Buffer.from(buffer.subarray(0, bytes)))) return true;
+    this.client.once('drain', () => upstream.resume());
+    return false;
+  }
+
   /** Moves to the next backend if the client's bytes can be sent again; false when they cannot. */
   private retry(entry: PoolEntry, upstream: net.Socket, reason: string): boolean {
     if (this.upstream !== upstream) return true; // already moved on
@@ -256,7 +269,6 @@ class Session {
     this.upstream = undefined;
     if (this.connected) entry.active--;
     this.connected = false;
-    upstream.removeAllListeners('data');
     upstream.destroy();
     this.stats.connectFailures++;
     this.pool.markDown(entry, reason);
