@@ -3,7 +3,7 @@ import type { Version } from '../clock/version';
 import type { MeshConfig } from '../config';
 import type { Logger } from '../logger';
 import type { StoredRecord } from '../storage/adapter';
-import type { Store } from '../store';
+import type { ApplyOutcome, Store } from '../store';
 import { AntiEntropy, type SyncReport } from './anti-entropy';
 import { MeshClient } from './client';
 import { Membership, type NodeInfo, type Peer } from './membership';
@@ -211,19 +211,14 @@ export class Mesh {
     let applied = 0;
     let stale = 0;
     let refused = 0;
-    const count = (outcome: string): void => {
+    const count = (outcome: ApplyOutcome): void => {
+      this.countApplied(outcome);
       if (outcome === 'applied') applied++;
       else if (outcome === 'stale') stale++;
-      else {
-        refused++;
-        if (outcome === 'drift') this.stats.recordsDrift++;
-        else this.stats.recordsExpired++;
-      }
+      else refused++;
     };
     if (body.clear !== null) count(this.store.applyClear(body.clear));
     for (const [key, value, hlc, nodeId] of body.records) count(this.store.apply(key, { value, hlc, nodeId }));
-    this.stats.recordsApplied += applied;
-    this.stats.recordsStale += stale;
     if (refused > 0) this.logger.warn({ refused }, 'records refused (clock too far ahead, or expired tombstones)');
     return { applied, stale, refused };
   }
@@ -412,7 +407,7 @@ export class Mesh {
     }
   }
 
-  private countApplied(outcome: string): void {
+  private countApplied(outcome: ApplyOutcome): void {
     if (outcome === 'applied') this.stats.recordsApplied++;
     else if (outcome === 'stale') this.stats.recordsStale++;
     else if (outcome === 'drift') this.stats.recordsDrift++;
