@@ -170,7 +170,7 @@ export class Mesh {
   }
 
   private *liveOutboxes(): Generator<Outbox> {
-    for (const peer of this.membership.list()) {
+    for (const peer of this.membership.each()) {
       if (peer.nodeId === undefined || peer.state === 'down') continue;
       yield this.outboxFor(peer);
     }
