@@ -10,6 +10,9 @@ export class RequestError extends Error {
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
+/** Failures after which a request that got no byte of answer on a reused connection is sent again. */
+const RESENDABLE = new Set(['closed', 'ECONNRESET', 'EPIPE']);
+
 /**
  * One keep-alive HTTP/1.1 connection that sends GET requests one after the other, as wrk
  * does, and reads only what a load generator needs from the answer: the status and the end
@@ -23,6 +26,13 @@ export class HttpConnection {
   private waiting: { resolve: (status: number) => void; reject: (error: RequestError) => void } | undefined;
   private deadline = 0;
   private readonly head: string;
+  /** The request in flight, kept to be sent again (see `fail`). */
+  private path = '';
+  /** Answers completed on the current socket: more than 0 means it is a reused connection. */
+  private answers = 0;
+  private resentThis = false;
+  /** Requests sent a second time because a reused connection closed before answering them. */
+  resent = 0;
 
   constructor(
     private readonly host: string,
@@ -37,6 +47,8 @@ export class HttpConnection {
     if (this.waiting !== undefined) return Promise.reject(new Error('one request at a time per connection'));
     const socket = this.socket ?? this.open();
     this.deadline = Date.now() + timeoutMs;
+    this.path = path;
+    this.resentThis = false;
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
       socket.write(`GET ${path}${this.head}`, 'latin1');
@@ -57,6 +69,7 @@ export class HttpConnection {
     const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
     this.socket = socket;
     this.buffer = Buffer.alloc(0);
+    this.answers = 0;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (this.socket === socket) this.fail(new RequestError(error.code ?? 'error'));
@@ -67,9 +80,24 @@ export class HttpConnection {
     return socket;
   }
 
+  /**
+   * Ends the request in flight with `error`, except in the one case where HTTP clients send
+   * a request again (RFC 9110, 9.2.2; every request here is a GET): a keep-alive connection
+   * that already carried answers closed before any byte of this one. A server or proxy may
+   * close an idle reused connection at any time, and a TCP balancer cannot replay a request
+   * on a connection that already had answers when its backend dies; the next connection
+   * goes to a living backend. Sent again once at most, and counted in `resent`.
+   */
   private fail(error: RequestError): void {
+    const reused = this.answers > 0 && this.buffer.length === 0;
     this.socket?.destroy();
     this.socket = undefined;
+    if (this.waiting !== undefined && reused && !this.resentThis && RESENDABLE.has(error.kind)) {
+      this.resentThis = true;
+      this.resent++;
+      this.open().write(`GET ${this.path}${this.head}`, 'latin1');
+      return;
+    }
     const waiting = this.waiting;
     this.waiting = undefined;
     waiting?.reject(error);
@@ -80,6 +108,7 @@ export class HttpConnection {
     const parsed = parseResponse(this.buffer);
     if (parsed === undefined) return;
     this.buffer = this.buffer.subarray(parsed.length);
+    this.answers++;
     if (parsed.close) {
       this.socket?.destroy();
       this.socket = undefined;

@@ -25,6 +25,7 @@ export async function stress(options: StressOptions, out: NodeJS.WriteStream = p
   const errors: Record<string, number> = {};
   let requests = 0;
   let misses = 0;
+  let resent = 0;
 
   const total = options.amount;
   const bar = out.isTTY
@@ -67,6 +68,7 @@ export async function stress(options: StressOptions, out: NodeJS.WriteStream = p
               }
               requests += message.requests;
               misses += message.misses;
+              resent += message.resent;
               firstAt = Math.min(firstAt, message.firstAt);
               lastAt = Math.max(lastAt, message.lastAt);
               for (const [kind, count] of Object.entries(message.errors)) errors[kind] = (errors[kind] ?? 0) + count;
@@ -89,6 +91,7 @@ export async function stress(options: StressOptions, out: NodeJS.WriteStream = p
     {
       requests,
       misses,
+      resent,
       errors,
       seconds,
       latencyMs: {

@@ -4,6 +4,12 @@ export interface RunTotals {
   readonly requests: number;
   /** Answers that are right but say "not there" (404 on get, is, rm): not errors. */
   readonly misses: number;
+  /**
+   * Requests sent a second time because a reused keep-alive connection closed before any
+   * byte of their answer (what HTTP clients do; a backend that died behind the balancer).
+   * Not errors: each one got its answer on the second try, or is counted in `errors`.
+   */
+  readonly resent: number;
   /** Failures by kind: `HTTP 503`, `ECONNREFUSED`, `timeout`, … */
   readonly errors: Readonly<Record<string, number>>;
   readonly seconds: number;
@@ -48,6 +54,7 @@ export function formatReport(report: Report, what: string): string {
     `  errors      ${n(report.errorCount)} (${(report.errorRate * 100).toFixed(3)} %; allowed ${(report.maxErrorRate * 100).toFixed(3)} %)`,
   ];
   for (const [kind, count] of Object.entries(report.errors).sort((a, b) => b[1] - a[1])) lines.push(`    ${kind}: ${n(count)}`);
+  if (report.resent > 0) lines.push(`  resent      ${n(report.resent)} (a reused connection closed before answering; sent again once)`);
   lines.push(`  result      ${report.passed ? 'PASS' : 'FAIL'}`, '');
   return lines.join('\n');
 }

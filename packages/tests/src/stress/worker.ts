@@ -24,6 +24,8 @@ export type WorkerMessage =
       type: 'done';
       requests: number;
       misses: number;
+      /** Requests sent again after a reused connection closed before answering them. */
+      resent: number;
       errors: Record<string, number>;
       histogram: string;
       /** When the first request left and the last answer came (epoch ms): the measured window. */
@@ -98,6 +100,7 @@ async function run(task: WorkerTask): Promise<void> {
     lastAt,
     requests,
     misses,
+    resent: connections.reduce((sum, connection) => sum + connection.resent, 0),
     errors,
     histogram: hdr.encodeIntoCompressedBase64(histogram),
   } satisfies WorkerMessage);

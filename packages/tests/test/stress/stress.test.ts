@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseResponse } from '../../src/stress/connection';
+import { HttpConnection, parseResponse } from '../../src/stress/connection';
 import { parseMix, pick } from '../../src/stress/mix';
 import { readStressOptions, StressConfigError } from '../../src/stress/options';
 import { buildReport, formatReport } from '../../src/stress/report';
@@ -55,6 +56,51 @@ describe('stress tool', () => {
     });
   });
 
+  describe('a keep-alive connection', () => {
+    // A raw TCP server whose every connection answers `answers` requests, then closes on the
+    // next one without a byte (a backend killed behind the balancer).
+    let server: net.Server;
+    let port: number;
+    let answers = 1;
+    let connections = 0;
+    const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}';
+    before(async () => {
+      server = net.createServer((socket) => {
+        connections++;
+        let left = answers;
+        socket.on('data', () => {
+          if (left-- > 0) socket.write(OK);
+          else socket.destroy();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+    });
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('sends a request again once when a reused connection closes before answering it', async () => {
+      answers = 1;
+      connections = 0;
+      const connection = new HttpConnection('127.0.0.1', port, `127.0.0.1:${port}`);
+      expect(await connection.get('/get?k=a', 2000)).to.equal(200);
+      expect(await connection.get('/get?k=b', 2000)).to.equal(200);
+      connection.close();
+      expect(connection.resent).to.equal(1);
+      expect(connections).to.equal(2);
+    });
+    it('fails a request whose fresh connection closes before answering: nothing is sent again', async () => {
+      answers = 0;
+      const connection = new HttpConnection('127.0.0.1', port, `127.0.0.1:${port}`);
+      const failure = await connection.get('/get?k=a', 2000).then(
+        () => undefined,
+        (error: Error) => error.message,
+      );
+      connection.close();
+      expect(failure).to.equal('closed');
+      expect(connection.resent).to.equal(0);
+    });
+  });
+
   describe('settings', () => {
     it('has defaults, and reads every variable and --json', () => {
       const defaults = readStressOptions({}, []);
@@ -97,7 +143,7 @@ describe('stress tool', () => {
     const latencyMs = { p50: 1, p90: 2, p99: 3, p999: 4, max: 5, mean: 1.5 };
 
     it('throughput is requests per second of the run; latency is per request: two different things', () => {
-      const report = buildReport({ requests: 1000, misses: 10, errors: {}, seconds: 2, latencyMs }, 0);
+      const report = buildReport({ requests: 1000, misses: 10, resent: 0, errors: {}, seconds: 2, latencyMs }, 0);
       expect(report.throughput).to.equal(500);
       expect(report.latencyMs.p50).to.equal(1);
       expect(report.passed).to.equal(true);
@@ -106,11 +152,11 @@ describe('stress tool', () => {
     });
 
     it('counts errors by kind and fails above the allowed rate, or when nothing was sent', () => {
-      const failing = buildReport({ requests: 200, misses: 0, errors: { 'HTTP 503': 3, ECONNREFUSED: 1 }, seconds: 1, latencyMs }, 0.01);
+      const failing = buildReport({ requests: 200, misses: 0, resent: 0, errors: { 'HTTP 503': 3, ECONNREFUSED: 1 }, seconds: 1, latencyMs }, 0.01);
       expect(failing).to.include({ errorCount: 4, errorRate: 0.02, passed: false });
       expect(formatReport(failing, 't')).to.contain('HTTP 503: 3').and.contain('FAIL');
-      expect(buildReport({ requests: 200, misses: 0, errors: { timeout: 2 }, seconds: 1, latencyMs }, 0.01).passed).to.equal(true);
-      expect(buildReport({ requests: 0, misses: 0, errors: {}, seconds: 1, latencyMs }, 1).passed).to.equal(false);
+      expect(buildReport({ requests: 200, misses: 0, resent: 0, errors: { timeout: 2 }, seconds: 1, latencyMs }, 0.01).passed).to.equal(true);
+      expect(buildReport({ requests: 0, misses: 0, resent: 0, errors: {}, seconds: 1, latencyMs }, 1).passed).to.equal(false);
     });
 
     it('takes percentiles from the histogram to 3 significant digits', () => {
