@@ -44,9 +44,12 @@ export class MeshClient {
     if (options.secret !== undefined) this.headers.authorization = `Bearer ${options.secret}`;
   }
 
-  /** POSTs JSON and returns the parsed JSON answer; throws on a non-2xx or a timeout. */
-  async post<T>(baseUrl: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
-    const text = await this.postRaw(baseUrl, path, body, timeoutMs, async (res) => res.text());
+  /**
+   * POSTs JSON and returns the parsed JSON answer; throws on a non-2xx or a timeout.
+   * `fresh`: on a connection of its own, closed after the answer (see Mesh.ping).
+   */
+  async post<T>(baseUrl: string, path: string, body: unknown, timeoutMs: number, fresh = false): Promise<T> {
+    const text = await this.postRaw(baseUrl, path, body, timeoutMs, async (res) => res.text(), fresh);
     return JSON.parse(text) as T;
   }
 
@@ -57,6 +60,7 @@ export class MeshClient {
     body: unknown,
     timeoutMs: number,
     read: (body: { text(): Promise<string>; [Symbol.asyncIterator](): AsyncIterator<Buffer> }) => Promise<T>,
+    fresh = false,
   ): Promise<T> {
     const pool = this.pool(baseUrl);
     const signal = AbortSignal.timeout(timeoutMs);
@@ -70,6 +74,7 @@ export class MeshClient {
         signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+        reset: fresh,
       });
     } catch (error) {
       throw new PeerRequestError(`${baseUrl}${path}: ${describe(error)}`);

@@ -281,12 +281,18 @@ export class Mesh {
     this.pinging.add(url);
     const peer = this.membership.get(url);
     if (peer !== undefined) peer.lastProbe = this.now();
+    // A seed that is not itself a peer is most likely a load balancer in front of the
+    // nodes (MESH_NETWORK_URL=http://load-balancer:8080): it picks a node per connection,
+    // so a kept-alive connection would reach the same node forever, maybe this one. A new
+    // connection per ping reaches the next node each round.
+    const fresh = peer === undefined && this.config.seeds.includes(url);
     try {
       const answer = await this.client.post<{ node: unknown; peers: unknown }>(
         url,
         '/ping',
         { node: this.self(), peers: this.membership.gossip() },
         this.config.pingTimeoutMs,
+        fresh,
       );
       const body = readPing(answer);
       this.rejoinCheck(body);

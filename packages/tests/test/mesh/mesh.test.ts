@@ -1,6 +1,9 @@
 import { expect } from 'chai';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
+import * as path from 'node:path';
+import { freePort } from '../../src/bench/processes';
 import { NodeProcess } from '../../src/cluster/node-process';
 import { loadDirect } from '../../src/cluster/load';
 import { Clients, converged, divergent, getAll, isFullMesh, SCENARIO_ENV, SECRET, waitFor } from '../helpers/mesh';
@@ -13,6 +16,7 @@ describe('mesh scenarios (real node processes)', function () {
   this.timeout(60_000);
   const nodes: NodeProcess[] = [];
   const clients = new Clients();
+  let balancer: ChildProcess | undefined;
 
   async function start(count: number, env: Record<string, string> = {}, seedOf = (i: number) => (i === 0 ? [] : [0])): Promise<NodeProcess[]> {
     const started: NodeProcess[] = [];
@@ -30,7 +34,37 @@ describe('mesh scenarios (real node processes)', function () {
       for (const node of nodes) process.stderr.write(`\n--- ${node.name} log (tail) ---\n${node.log.slice(-3000)}\n`);
     }
     await clients.close();
+    balancer?.kill('SIGKILL');
+    balancer = undefined;
     await Promise.all(nodes.splice(0).map((node) => node.stop()));
+  });
+
+  it('nodes whose only seed is a load balancer in front of them (as in Compose) find each other', async () => {
+    // Ports first: the balancer must know the nodes, and the nodes the balancer.
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const balancerPort = await freePort();
+    const entry = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'index.js');
+    balancer = spawn(process.execPath, [entry], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        SERVICE_PORT: String(balancerPort),
+        BIND_ADDRESS: '127.0.0.1',
+        ADMIN_PORT: '0',
+        BACKENDS: ports.map((port) => `127.0.0.1:${port}`).join(','),
+        HEALTH_INTERVAL_MS: '100',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: 'ignore',
+    });
+    const three: NodeProcess[] = [];
+    for (const port of ports) {
+      const node = await NodeProcess.start(`node-${nodes.length + 1}`, { ...SCENARIO_ENV, MESH_NETWORK_URL: `http://127.0.0.1:${balancerPort}` }, { port });
+      nodes.push(node);
+      three.push(node);
+    }
+    // A kept-alive connection to the balancer would reach one node forever (maybe the
+    // pinging node itself): each seed ping must reach the next node.
+    await waitFor(() => isFullMesh(three), 10_000, 'every node to list every other as alive');
   });
 
   it('a chain of seeds (B seeds A, C seeds B, D seeds C) becomes a full mesh; a write on A is read on D', async () => {
