@@ -1,5 +1,10 @@
-# MeshKV: one image for the database node, the load balancer and the test tools.
+# MeshKV: one Dockerfile, two images.
+#   runtime (the default): the database node, and the load balancer with
+#     `node packages/load-balancer/dist/index.js`
+#   tests: the integration suite (default command) and the stress tool (`npm run stress`)
+#
 #   docker build -t meshkv .                                   (official Node 20 image)
+#   docker build --target tests -t meshkv-tests .
 #   docker build --build-arg NODE_IMAGE=meshkv-node-base:local -t meshkv .   (no registry:
 #     scripts/docker/node-base-image.sh makes that base from this machine's Node.js)
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -12,19 +17,33 @@ COPY packages/load-balancer/package.json packages/load-balancer/
 COPY packages/tests/package.json packages/tests/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY packages packages
-RUN npm run build --workspaces && npm prune --omit=dev --no-audit --no-fund \
+RUN npm run build --workspaces && npx tsc -p packages/tests/tsconfig.test.json
+
+# The test tools, with their development dependencies (mocha, chai). Pointed at the
+# balancer of the Compose project by default.
+FROM ${NODE_IMAGE} AS tests
+COPY --from=build --chown=1000:1000 /app /app
+WORKDIR /app/packages/tests
+USER 1000
+ENV HOME=/tmp NPM_CONFIG_UPDATE_NOTIFIER=false SERVICE_URL=http://load-balancer:8080
+CMD ["node", "/app/node_modules/mocha/bin/mocha.js", "--config", ".mocharc.integration.json"]
+
+FROM build AS production
+# Production dependencies only; of each package keep package.json, dist and its own
+# node_modules (versions that differ from the root's). The base image may have no rm.
+RUN npm prune --omit=dev --no-audit --no-fund \
  && node -e "const fs=require('fs');for(const p of fs.readdirSync('packages'))for(const d of fs.readdirSync('packages/'+p))if(!['dist','node_modules','package.json'].includes(d))fs.rmSync('packages/'+p+'/'+d,{recursive:true,force:true})"
 
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules node_modules
-# Each package: package.json, dist, and its own node_modules (versions that differ from the root's).
-COPY --from=build /app/packages packages
+COPY --from=production /app/package.json ./
+COPY --from=production /app/node_modules node_modules
+COPY --from=production /app/packages packages
 USER 1000
 EXPOSE 8100
 # No curl or wget needed: Node asks the node's own /healthcheck.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8100)+'/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# SIGTERM is handled by the node itself (drain, then exit); Compose adds an init too.
 CMD ["node", "packages/database/dist/index.js"]

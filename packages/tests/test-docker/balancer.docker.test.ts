@@ -3,7 +3,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { freePort } from '../src/bench/processes';
-import { daemonStartedHere, docker, ensureDocker, ensureNodeImage, startDaemon, stopDaemon } from '../src/docker/engine';
+import { daemonStartedHere, docker, ensureNodeImage, startDaemon, stopDaemon } from '../src/docker/engine';
+import { needDocker } from './hooks';
 
 /**
  * The balancer against a real Docker engine: containers of a compose-labelled group come
@@ -77,12 +78,7 @@ describe('load balancer with a real Docker engine', function () {
   };
 
   before(async function () {
-    const problem = await ensureDocker();
-    if (problem !== undefined) {
-      if (process.env.CI === 'true') throw new Error(`The Docker tests need a Docker engine: ${problem}`);
-      process.stdout.write(`\n  Docker tests skipped: ${problem}\n`);
-      this.skip();
-    }
+    await needDocker(this);
     image = ensureNodeImage();
     docker(['network', 'create', NETWORK]);
     for (const name of ['db1', 'db2', 'db3']) member(name, ['--restart', 'always']);
@@ -109,7 +105,7 @@ describe('load balancer with a real Docker engine', function () {
     await waitFor(async () => (await upNames()).length === 3, 30_000, 'the three containers in the pool');
   });
 
-  after(async () => {
+  after(() => {
     balancer?.kill('SIGTERM');
     for (const id of containers) {
       try {
@@ -123,8 +119,6 @@ describe('load balancer with a real Docker engine', function () {
     } catch {
       // never made
     }
-    // A daemon these tests started is stopped again: leave the machine as it was.
-    if (daemonStartedHere()) await stopDaemon();
   });
 
   it('sends connections round robin to all 3 containers', async () => {

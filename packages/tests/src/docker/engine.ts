@@ -70,6 +70,23 @@ export async function ensureDocker(): Promise<string | undefined> {
   return undefined;
 }
 
+/**
+ * How to call Compose here: `docker compose` (v2 plugin) when it answers, else the
+ * standalone `docker-compose` (v1.29), installed from Debian's packages as root when
+ * neither is there. Undefined, with `why`, when there is none.
+ */
+export function composeCommand(): { command: string[] } | { why: string } {
+  const answers = (command: string[]): boolean =>
+    spawnSync(command[0] as string, [...command.slice(1), 'version'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
+  if (answers(['docker', 'compose'])) return { command: ['docker', 'compose'] };
+  if (answers(['docker-compose'])) return { command: ['docker-compose'] };
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root || !fs.existsSync('/usr/bin/apt-get')) return { why: 'neither `docker compose` nor `docker-compose` is installed' };
+  execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', 'docker-compose'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return answers(['docker-compose']) ? { command: ['docker-compose'] } : { why: 'docker-compose did not run after installing it' };
+}
+
 /** The base image made from this machine's Node.js (scripts/docker/node-base-image.sh). */
 export function ensureNodeImage(tag = 'meshkv-node-base:local'): string {
   if (spawnSync('docker', ['image', 'inspect', tag], { stdio: 'ignore' }).status === 0) return tag;

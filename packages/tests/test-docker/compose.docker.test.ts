@@ -1,0 +1,216 @@
+import { expect } from 'chai';
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import { freePort } from '../src/bench/processes';
+import { ComposeProject, containerAddress } from '../src/docker/compose';
+import { composeCommand, docker, ensureNodeImage } from '../src/docker/engine';
+import { needDocker } from './hooks';
+
+/**
+ * The way users run MeshKV, end to end on a real engine: the repository's
+ * docker-compose.yaml brought up under a project name of its own, then grown, loaded,
+ * hurt and taken down, the way the README says. Every step is printed as it happens.
+ */
+
+const ROOT = path.resolve(path.dirname(require.resolve('@meshkv/tests/package.json')), '..', '..');
+const PROJECT = `meshkv-e2e-${Math.random().toString(36).slice(2, 8)}`;
+const SECRET = crypto.randomBytes(16).toString('hex');
+const KEYS = 500;
+
+interface PeerStatus {
+  url: string;
+  state: string;
+}
+interface NodeStatus {
+  hostname: string;
+  ready: boolean;
+  availableRecords: number;
+  peers: PeerStatus[];
+}
+interface BalancerStats {
+  backends: { id: string; state: string }[];
+}
+
+const started = Date.now();
+function step(text: string): void {
+  process.stdout.write(`      [${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
+}
+
+async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<T> {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return (await response.json()) as T;
+}
+
+/** Polls `condition` until it holds, or fails after `timeoutMs` with `what` and the last problem. */
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+  const begin = Date.now();
+  let last = '';
+  for (;;) {
+    try {
+      if (await condition()) return Date.now() - begin;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() - begin > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === '' ? '' : ` (last: ${last})`}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('Docker Compose end to end (docker-compose.yaml on a real engine)', function () {
+  this.timeout(300_000);
+  let compose: ComposeProject | undefined;
+  let service = '';
+  let failed = false;
+
+  const nodes = (): { id: string; url: string }[] =>
+    (compose as ComposeProject).containers('database').map((id) => ({ id, url: `http://${containerAddress(id)}:8100` }));
+  const status = (url: string): Promise<NodeStatus> => getJson<NodeStatus>(`${url}/status`);
+  const balancerStats = (): Promise<BalancerStats> => {
+    const [balancer] = (compose as ComposeProject).containers('load-balancer');
+    return getJson<BalancerStats>(`http://${containerAddress(balancer as string)}:8081/stats`);
+  };
+  /** Every running node sees every other one alive, and the balancer has them all up. */
+  const meshOf = async (count: number): Promise<boolean> => {
+    const all = nodes();
+    if (all.length !== count) return false;
+    for (const node of all) {
+      const peers = (await status(node.url)).peers.filter((peer) => peer.state === 'alive');
+      if (peers.length !== count - 1) return false;
+    }
+    const up = (await balancerStats()).backends.filter((backend) => backend.state === 'up').map((backend) => backend.id);
+    return all.every((node) => up.includes(node.id));
+  };
+  /** A node's /getAll (an array of {k, v}) as an object. */
+  const keysOn = async (url: string): Promise<Record<string, string>> =>
+    Object.fromEntries((await getJson<{ k: string; v: string }[]>(`${url}/getAll`)).map(({ k, v }) => [k, v]));
+
+  before(async function () {
+    await needDocker(this);
+    const found = composeCommand();
+    if ('why' in found) throw new Error(`The Compose tests need Compose: ${found.why}`);
+    const nodeImage = ensureNodeImage();
+    const port = await freePort();
+    service = `http://127.0.0.1:${port}`;
+    compose = new ComposeProject(found.command, ROOT, PROJECT, {
+      NODE_IMAGE: nodeImage,
+      EXPOSE_PORT: String(port),
+      MESH_SECRET: SECRET,
+      DATABASE_REPLICAS: '3',
+      LOG_LEVEL: 'info',
+    });
+    step(`${found.command.join(' ')} -p ${PROJECT} build   (NODE_IMAGE=${nodeImage})`);
+    compose.run(['build']);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = true;
+  });
+
+  after(() => {
+    if (compose === undefined) return;
+    if (failed || process.env.MESHKV_E2E_LOGS === '1') {
+      try {
+        process.stdout.write(compose.run(['logs', '--no-color', '--tail', '40']).slice(-8000));
+      } catch {
+        // logs are a courtesy
+      }
+    }
+    // Whatever happened above, nothing of the project stays.
+    compose.run(['down', '--volumes', '--remove-orphans', '--timeout', '5']);
+  });
+
+  it('up: 3 database nodes form one mesh behind the balancer, published on 127.0.0.1', async () => {
+    const project = compose as ComposeProject;
+    step('up -d with DATABASE_REPLICAS=3');
+    project.run(['up', '-d']);
+    const took = await waitFor(() => meshOf(3), 90_000, 'three nodes alive on each other and up in the balancer');
+    step(`mesh formed ${took} ms after up returned: every node lists the 2 others alive; the balancer has 3 up`);
+    const answer = await fetch(`${service}/set?k=hello&v=world&w=all`);
+    expect(answer.status).to.equal(200);
+    for (const node of nodes()) expect((await keysOn(node.url)).hello).to.equal('world');
+    step(`a write through ${service} with w=all is on all 3 nodes`);
+  });
+
+  it('the integration suite passes through the balancer (`run tests`), with the cross-node checks', async () => {
+    const project = compose as ComposeProject;
+    const urls = nodes().map((node) => node.url).join(',');
+    step(`run --rm tests   (SERVICE_URL=http://load-balancer:8080, MESH_URLS=${urls})`);
+    const result = await project.start(['run', '--rm', '-T', '-e', `MESH_URLS=${urls}`, 'tests'], 180_000);
+    const summary = result.output.split('\n').filter((line) => /passing|failing|pending/.test(line));
+    step(`integration suite: ${summary.map((line) => line.trim()).join(', ')}`);
+    expect(result.code, result.output.slice(-6000)).to.equal(0);
+    expect(result.output).to.match(/\d+ passing/);
+    expect(result.output).not.to.match(/\d+ pending/);
+  });
+
+  it('run -d database: a 4th node is alive on every node, in the pool, and holds every key', async () => {
+    const project = compose as ComposeProject;
+    step(`writing ${KEYS} keys through the balancer with w=all`);
+    for (let i = 0; i < KEYS; i++) {
+      const answer = await fetch(`${service}/set?k=e2e-${i}&v=value-${i}&w=all`);
+      expect(answer.status, `set e2e-${i}`).to.equal(200);
+    }
+    step('run -d database');
+    project.run(['run', '-d', 'database']);
+    const took = await waitFor(() => meshOf(4), 60_000, 'the 4th node alive on every node and up in the balancer');
+    step(`4 nodes: each lists the 3 others alive and the balancer has 4 up, ${took} ms after run returned`);
+    const newest = nodes().find((node) => docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.oneoff"}}', node.id]) === 'True');
+    expect(newest, 'the one-off container').not.to.equal(undefined);
+    const url = (newest as { url: string }).url;
+    await waitFor(async () => (await status(url)).ready, 30_000, 'the new node to be ready');
+    const held = await keysOn(url);
+    const missing = Array.from({ length: KEYS }, (_, i) => i).filter((i) => held[`e2e-${i}`] !== `value-${i}`);
+    step(`the new node holds ${KEYS - missing.length} of the ${KEYS} keys`);
+    expect(missing).to.deep.equal([]);
+  });
+
+  it('docker kill of a node under a stress run: 0 errors; the node, started again, catches up', async () => {
+    const project = compose as ComposeProject;
+    const victim = nodes().find((node) => docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.oneoff"}}', node.id]) !== 'True');
+    expect(victim).not.to.equal(undefined);
+    const { id } = victim as { id: string };
+    step('run --rm tests npm run stress   (STRESS_DURATION=15, 50 keep-alive connections, set:50,get:50)');
+    const stress = project.start(['run', '--rm', '-T', '-e', 'STRESS_DURATION=15', '-e', 'STRESS_KEYS=2000', 'tests', 'npm', 'run', 'stress'], 120_000);
+    // Kill once the load is flowing: the balancer must already be carrying it.
+    await waitFor(async () => {
+      const stats = await balancerStats();
+      return stats.backends.some((backend) => backend.state === 'up') && project.containers('tests').length > 0;
+    }, 60_000, 'the stress run to start');
+    await new Promise((resolve) => setTimeout(resolve, 4000)); // load for a while, as a user would see it
+    step(`docker kill ${id.slice(0, 12)} (one of the original 3 nodes)`);
+    docker(['kill', id]);
+    const result = await stress;
+    const report = result.output.split('\n').filter((line) => /requests|throughput|latency|errors|resent|result|:\s+\d/.test(line) && !/^stress: /.test(line));
+    for (const line of report) step(`stress: ${line.trim()}`);
+    expect(result.code, result.output.slice(-4000)).to.equal(0);
+    expect(result.output).to.match(/errors\s+0 \(/);
+
+    step(`docker start ${id.slice(0, 12)}`);
+    docker(['start', id]);
+    const back = await waitFor(() => meshOf(4), 60_000, 'the restarted node alive on every node and up in the balancer');
+    // It came back empty (memory storage): anti-entropy must give it everything the others hold.
+    const url = `http://${containerAddress(id)}:8100`;
+    const reference = nodes().find((node) => node.id !== id) as { url: string };
+    const caughtUp = await waitFor(
+      async () => {
+        const [mine, theirs] = await Promise.all([keysOn(url), keysOn(reference.url)]);
+        return (await status(url)).ready && JSON.stringify(Object.entries(mine).sort()) === JSON.stringify(Object.entries(theirs).sort());
+      },
+      60_000,
+      'the restarted node to hold exactly what the others hold',
+    );
+    const count = Object.keys(await keysOn(url)).length;
+    step(`restarted node back in the mesh after ${back} ms, identical to its peers (${count} keys) ${caughtUp} ms later`);
+  });
+
+  it('down leaves no container, network or volume of the project behind', () => {
+    const project = compose as ComposeProject;
+    step('down --volumes --remove-orphans');
+    project.run(['down', '--volumes', '--remove-orphans', '--timeout', '5']);
+    expect(project.containers(undefined, true), 'containers').to.deep.equal([]);
+    expect(project.networks(), 'networks').to.deep.equal([]);
+    expect(project.volumes(), 'volumes').to.deep.equal([]);
+    step('nothing left: 0 containers, 0 networks, 0 volumes');
+  });
+});
