@@ -1,0 +1,344 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as Lmdb from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import type { RecordHead, StorageAdapter, StoredRecord } from './adapter';
+
+/**
+ * How a write reaches the disk:
+ * - `sync`: `flush()` resolves once the write is committed and fsynced; the node answers
+ *   a write only then. Writes of the same moment share one commit (group commit).
+ * - `batch`: committed and fsynced in the background, at most `batchIntervalMs` after
+ *   the write; a crash loses at most that much.
+ * - `none`: committed in the background as soon as possible, never fsynced: a process
+ *   crash loses the writes not yet committed (milliseconds), a machine crash may lose
+ *   everything since the operating system last wrote its cache.
+ */
+export type Durability = 'sync' | 'batch' | 'none';
+
+export interface LmdbOptions {
+  /** The data folder; the database is one file in it, `meshkv.mdb`. */
+  readonly directory: string;
+  readonly durability: Durability;
+  /** ms, `batch` only: longest time between a write and its commit. */
+  readonly batchIntervalMs: number;
+}
+
+/** The data folder cannot be used: the message names the folder and the fix. */
+export class StorageOpenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageOpenError';
+  }
+}
+
+/** Loaded only when STORAGE=lmdb: a memory node does not carry the native module. */
+function loadLmdb(): typeof Lmdb {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deferred on purpose, see above
+  return require('lmdb') as typeof Lmdb;
+}
+
+const FILE = 'meshkv.mdb';
+/** Written in a new database; a database without it was made by something else. */
+const FORMAT = 'meshkv-records-1';
+const FORMAT_META = 'format';
+
+/**
+ * Keys are stored as a 1-byte tag followed by their UTF-16 code units: LMDB refuses
+ * empty keys, and UTF-16 keeps every JavaScript string exactly (UTF-8 would merge
+ * strings that differ only in a lone surrogate).
+ */
+const KEY_TAG = 0x6b;
+
+function encodeKey(key: string): Buffer {
+  const buffer = Buffer.allocUnsafe(1 + key.length * 2);
+  buffer[0] = KEY_TAG;
+  buffer.write(key, 1, 'utf16le');
+  return buffer;
+}
+
+function decodeKey(buffer: Buffer | Uint8Array): string {
+  return Buffer.from(buffer.buffer, buffer.byteOffset + 1, buffer.byteLength - 1).toString('utf16le');
+}
+
+/** A stored record: [hlc, nodeId, value as JSON text, or null for a tombstone]. */
+type Row = [number, string, string | null];
+
+const toRecord = (row: Row): StoredRecord => ({
+  hlc: row[0],
+  nodeId: row[1],
+  value: row[2] === null ? null : (JSON.parse(row[2]) as string),
+});
+
+/**
+ * Records in LMDB (the `lmdb` package), one file in the data folder. The contract of
+ * StorageAdapter asks for synchronous writes: a write goes into `pending` at once (reads
+ * look there first) and is handed to LMDB, which commits the writes of one moment
+ * together in order; it leaves `pending` when committed. `flush()` waits for the last
+ * write handed over, so for all of them.
+ */
+export class LmdbAdapter implements StorageAdapter {
+  readonly name = 'lmdb';
+  /** Writes not committed yet: a record, or null for a key deleted. */
+  private pending = new Map<string, StoredRecord | null>();
+  private readonly pendingMeta = new Map<string, string>();
+  /** True from a clear() until its commit: committed records are then all gone. */
+  private clearing = false;
+  private count: number;
+  private last: Promise<unknown> = Promise.resolve();
+  private failure: Error | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly root: RootDatabase,
+    private readonly records: Database<Row, Buffer>,
+    private readonly meta: Database<string, string>,
+    readonly file: string,
+  ) {
+    this.count = records.getCount();
+  }
+
+  /**
+   * Opens (or creates) the database in `options.directory`. Refuses, with a
+   * StorageOpenError and without writing anything, a folder that is not one, cannot be
+   * written, or holds a file that is not a MeshKV database.
+   */
+  static open(options: LmdbOptions): LmdbAdapter {
+    const directory = path.resolve(options.directory);
+    const file = path.join(directory, FILE);
+    checkDirectory(directory);
+    const existed = fs.existsSync(file);
+    if (existed) checkExisting(file);
+    const { open } = loadLmdb();
+    let root: RootDatabase;
+    try {
+      root = open({
+        path: file,
+        noSubdir: true,
+        maxDbs: 4,
+        compression: false,
+        noSync: options.durability === 'none',
+        commitDelay: options.durability === 'batch' ? options.batchIntervalMs : 0,
+      });
+    } catch (error) {
+      throw new StorageOpenError(`DATA_DIR=${options.directory}: cannot open ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    const records = root.openDB<Row, Buffer>({ name: 'records', keyEncoding: 'binary', encoding: 'msgpack' });
+    const meta = root.openDB<string, string>({ name: 'meta', encoding: 'string' });
+    if (!existed) meta.putSync(FORMAT_META, FORMAT);
+    return new LmdbAdapter(root, records, meta, file);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(key: string): StoredRecord | undefined {
+    const pending = this.pending.get(key);
+    if (pending !== undefined) return pending ?? undefined;
+    if (this.pending.has(key) || this.clearing) return undefined;
+    const row = this.records.get(encodeKey(key));
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  head(key: string): RecordHead | undefined {
+    const record = this.get(key);
+    return record === undefined ? undefined : { hlc: record.hlc, nodeId: record.nodeId, tombstone: record.value === null };
+  }
+
+  getJson(key: string): string | undefined {
+    const pending = this.pending.get(key);
+    if (pending !== undefined) return pending === null || pending.value === null ? undefined : JSON.stringify(pending.value);
+    if (this.pending.has(key) || this.clearing) return undefined;
+    return this.records.get(encodeKey(key))?.[2] ?? undefined;
+  }
+
+  set(key: string, record: StoredRecord): void {
+    if (!this.has(key)) this.count++;
+    this.pending.set(key, record);
+    this.track(key, record, this.records.put(encodeKey(key), [record.hlc, record.nodeId, record.value === null ? null : JSON.stringify(record.value)]));
+  }
+
+  delete(key: string): boolean {
+    if (!this.has(key)) return false;
+    this.count--;
+    this.pending.set(key, null);
+    this.track(key, null, this.records.remove(encodeKey(key)));
+    return true;
+  }
+
+  clear(): void {
+    this.count = 0;
+    this.pending = new Map();
+    this.clearing = true;
+    const cleared = this.records.clearAsync();
+    this.last = cleared;
+    const pending = this.pending;
+    cleared.then(
+      () => {
+        if (this.pending === pending) this.clearing = false;
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  *entries(): IterableIterator<[string, StoredRecord]> {
+    for (const [key, record] of this.snapshot()) if (record !== null) yield [key, record];
+  }
+
+  *heads(): IterableIterator<[string, RecordHead]> {
+    for (const [key, record] of this.snapshot()) {
+      if (record !== null) yield [key, { hlc: record.hlc, nodeId: record.nodeId, tombstone: record.value === null }];
+    }
+  }
+
+  getMeta(name: string): string | undefined {
+    return this.pendingMeta.get(name) ?? this.meta.get(name);
+  }
+
+  setMeta(name: string, value: string): void {
+    this.pendingMeta.set(name, value);
+    const write = this.meta.put(name, value);
+    this.last = write;
+    write.then(
+      () => {
+        if (this.pendingMeta.get(name) === value) this.pendingMeta.delete(name);
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  /** Resolves when every write made before the call is committed (and fsynced, per durability). */
+  async flush(): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    await this.last;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.last.catch(() => undefined);
+    await this.root.close();
+  }
+
+  private has(key: string): boolean {
+    if (this.pending.has(key)) return this.pending.get(key) !== null;
+    if (this.clearing) return false;
+    return this.records.doesExist(encodeKey(key));
+  }
+
+  private track(key: string, record: StoredRecord | null, write: Promise<boolean>): void {
+    this.last = write;
+    const pending = this.pending;
+    write.then(
+      () => {
+        // Committed: LMDB now answers for this key, unless a newer write took its place.
+        if (pending.get(key) === record) pending.delete(key);
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error instanceof Error ? error : new Error(String(error));
+  }
+
+  /**
+   * Every key once: the committed ones (a read snapshot of LMDB, so writes meanwhile do
+   * not disturb it) overlaid with the pending ones, as they are when visited.
+   */
+  private *snapshot(): IterableIterator<[string, StoredRecord | null]> {
+    const seen = new Set<string>();
+    const pending = this.pending;
+    const overlay = [...pending.keys()];
+    if (!this.clearing) {
+      for (const { key, value } of this.records.getRange({ snapshot: true })) {
+        const name = decodeKey(key);
+        if (pending.has(name)) continue; // visited below, as pending
+        seen.add(name);
+        yield [name, toRecord(value)];
+      }
+    }
+    for (const name of overlay) {
+      if (seen.has(name)) continue;
+      const record = pending.has(name) ? pending.get(name) : this.get(name);
+      yield [name, record ?? null];
+    }
+  }
+}
+
+function checkDirectory(directory: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new StorageOpenError(`DATA_DIR=${directory} cannot be read: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      fs.mkdirSync(directory, { recursive: true });
+      return;
+    } catch (mkdirError) {
+      throw new StorageOpenError(`DATA_DIR=${directory} does not exist and cannot be made: ${(mkdirError as Error).message}`, { cause: mkdirError });
+    }
+  }
+  if (!stat.isDirectory()) throw new StorageOpenError(`DATA_DIR=${directory} is not a folder: point DATA_DIR at a folder (it is made if missing)`);
+  try {
+    fs.accessSync(directory, fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
+  } catch (error) {
+    throw new StorageOpenError(`DATA_DIR=${directory} is not readable and writable by this user (uid ${process.getuid?.() ?? '?'}): fix its permissions or owner`, { cause: error });
+  }
+}
+
+/** LMDB's meta page starts with this number (offset 24 in the files the lmdb package writes). */
+const LMDB_MAGIC = 0xbeefc0de;
+const LMDB_MAGIC_OFFSET = 24;
+
+/**
+ * Checks an existing file is a MeshKV database, writing nothing: first its header (LMDB
+ * itself may crash the process on a file that is not LMDB at all), then, opened
+ * read-only, the format mark. NB: a damaged LMDB file with an intact header can still
+ * get past this check and fail later.
+ */
+function checkExisting(file: string): void {
+  const header = Buffer.alloc(LMDB_MAGIC_OFFSET + 4);
+  let read = 0;
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      read = fs.readSync(fd, header, 0, header.length, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (error) {
+    throw new StorageOpenError(`${file} cannot be read (${(error as Error).message}): fix its permissions or owner`, { cause: error });
+  }
+  if (read < header.length || header.readUInt32LE(LMDB_MAGIC_OFFSET) !== LMDB_MAGIC) {
+    throw new StorageOpenError(`${file} cannot be read as a MeshKV database (not an LMDB file): move it away or point DATA_DIR at another folder; nothing was changed`);
+  }
+  const { open } = loadLmdb();
+  let root: RootDatabase | undefined;
+  try {
+    root = open({ path: file, noSubdir: true, readOnly: true, maxDbs: 4 });
+    const opened = root;
+    let format: string | undefined;
+    try {
+      format = opened.openDB<string, string>({ name: 'meta', encoding: 'string' }).get(FORMAT_META);
+    } catch {
+      format = undefined; // no "meta" database: made by something else
+    }
+    if (format !== FORMAT) {
+      throw new StorageOpenError(
+        `${file} is not a MeshKV database (format ${format === undefined ? 'unknown' : `"${format}"`}): move it away or point DATA_DIR at another folder; nothing was changed`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof StorageOpenError) throw error;
+    throw new StorageOpenError(`${file} cannot be read as a MeshKV database (${(error as Error).message}): move it away or point DATA_DIR at another folder; nothing was changed`, {
+      cause: error,
+    });
+  } finally {
+    void root?.close();
+  }
+}
