@@ -10,9 +10,16 @@ import type { Logger } from './logger';
 import { MeshAuth } from './mesh/auth';
 import { Mesh } from './mesh/mesh';
 import { registerMeshRoutes } from './mesh/routes';
+import type { StorageAdapter } from './storage/adapter';
+import { LmdbAdapter } from './storage/lmdb';
 import { MemoryAdapter } from './storage/memory';
 import { Store } from './store';
 import { packageVersion } from './version';
+
+/** Names of what a node keeps beside its records (durable storage only). */
+const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact' } as const;
+/** ms between two saves of the clock and the last contact. */
+const PERSIST_INTERVAL_MS = 1000;
 
 export interface NodeDependencies {
   readonly logger: Logger;
@@ -27,22 +34,46 @@ export class DatabaseNode {
   readonly mesh: Mesh;
   readonly nodeId: string;
   readonly incarnation: number;
+  /** What opening the storage found (logged at start, shown in /status). */
+  readonly storageOpen: { records: number; tombstones: number; ms: number; dataDir?: string; durability?: string };
+  private readonly adapter: StorageAdapter;
+  private readonly clock: HybridClock;
   private address: AddressInfo | undefined;
+  private persistTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly config: NodeConfig,
     private readonly deps: NodeDependencies,
   ) {
     const now = deps.now ?? Date.now;
-    this.nodeId = config.nodeId ?? randomBytes(8).toString('hex');
+    const opening = performance.now();
+    // May throw StorageOpenError (a data folder it cannot use): the caller exits.
+    this.adapter =
+      config.storage === 'lmdb'
+        ? LmdbAdapter.open({ directory: config.dataDir, durability: config.durability, batchIntervalMs: config.durabilityIntervalMs })
+        : new MemoryAdapter();
+    // A node keeps its id with its data: peers then see it restart, not a stranger.
+    this.nodeId = config.nodeId ?? this.adapter.getMeta(META.nodeId) ?? randomBytes(8).toString('hex');
+    if (config.storage === 'lmdb') this.adapter.setMeta(META.nodeId, this.nodeId);
     // Grows at every start as long as the wall clock does; peers use it to tell a
     // restarted node from its previous life.
     this.incarnation = now();
-    this.store = new Store(new MemoryAdapter(), new HybridClock(now), this.nodeId, {
+    this.clock = new HybridClock(now);
+    // Never issue a version below one issued before the restart, even if the wall clock
+    // went back meanwhile (the records' own versions are observed by the Store too).
+    this.clock.observe(Number(this.adapter.getMeta(META.hlc) ?? 0) || 0);
+    this.store = new Store(this.adapter, this.clock, this.nodeId, {
       maxClockDriftMs: config.mesh.maxClockDriftMs,
       tombstoneTtlMs: config.mesh.tombstoneTtlMs,
       now,
+      waitForDisk: config.storage === 'lmdb' && config.durability === 'sync',
     });
+    this.storageOpen = {
+      records: this.store.liveCount,
+      tombstones: this.store.tombstoneCount,
+      ms: Math.round((performance.now() - opening) * 10) / 10,
+      ...(config.storage === 'lmdb' ? { dataDir: config.dataDir, durability: config.durability } : {}),
+    };
     this.server = new HttpServer(this.router, { ...config, logger: deps.logger });
     this.mesh = new Mesh(
       config.mesh,
@@ -51,6 +82,7 @@ export class DatabaseNode {
       deps.logger,
       now,
     );
+    this.mesh.restoreLastContact(Number(this.adapter.getMeta(META.lastContact) ?? 0) || 0);
     const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength };
     registerKvRoutes(this.router, this.store, limits, this.mesh, {
       w: config.mesh.writeConcern,
@@ -65,6 +97,7 @@ export class DatabaseNode {
       incarnation: this.incarnation,
       advertiseUrl: () => this.advertiseUrl,
       storage: config.storage,
+      storageOpen: this.storageOpen,
       startedAt: this.incarnation,
       now,
     });
@@ -79,6 +112,10 @@ export class DatabaseNode {
   async listen(): Promise<AddressInfo> {
     this.address = await this.server.listen(this.config.port, this.config.bindAddress);
     this.mesh.start();
+    if (this.config.storage === 'lmdb') {
+      this.persistTimer = setInterval(() => this.persistState(), PERSIST_INTERVAL_MS);
+      this.persistTimer.unref();
+    }
     return this.address;
   }
 
@@ -100,5 +137,14 @@ export class DatabaseNode {
   async shutdown(): Promise<void> {
     await this.server.shutdown(this.config.shutdownTimeoutMs, this.config.shutdownDrainMs);
     await this.mesh.stop();
+    clearInterval(this.persistTimer);
+    if (this.config.storage === 'lmdb') this.persistState();
+    await this.adapter.close();
+  }
+
+  /** Saves the clock and the last contact with a peer, for the next start. */
+  private persistState(): void {
+    this.adapter.setMeta(META.hlc, String(this.clock.peek()));
+    this.adapter.setMeta(META.lastContact, String(this.mesh.lastContact));
   }
 }

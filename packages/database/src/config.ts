@@ -12,7 +12,12 @@ export interface NodeConfig {
   readonly maxKeyLength: number;
   readonly maxValueLength: number;
   readonly logLevel: LogLevel;
-  readonly storage: 'memory';
+  readonly storage: 'memory' | 'lmdb';
+  /** STORAGE=lmdb: the folder of the database file. */
+  readonly dataDir: string;
+  readonly durability: 'sync' | 'batch' | 'none';
+  /** ms, DURABILITY=batch: longest time between a write and its commit to disk. */
+  readonly durabilityIntervalMs: number;
   readonly maxUrlLength: number;
   readonly maxConnections: number;
   readonly headersTimeoutMs: number;
@@ -52,6 +57,9 @@ export interface MeshConfig {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Longest key in code points LMDB can store (1978 bytes, 4 per code point in UTF-16, plus a tag). */
+export const LMDB_MAX_KEY_LENGTH = 494;
+
 /** The defaults, with their units. `.env.example` documents the same values. */
 export const DEFAULTS = {
   PORT: 8100,
@@ -59,7 +67,10 @@ export const DEFAULTS = {
   MAX_KEY_LENGTH: 64, // code points, inclusive
   MAX_VALUE_LENGTH: 256, // code points, inclusive
   LOG_LEVEL: 'info' as LogLevel,
-  STORAGE: 'memory' as const,
+  STORAGE: 'memory' as 'memory' | 'lmdb', // memory: gone at exit; lmdb: on disk in DATA_DIR
+  DATA_DIR: 'data', // folder of the lmdb database file (relative to the working directory), made if missing
+  DURABILITY: 'sync' as 'sync' | 'batch' | 'none', // lmdb: when a write is on disk (docs/operations.md)
+  DURABILITY_INTERVAL_MS: 100, // ms, batch: longest time between a write and its commit
   MAX_URL_LENGTH: 8192, // characters of the request target; longer gets 414
   MAX_CONNECTIONS: 10000, // open client sockets; more are dropped
   HEADERS_TIMEOUT_MS: 10000, // ms to receive the request headers, else 408
@@ -145,9 +156,15 @@ export function loadConfig(env: Env): NodeConfig {
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   }
   const storage = readString('STORAGE', DEFAULTS.STORAGE);
-  if (storage !== 'memory') {
-    problems.push(`STORAGE must be "memory" (got "${storage}")`);
+  if (storage !== 'memory' && storage !== 'lmdb') {
+    problems.push(`STORAGE must be "memory" or "lmdb" (got "${storage}")`);
   }
+  const durability = readString('DURABILITY', DEFAULTS.DURABILITY);
+  if (durability !== 'sync' && durability !== 'batch' && durability !== 'none') {
+    problems.push(`DURABILITY must be "sync", "batch" or "none" (got "${durability}")`);
+  }
+  const dataDir = readString('DATA_DIR', DEFAULTS.DATA_DIR);
+  if (dataDir === '') problems.push('DATA_DIR must name a folder');
 
   const gcMode = readString('GC_MODE', DEFAULTS.GC_MODE);
   if (gcMode !== 'compact' && gcMode !== 'throughput') {
@@ -163,7 +180,10 @@ export function loadConfig(env: Env): NodeConfig {
     maxKeyLength: readInt('MAX_KEY_LENGTH', 1, 1_000_000),
     maxValueLength: readInt('MAX_VALUE_LENGTH', 0, 100_000_000),
     logLevel: logLevel as LogLevel,
-    storage: 'memory',
+    storage: storage === 'lmdb' ? 'lmdb' : 'memory',
+    dataDir,
+    durability: durability === 'batch' || durability === 'none' ? durability : 'sync',
+    durabilityIntervalMs: readInt('DURABILITY_INTERVAL_MS', 1, 60_000),
     maxUrlLength: readInt('MAX_URL_LENGTH', 64, 1_000_000),
     maxConnections: readInt('MAX_CONNECTIONS', 1, 1_000_000),
     headersTimeoutMs: readInt('HEADERS_TIMEOUT_MS', 1, 3_600_000),
@@ -204,6 +224,9 @@ export function loadConfig(env: Env): NodeConfig {
     problems.push(
       `REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must be at least HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`,
     );
+  }
+  if (config.storage === 'lmdb' && config.maxKeyLength > LMDB_MAX_KEY_LENGTH) {
+    problems.push(`MAX_KEY_LENGTH must be at most ${LMDB_MAX_KEY_LENGTH} with STORAGE=lmdb (LMDB's key size limit; got ${config.maxKeyLength})`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   Object.freeze(config.mesh.seeds);

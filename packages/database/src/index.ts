@@ -2,6 +2,7 @@ import * as v8 from 'node:v8';
 import { DatabaseNode } from './app';
 import { ConfigError, loadConfig, readEnvironment } from './config';
 import { createLogger } from './logger';
+import { StorageOpenError } from './storage/lmdb';
 
 function main(): void {
   let config;
@@ -16,8 +17,16 @@ function main(): void {
   // optimises code less, costing about a third of the throughput (docs/api.md, Memory).
   if (config.gcMode === 'compact') v8.setFlagsFromString('--optimize-for-size');
   const logger = createLogger(config.logLevel, { service: 'meshkv-database' });
-  const node = new DatabaseNode(config, { logger });
-  logger.info({ nodeId: node.nodeId, incarnation: node.incarnation, storage: config.storage }, 'starting');
+  let node: DatabaseNode;
+  try {
+    node = new DatabaseNode(config, { logger });
+  } catch (error) {
+    if (!(error instanceof StorageOpenError)) throw error;
+    logger.fatal({ err: error }, 'cannot open the storage');
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  logger.info({ nodeId: node.nodeId, incarnation: node.incarnation, storage: config.storage, ...node.storageOpen }, 'starting');
 
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception');

@@ -22,6 +22,8 @@ export interface StoreOptions {
   /** Tombstones older than this are purged, and not accepted from elsewhere. */
   readonly tombstoneTtlMs?: number;
   readonly now?: () => number;
+  /** DURABILITY=sync: a write is answered only once the adapter has it on disk. */
+  readonly waitForDisk?: boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export class Store {
   private readonly maxDriftMs: number;
   private readonly tombstoneTtlMs: number;
   private readonly now: () => number;
+  private readonly waitForDisk: boolean;
 
   constructor(
     private readonly adapter: StorageAdapter,
@@ -52,6 +55,7 @@ export class Store {
     this.maxDriftMs = options.maxClockDriftMs ?? Infinity;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? Infinity;
     this.now = options.now ?? Date.now;
+    this.waitForDisk = options.waitForDisk ?? false;
     const saved = adapter.getMeta(CLEAR_META);
     if (saved !== undefined) this.watermark = (JSON.parse(saved) as Version | null) ?? undefined;
     for (const [key, head] of adapter.heads()) {
@@ -215,6 +219,15 @@ export class Store {
   /** Resolves once every change so far is as durable as the adapter makes it. */
   flush(): Promise<void> {
     return this.adapter.flush();
+  }
+
+  /**
+   * What an answer to a write must wait for before it is sent: the flush of every change
+   * so far when writes wait for the disk (DURABILITY=sync), else nothing. The writes of
+   * one moment wait for the same commit (group commit).
+   */
+  durable(): Promise<void> | undefined {
+    return this.waitForDisk ? this.adapter.flush() : undefined;
   }
 
   private write(key: string, record: StoredRecord, previous: RecordHead | undefined): void {

@@ -13,6 +13,8 @@ export interface NodeIdentity {
   readonly incarnation: number;
   readonly advertiseUrl: () => string;
   readonly storage: string;
+  /** What opening the storage found: records, time taken, and its settings. */
+  readonly storageOpen: Readonly<Record<string, unknown>>;
   readonly startedAt: number; // ms since the epoch
   readonly now: () => number;
 }
@@ -56,6 +58,7 @@ export function registerAdminRoutes(
         incarnation: identity.incarnation,
         advertiseUrl: identity.advertiseUrl(),
         storage: identity.storage,
+        storageOpen: identity.storageOpen,
         ready: mesh.isReady && !server.shuttingDown,
         shuttingDown: server.shuttingDown,
         connections: server.connections,

@@ -35,7 +35,7 @@ export function registerKvRoutes(
       const key = readKey(ctx.query, limits);
       const value = readValue(ctx.query, limits);
       const concern = readWriteConcern(ctx.query, writeDefaults);
-      return answer(ctx, replicator.replicateWrite(key, store.set(key, value), concern));
+      return answer(ctx, replicator.replicateWrite(key, store.set(key, value), concern), store.durable());
     },
     { methods: WRITE_METHODS },
   );
@@ -58,7 +58,7 @@ export function registerKvRoutes(
       const concern = readWriteConcern(ctx.query, writeDefaults);
       const tombstone = store.remove(key);
       if (tombstone === undefined) throw new ApiError('MISSING_RECORD');
-      return answer(ctx, replicator.replicateWrite(key, tombstone, concern));
+      return answer(ctx, replicator.replicateWrite(key, tombstone, concern), store.durable());
     },
     { methods: WRITE_METHODS },
   );
@@ -67,7 +67,7 @@ export function registerKvRoutes(
     '/clear',
     (ctx) => {
       const concern = readWriteConcern(ctx.query, writeDefaults);
-      return answer(ctx, replicator.replicateClear(store.clear(), concern));
+      return answer(ctx, replicator.replicateClear(store.clear(), concern), store.durable());
     },
     { methods: WRITE_METHODS },
   );
@@ -85,12 +85,14 @@ export function registerKvRoutes(
 }
 
 /** `{"success":true}` now, or once the write concern is met (a 504 if it is not in time). */
-function answer(ctx: RequestContext, acks: Promise<void> | undefined): Promise<void> | undefined {
-  if (acks === undefined) {
+/** Answers a write once the peers `w` asks for and the disk (DURABILITY=sync) have it. */
+function answer(ctx: RequestContext, acks: Promise<void> | undefined, disk: Promise<void> | undefined): Promise<void> | undefined {
+  const waits = acks === undefined ? disk : disk === undefined ? acks : Promise.all([acks, disk]);
+  if (waits === undefined) {
     sendJson(ctx.res, 200, SUCCESS_BODY);
     return undefined;
   }
-  return acks.then(() => sendJson(ctx.res, 200, SUCCESS_BODY));
+  return waits.then(() => sendJson(ctx.res, 200, SUCCESS_BODY));
 }
 
 function* render<T>(items: Iterable<T>, encode: (item: T) => string): Generator<string> {

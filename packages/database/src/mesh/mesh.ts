@@ -81,6 +81,19 @@ export class Mesh {
   private lonelyRounds = 0;
   /** Last exchange with any other node (ms), kept apart from the peer table, which forgets. */
   private lastContactAt = 0;
+
+  /** When this node last heard from a peer (ms since the epoch; 0: never). */
+  get lastContact(): number {
+    return this.lastContactAt;
+  }
+
+  /**
+   * Restores the time of the last contact a previous run of this node saved with its
+   * data, so the tombstone-TTL rule (rejoinCheck) also covers the time it was stopped.
+   */
+  restoreLastContact(at: number): void {
+    if (at > this.lastContactAt) this.lastContactAt = at;
+  }
   private syncCursor = 0;
   private stopped = false;
 

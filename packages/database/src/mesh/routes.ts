@@ -48,7 +48,10 @@ export function registerMeshRoutes(router: Router, mesh: Mesh, store: Store, aut
     async (ctx) => {
       auth.check(ctx.req);
       const body = readReplicate(await readJsonBody(ctx.req, maxBodyBytes));
-      sendJson(ctx.res, 200, JSON.stringify(mesh.receive(body)));
+      const outcome = mesh.receive(body);
+      // Acknowledged only once on disk when writes wait for it: w=all then means that too.
+      await store.durable();
+      sendJson(ctx.res, 200, JSON.stringify(outcome));
     },
     { methods: POST },
   );

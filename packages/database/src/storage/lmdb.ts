@@ -210,9 +210,9 @@ export class LmdbAdapter implements StorageAdapter {
 
   /** Resolves when every write made before the call is committed (and fsynced, per durability). */
   async flush(): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    await this.last;
-    if (this.failure !== undefined) throw this.failure;
+    await this.last.catch(() => undefined);
+    const failure = this.failure;
+    if (failure !== undefined) throw failure;
   }
 
   async close(): Promise<void> {
@@ -303,7 +303,7 @@ const LMDB_MAGIC_OFFSET = 24;
  */
 function checkExisting(file: string): void {
   const header = Buffer.alloc(LMDB_MAGIC_OFFSET + 4);
-  let read = 0;
+  let read: number;
   try {
     const fd = fs.openSync(file, 'r');
     try {

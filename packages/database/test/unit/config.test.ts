@@ -30,7 +30,10 @@ describe('config', () => {
       MAX_KEY_LENGTH: '10',
       MAX_VALUE_LENGTH: '0',
       LOG_LEVEL: 'DEBUG',
-      STORAGE: 'memory',
+      STORAGE: 'lmdb',
+      DATA_DIR: '/var/lib/meshkv',
+      DURABILITY: 'batch',
+      DURABILITY_INTERVAL_MS: '250',
       MAX_URL_LENGTH: '1000',
       MAX_CONNECTIONS: '5',
       HEADERS_TIMEOUT_MS: '100',
@@ -68,7 +71,10 @@ describe('config', () => {
       maxKeyLength: 10,
       maxValueLength: 0,
       logLevel: 'debug',
-      storage: 'memory',
+      storage: 'lmdb',
+      dataDir: '/var/lib/meshkv',
+      durability: 'batch',
+      durabilityIntervalMs: 250,
       maxUrlLength: 1000,
       maxConnections: 5,
       headersTimeoutMs: 100,
@@ -123,6 +129,7 @@ describe('config', () => {
         ADVERTISE_URL: 'ftp://x',
         HEADERS_TIMEOUT_MS: '1.5',
         GC_MODE: 'fast',
+        DURABILITY: 'always',
         MESH_NETWORK_URL: 'db-2:9000,ftp://x',
         WRITE_CONCERN: 'most',
         SUSPECT_AFTER_MS: '5000',
@@ -133,10 +140,10 @@ describe('config', () => {
     }
     expect(caught).to.be.instanceOf(ConfigError);
     const problems = (caught as ConfigError).problems;
-    expect(problems).to.have.length(12);
+    expect(problems).to.have.length(13);
     expect(problems[0]).to.equal('PORT must be a whole number from 0 to 65535 (got "70000")');
     const text = problems.join('\n');
-    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS']) {
+    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'DURABILITY', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS']) {
       expect(text).to.contain(name);
     }
     expect((caught as ConfigError).message).to.match(/^Invalid configuration:\n {2}- PORT/);
@@ -155,6 +162,13 @@ describe('config', () => {
       else expect(() => loadConfig({ PORT: bad })).to.throw(ConfigError, /PORT must be a whole number/);
     });
   }
+});
+
+describe('config with STORAGE=lmdb', () => {
+  it("refuses keys longer than LMDB can store", () => {
+    expect(() => loadConfig({ STORAGE: 'lmdb', MAX_KEY_LENGTH: '495' })).to.throw(ConfigError, /MAX_KEY_LENGTH must be at most 494 with STORAGE=lmdb/);
+    expect(loadConfig({ STORAGE: 'lmdb', MAX_KEY_LENGTH: '494' }).maxKeyLength).to.equal(494);
+  });
 });
 
 describe('.env.example', () => {
