@@ -46,6 +46,9 @@ export interface NkvdNode {
 }
 
 const PING_CONNECTIONS = 4;
+/** Pings through a seed that answered from this node itself, per round. */
+const SELF_ANSWER_RETRIES = 3;
+
 /** Rounds with no other node in sight before a node with seeds calls itself complete. */
 const LONELY_ROUNDS = 3;
 
@@ -298,16 +301,23 @@ export class Mesh {
     // nodes (MESH_NETWORK_URL=http://load-balancer:8080): it picks a node per connection,
     // so a kept-alive connection would reach the same node forever, maybe this one. A new
     // connection per ping reaches the next node each round.
+    // An answer from this very node (the balancer sent it back here) is asked again at
+    // once, on another new connection: nodes that ping in step, as nodes started together
+    // do, would otherwise each meet themselves every round, for ever.
     const fresh = peer === undefined && this.config.seeds.includes(url);
     try {
-      const answer = await this.client.post<{ node: unknown; peers: unknown }>(
-        url,
-        '/ping',
-        { node: this.self(), peers: this.membership.gossip() },
-        this.config.pingTimeoutMs,
-        fresh,
-      );
-      const body = readPing(answer);
+      let body: PingBody;
+      for (let attempt = 1; ; attempt++) {
+        const answer = await this.client.post<{ node: unknown; peers: unknown }>(
+          url,
+          '/ping',
+          { node: this.self(), peers: this.membership.gossip() },
+          this.config.pingTimeoutMs,
+          fresh,
+        );
+        body = readPing(answer);
+        if (!fresh || body.node.nodeId !== this.identity.nodeId || attempt >= SELF_ANSWER_RETRIES || this.stopped) break;
+      }
       this.rejoinCheck(body);
       if (this.membership.contact(body.node) !== undefined) this.lastContactAt = this.now();
       this.membership.hear(body.peers);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { hlcFromMs } from '../../../src/clock/hlc';
 import { post, waitFor } from '../../helpers/http';
@@ -24,6 +25,42 @@ describe('mesh (in-process nodes on real sockets)', function () {
     const status = (await nodes[3]!.get('/status')).json() as { ready: boolean; peers: { state: string; outbox: number }[] };
     expect(status.ready).to.equal(true);
     expect(status.peers.map((p) => p.state)).to.deep.equal(['alive', 'alive', 'alive']);
+  });
+
+  it('asks a balancer seed again at once when the answer came from this node itself', async () => {
+    // A seed that, like a round-robin balancer pinged in step by nodes started together,
+    // sends each round's ping back to its sender; only a ping that follows its sender's
+    // previous one at once goes to another node.
+    const lastAt = new Map<string, number>();
+    const seed = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        const sender = (JSON.parse(body) as { node: { url: string } }).node.url;
+        const now = Date.now();
+        const again = now - (lastAt.get(sender) ?? 0) < 15;
+        lastAt.set(sender, now);
+        const other = [...lastAt.keys()].find((url) => url !== sender);
+        const target = again && other !== undefined ? other : sender;
+        const forward = http.request(`${target}/ping`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (answer) => {
+          res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json' });
+          answer.pipe(res);
+        });
+        forward.on('error', () => res.destroy());
+        forward.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => seed.listen(0, '127.0.0.1', resolve));
+    try {
+      const seedUrl = `http://127.0.0.1:${(seed.address() as net.AddressInfo).port}`;
+      const a = await startTestNode({ ...FAST_MESH, MESH_NETWORK_URL: seedUrl });
+      const b = await startTestNode({ ...FAST_MESH, MESH_NETWORK_URL: seedUrl });
+      track([a, b]);
+      await waitFor(() => fullMesh([a, b]), 3000, 'the two nodes to meet through the seed');
+    } finally {
+      seed.closeAllConnections();
+      await new Promise<void>((resolve) => seed.close(() => resolve()));
+    }
   });
 
   it('replicates /rm and /clear, and a write newer than a clear survives it', async () => {
