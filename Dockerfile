@@ -40,6 +40,9 @@ ENV NODE_ENV=production
 COPY --from=production /app/package.json ./
 COPY --from=production /app/node_modules node_modules
 COPY --from=production /app/packages packages
+# The data folder of STORAGE=lmdb, owned by the user the node runs as (a new volume
+# mounted there takes this owner).
+RUN node -e "require('fs').mkdirSync('/data',{recursive:true});require('fs').chownSync('/data',1000,1000)"
 USER 1000
 EXPOSE 8100
 # No curl or wget needed: Node asks the node's own /healthcheck.

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { freePort } from '../src/bench/processes';
@@ -23,9 +24,16 @@ interface PeerStatus {
 }
 interface NodeStatus {
   hostname: string;
+  incarnation: number;
   ready: boolean;
   availableRecords: number;
+  storage: string;
+  storageOpen: StorageOpen;
   peers: PeerStatus[];
+}
+interface StorageOpen {
+  records: number;
+  ms: number;
 }
 interface BalancerStats {
   backends: { id: string; state: string }[];
@@ -62,6 +70,13 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
   let compose: ComposeProject | undefined;
   let service = '';
   let failed = false;
+  /** Volumes the project's containers used: `down -v` must remove them all. */
+  const volumes = new Set<string>();
+  const noteVolumes = (): void => {
+    for (const id of (compose as ComposeProject).containers(undefined, true)) {
+      for (const name of docker(['inspect', '-f', '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}', id]).split(' ').filter(Boolean)) volumes.add(name);
+    }
+  };
 
   const nodes = (): { id: string; url: string }[] =>
     (compose as ComposeProject).containers('database').map((id) => ({ id, url: `http://${containerAddress(id)}:8100` }));
@@ -204,13 +219,42 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     step(`restarted node back in the mesh after ${back} ms, identical to its peers (${count} keys) ${caughtUp} ms later`);
   });
 
+  it('docker compose restart: every node comes back with its records from its own volume', async () => {
+    const project = compose as ComposeProject;
+    const total = nodes().length;
+    // `restart` restarts the service's containers; the one-off one of `run -d` is not one.
+    const service = nodes().filter((node) => docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.oneoff"}}', node.id]) !== 'True');
+    const before = new Map<string, { records: number; incarnation: number }>();
+    for (const node of service) {
+      const seen = await status(node.url);
+      before.set(node.id, { records: seen.availableRecords, incarnation: seen.incarnation });
+    }
+    noteVolumes();
+    step(`restart database   (${before.size} service nodes holding ${[...before.values()].map((b) => b.records).join(', ')} records; STORAGE=lmdb, a volume each)`);
+    project.run(['restart', 'database']);
+    await waitFor(() => meshOf(total), 60_000, 'the restarted nodes to form the mesh again');
+    const opened = [];
+    for (const node of service) {
+      const after = await status(node.url);
+      const was = before.get(node.id) as { records: number; incarnation: number };
+      expect(after.storage).to.equal('lmdb');
+      expect(after.incarnation, `${node.id.slice(0, 12)} restarted`).to.be.above(was.incarnation);
+      expect(after.storageOpen.records, `records read from disk by ${node.id.slice(0, 12)}`).to.equal(was.records);
+      opened.push(after.storageOpen);
+    }
+    step(`each of the ${opened.length} nodes opened its volume with the records it had (${opened.map((o) => `${o.records} in ${o.ms} ms`).join(', ')})`);
+  });
+
   it('down leaves no container, network or volume of the project behind', () => {
     const project = compose as ComposeProject;
+    noteVolumes();
     step('down --volumes --remove-orphans');
     project.run(['down', '--volumes', '--remove-orphans', '--timeout', '5']);
     expect(project.containers(undefined, true), 'containers').to.deep.equal([]);
     expect(project.networks(), 'networks').to.deep.equal([]);
     expect(project.volumes(), 'volumes').to.deep.equal([]);
-    step('nothing left: 0 containers, 0 networks, 0 volumes');
+    const left = [...volumes].filter((name) => spawnSync('docker', ['volume', 'inspect', name], { stdio: 'ignore' }).status === 0);
+    expect(left, 'volumes of the containers').to.deep.equal([]);
+    step(`nothing left: 0 containers, 0 networks, 0 of the ${volumes.size} volumes the nodes used`);
   });
 });
