@@ -183,13 +183,15 @@ export class LmdbAdapter implements StorageAdapter {
   }
 
   *entries(): IterableIterator<[string, StoredRecord]> {
-    for (const [key, record] of this.snapshot()) if (record !== null) yield [key, record];
+    yield* this.snapshot(toRecord, (record) => record);
   }
 
   *heads(): IterableIterator<[string, RecordHead]> {
-    for (const [key, record] of this.snapshot()) {
-      if (record !== null) yield [key, { hlc: record.hlc, nodeId: record.nodeId, tombstone: record.value === null }];
-    }
+    // Without parsing values: a start reads the versions of every record through here.
+    yield* this.snapshot(
+      (row) => ({ hlc: row[0], nodeId: row[1], tombstone: row[2] === null }),
+      (record) => ({ hlc: record.hlc, nodeId: record.nodeId, tombstone: record.value === null }),
+    );
   }
 
   getMeta(name: string): string | undefined {
@@ -248,22 +250,23 @@ export class LmdbAdapter implements StorageAdapter {
    * Every key once: the committed ones (a read snapshot of LMDB, so writes meanwhile do
    * not disturb it) overlaid with the pending ones, as they are when visited.
    */
-  private *snapshot(): IterableIterator<[string, StoredRecord | null]> {
-    const seen = new Set<string>();
+  private *snapshot<T>(fromRow: (row: Row) => T, fromRecord: (record: StoredRecord) => T): IterableIterator<[string, T]> {
     const pending = this.pending;
-    const overlay = [...pending.keys()];
+    const overlay = new Set(pending.keys());
+    // Overlay keys committed meanwhile and so met in the scan (rare: only those).
+    const seen = new Set<string>();
     if (!this.clearing) {
       for (const { key, value } of this.records.getRange({ snapshot: true })) {
         const name = decodeKey(key);
         if (pending.has(name)) continue; // visited below, as pending
-        seen.add(name);
-        yield [name, toRecord(value)];
+        if (overlay.has(name)) seen.add(name);
+        yield [name, fromRow(value)];
       }
     }
     for (const name of overlay) {
       if (seen.has(name)) continue;
       const record = pending.has(name) ? pending.get(name) : this.get(name);
-      yield [name, record ?? null];
+      if (record !== null && record !== undefined) yield [name, fromRecord(record)];
     }
   }
 }

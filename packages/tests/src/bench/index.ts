@@ -33,6 +33,7 @@ const settings = {
   balancer: process.env.BENCH_BALANCER !== '0',
   single: process.env.BENCH_SINGLE !== '0',
   stress: process.env.BENCH_STRESS !== '0',
+  durability: process.env.BENCH_DURABILITY !== '0',
   aeKeys: intEnv('BENCH_AE_KEYS', 100_000),
   output: process.env.BENCH_OUTPUT ?? path.join(ROOT, 'docs', 'benchmarks.md'),
   install: process.env.BENCH_INSTALL !== '0',
@@ -114,12 +115,12 @@ function load(server: Target, pathAndQuery: string, seconds: number, script?: st
 }
 
 /** Alternates reference and subject for the configured rounds after a warm-up. */
-function pair(name: string, goal: number, reference: Target, subject: Target, target: string, script?: string): PairResult {
+function pair(name: string, goal: number, reference: Target, subject: Target, target: string, script?: string, rounds = settings.rounds): PairResult {
   process.stdout.write(`${name}: warming up\n`);
   load(reference, target, settings.warmupSeconds, script);
   load(subject, target, settings.warmupSeconds, script);
   const result: PairResult = { name, goal, reference: [], subject: [], ratios: [], referenceCpuUs: [], subjectCpuUs: [] };
-  for (let round = 1; round <= settings.rounds; round++) {
+  for (let round = 1; round <= rounds; round++) {
     const { result: ref, cpuUs: refCpu } = measured(reference, target, settings.seconds, script);
     const { result: sub, cpuUs: subCpu } = measured(subject, target, settings.seconds, script);
     result.reference.push(ref);
@@ -154,6 +155,65 @@ async function singleNode(): Promise<PairResult[]> {
     await node.stop();
   }
   return results;
+}
+
+interface DurabilityResult {
+  /** /set of an lmdb node in each DURABILITY mode, against a memory node. */
+  readonly pairs: PairResult[];
+  readonly restart?: { keys: number; loadSeconds: number; rssLoaded: number; restartMs: number; openMs: number; rssRestarted: number; records: number };
+}
+
+/**
+ * /set throughput of STORAGE=lmdb in each DURABILITY mode as a ratio of STORAGE=memory
+ * (3 rounds each), then a node holding `keys` keys on disk: its RSS, and the time from
+ * process start to listening after a restart.
+ */
+async function durabilityBenchmarks(keys: number): Promise<DurabilityResult> {
+  const folders: string[] = [];
+  const folder = (): string => {
+    const made = fs.mkdtempSync(path.join(os.tmpdir(), 'meshkv-bench-lmdb-'));
+    folders.push(made);
+    return made;
+  };
+  const pairs: PairResult[] = [];
+  try {
+    const memoryNode = await startDatabase({ STORAGE: 'memory' });
+    try {
+      for (const mode of ['sync', 'batch', 'none']) {
+        const disk = await startDatabase({ STORAGE: 'lmdb', DATA_DIR: folder(), DURABILITY: mode });
+        try {
+          pairs.push(pair(`GET /set over 10,000 keys, DURABILITY=${mode}`, 0, memoryNode, disk, '/', SET_SCRIPT, Math.min(settings.rounds, 3)));
+        } finally {
+          await disk.stop();
+        }
+      }
+    } finally {
+      await memoryNode.stop();
+    }
+    if (keys === 0) return { pairs };
+    const directory = folder();
+    const env = { STORAGE: 'lmdb', DATA_DIR: directory, DURABILITY: 'sync' };
+    let node = await startDatabase(env);
+    process.stdout.write(`durability: loading ${keys} keys into an lmdb node (sync)\n`);
+    const started = Date.now();
+    await loadKeys(node.port, keys, 64);
+    const loadSeconds = (Date.now() - started) / 1000;
+    const rssLoaded = rssBytes(node.pid);
+    await node.stop();
+    const restarting = Date.now();
+    node = await startDatabase(env);
+    const restartMs = Date.now() - restarting;
+    try {
+      const status = (await (await fetch(`http://127.0.0.1:${node.port}/status`)).json()) as { storageOpen: { records: number; ms: number } };
+      const rssRestarted = rssBytes(node.pid);
+      process.stdout.write(`  restart: listening after ${restartMs} ms (open ${status.storageOpen.ms} ms), ${status.storageOpen.records} records\n`);
+      return { pairs, restart: { keys, loadSeconds, rssLoaded, restartMs, openMs: status.storageOpen.ms, rssRestarted, records: status.storageOpen.records } };
+    } finally {
+      await node.stop();
+    }
+  } finally {
+    for (const made of folders) fs.rmSync(made, { recursive: true, force: true });
+  }
 }
 
 interface MemoryResult {
@@ -343,6 +403,7 @@ function render(
   mesh: MeshResult | undefined,
   lb: BalancerResult | string | undefined,
   st: StressPair | undefined,
+  dur?: DurabilityResult,
 ): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
@@ -471,6 +532,35 @@ function render(
       `Per-round ratios: ${st.ratios.map((r) => r.toFixed(3)).join(', ')}`,
     );
   }
+  if (dur !== undefined) {
+    lines.push(
+      '',
+      '## Durable storage (STORAGE=lmdb) against memory',
+      '',
+      '`/set` on one node with `STORAGE=lmdb` in each `DURABILITY` mode; the reference is the same node with',
+      '`STORAGE=memory`, in the same layout (3 rounds each). `sync` answers each write only once fsynced (the',
+      'writes of one moment share a commit); `batch` and `none` answer at once (docs/operations.md).',
+      '',
+      '| mode | memory req/s (median) | lmdb req/s (median) | ratio | lmdb p50 / p99 |',
+      '|---|---:|---:|---:|---:|',
+    );
+    for (const p of dur.pairs) {
+      const r = median(p.ratios);
+      lines.push(
+        `| ${p.name.replace(/^.*DURABILITY=/, '`')}\` | ${fmt(median(p.reference.map((x) => x.requestsPerSecond)))} | ${fmt(median(p.subject.map((x) => x.requestsPerSecond)))} | ` +
+          `**${r.toFixed(2)}** | ${fmt(median(p.subject.map((x) => x.latencyP50Ms)), 2)} / ${fmt(median(p.subject.map((x) => x.latencyP99Ms)), 2)} ms |`,
+      );
+    }
+    if (dur.restart !== undefined) {
+      const d = dur.restart;
+      lines.push(
+        '',
+        `${fmt(d.keys)} keys of 16 characters with 100-character values, loaded through \`/set\` (sync, 64 connections) in ${fmt(d.loadSeconds, 1)} s: ` +
+          `RSS ${fmt(d.rssLoaded / 1e6, 1)} MB. Restarted (SIGTERM, then a new process): listening ${fmt(d.restartMs)} ms after spawn, ` +
+          `of which ${fmt(d.openMs, 1)} ms opening the file and reading ${fmt(d.records)} records' versions; RSS then ${fmt(d.rssRestarted / 1e6, 1)} MB.`,
+      );
+    }
+  }
   lines.push(
     '',
     '## Reproduce',
@@ -481,7 +571,7 @@ function render(
     '```',
     '',
     'Settings: `BENCH_ROUNDS` (9), `BENCH_SECONDS` (3), `BENCH_WARMUP_SECONDS` (3), `BENCH_CONNECTIONS` (50),',
-    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000), `BENCH_BALANCER=0` (skips the balancer), `BENCH_SINGLE=0` (skips the single node), `BENCH_STRESS=0` (skips the stress tool),',
+    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000), `BENCH_BALANCER=0` (skips the balancer), `BENCH_SINGLE=0` (skips the single node), `BENCH_STRESS=0` (skips the stress tool), `BENCH_DURABILITY=0` (skips durable storage),',
     '`BENCH_OUTPUT` (this file), `BENCH_INSTALL=0` (never install wrk).',
     '',
   );
@@ -496,7 +586,8 @@ async function main(): Promise<void> {
   const mesh = settings.mesh ? await meshBenchmarks() : undefined;
   const lb = settings.balancer ? await balancerBenchmarks() : undefined;
   const st = settings.stress ? await stressVsWrk() : undefined;
-  const text = render(pairs, mem, mesh, lb, st);
+  const dur = settings.durability ? await durabilityBenchmarks(settings.memoryKeys) : undefined;
+  const text = render(pairs, mem, mesh, lb, st, dur);
   fs.mkdirSync(path.dirname(settings.output), { recursive: true });
   fs.writeFileSync(settings.output, text);
   process.stdout.write(`\n${text}\nwritten to ${path.relative(process.cwd(), settings.output)}\n`);
