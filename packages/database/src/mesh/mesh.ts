@@ -84,6 +84,8 @@ export class Mesh {
   private lonelyRounds = 0;
   /** Last exchange with any other node (ms), kept apart from the peer table, which forgets. */
   private lastContactAt = 0;
+  /** Seeds that turned out to be nodes themselves (see ping). */
+  private readonly nodeSeeds = new Set<string>();
 
   /** When this node last heard from a peer (ms since the epoch; 0: never). */
   get lastContact(): number {
@@ -304,7 +306,7 @@ export class Mesh {
     // An answer from this very node (the balancer sent it back here) is asked again at
     // once, on another new connection: nodes that ping in step, as nodes started together
     // do, would otherwise each meet themselves every round, for ever.
-    const fresh = peer === undefined && this.config.seeds.includes(url);
+    const fresh = peer === undefined && this.config.seeds.includes(url) && !this.nodeSeeds.has(url);
     try {
       let body: PingBody;
       for (let attempt = 1; ; attempt++) {
@@ -316,6 +318,8 @@ export class Mesh {
           fresh,
         );
         body = readPing(answer);
+        // A seed that answers in its own name is a node, not a balancer: pooled from now on.
+        if (body.node.url === url) this.nodeSeeds.add(url);
         if (!fresh || body.node.nodeId !== this.identity.nodeId || attempt >= SELF_ANSWER_RETRIES || this.stopped) break;
       }
       this.rejoinCheck(body);
