@@ -149,6 +149,28 @@ describe('durable storage (real node processes, STORAGE=lmdb)', function () {
     }
   });
 
+  it('a node stopped longer than the tombstone TTL and started from its file does not bring deleted keys back', async () => {
+    const env = { TOMBSTONE_TTL_MS: '1000' };
+    const a = await start('ttl-a', { ...env, DATA_DIR: dataDir() });
+    const b = await start('ttl-b', { ...env, DATA_DIR: dataDir(), MESH_NETWORK_URL: a.url });
+    const c = await start('ttl-c', { ...env, DATA_DIR: dataDir(), MESH_NETWORK_URL: a.url });
+    await waitFor(() => isFullMesh([a, b, c]), 10_000, 'a full mesh');
+    expect((await clients.get(a.url, '/set?k=doomed&v=1&w=all')).status).to.equal(200);
+    expect((await clients.get(a.url, '/set?k=kept&v=1&w=all')).status).to.equal(200);
+    await c.stop();
+    expect((await clients.get(a.url, '/rm?k=doomed&w=2')).status).to.equal(200);
+    // Once A and B purged the tombstone, only C's file still holds "doomed": its saved
+    // last contact with a peer tells it, at restart, that it was away too long.
+    await waitFor(async () => (await a.status()).tombstones === 0 && (await b.status()).tombstones === 0, 10_000, 'the tombstones purged');
+    await clients.close();
+    await c.restart();
+    await waitFor(async () => (await c.status()).ready && (await converged([a, b, c])), 10_000, 'C to bootstrap again');
+    for (const node of [a, b, c]) {
+      expect((await clients.get(node.url, '/get?k=doomed')).status, `doomed on ${node.name}`).to.equal(404);
+      expect((await clients.get(node.url, '/get?k=kept')).text).to.equal('"1"');
+    }
+  });
+
   describe('a data folder it cannot use: a clear message, exit status 1, nothing changed', () => {
     const run = (env: Record<string, string>, uid?: number): Promise<{ code: number | null; output: string }> =>
       new Promise((resolve) => {
