@@ -61,7 +61,7 @@ export class DatabaseNode {
     this.clock = new HybridClock(now);
     // Never issue a version below one issued before the restart, even if the wall clock
     // went back meanwhile (the records' own versions are observed by the Store too).
-    this.clock.observe(Number(this.adapter.getMeta(META.hlc) ?? 0) || 0);
+    this.clock.observe(this.savedNumber(META.hlc));
     this.store = new Store(this.adapter, this.clock, this.nodeId, {
       maxClockDriftMs: config.mesh.maxClockDriftMs,
       tombstoneTtlMs: config.mesh.tombstoneTtlMs,
@@ -82,7 +82,7 @@ export class DatabaseNode {
       deps.logger,
       now,
     );
-    this.mesh.restoreLastContact(Number(this.adapter.getMeta(META.lastContact) ?? 0) || 0);
+    this.mesh.restoreLastContact(this.savedNumber(META.lastContact));
     const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength };
     registerKvRoutes(this.router, this.store, limits, this.mesh, {
       w: config.mesh.writeConcern,
@@ -140,6 +140,11 @@ export class DatabaseNode {
     clearInterval(this.persistTimer);
     if (this.config.storage === 'lmdb') this.persistState();
     await this.adapter.close();
+  }
+
+  /** A number a previous run saved beside the records; 0 when there is none. */
+  private savedNumber(name: string): number {
+    return Number(this.adapter.getMeta(name) ?? 0) || 0;
   }
 
   /** Saves the clock and the last contact with a peer, for the next start. */

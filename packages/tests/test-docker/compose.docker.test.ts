@@ -39,6 +39,11 @@ interface BalancerStats {
   backends: { id: string; state: string }[];
 }
 
+/** A container started by `run` (one-off), not by `up` or `--scale`. */
+function isOneOff(id: string): boolean {
+  return docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.oneoff"}}', id]) === 'True';
+}
+
 const started = Date.now();
 function step(text: string): void {
   process.stdout.write(`      [${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${text}\n`);
@@ -170,7 +175,7 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     project.run(['run', '-d', 'database']);
     const took = await waitFor(() => meshOf(4), 60_000, 'the 4th node alive on every node and up in the balancer');
     step(`4 nodes: each lists the 3 others alive and the balancer has 4 up, ${took} ms after run returned`);
-    const newest = nodes().find((node) => docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.oneoff"}}', node.id]) === 'True');
+    const newest = nodes().find((node) => isOneOff(node.id));
     expect(newest, 'the one-off container').not.to.equal(undefined);
     const url = (newest as { url: string }).url;
     await waitFor(async () => (await status(url)).ready, 30_000, 'the new node to be ready');
@@ -182,7 +187,7 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
 
   it('docker kill of a node under a stress run: 0 errors; the node, started again, catches up', async () => {
     const project = compose as ComposeProject;
-    const victim = nodes().find((node) => docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.oneoff"}}', node.id]) !== 'True');
+    const victim = nodes().find((node) => !isOneOff(node.id));
     expect(victim).not.to.equal(undefined);
     const { id } = victim as { id: string };
     step('run --rm tests npm run stress   (STRESS_DURATION=15, 50 keep-alive connections, set:50,get:50)');
@@ -223,7 +228,7 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     const project = compose as ComposeProject;
     const total = nodes().length;
     // `restart` restarts the service's containers; the one-off one of `run -d` is not one.
-    const service = nodes().filter((node) => docker(['inspect', '-f', '{{index .Config.Labels "com.docker.compose.oneoff"}}', node.id]) !== 'True');
+    const service = nodes().filter((node) => !isOneOff(node.id));
     const before = new Map<string, { records: number; incarnation: number }>();
     for (const node of service) {
       const seen = await status(node.url);

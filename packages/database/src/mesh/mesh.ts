@@ -86,19 +86,6 @@ export class Mesh {
   private lastContactAt = 0;
   /** Seeds that turned out to be nodes themselves (see ping). */
   private readonly nodeSeeds = new Set<string>();
-
-  /** When this node last heard from a peer (ms since the epoch; 0: never). */
-  get lastContact(): number {
-    return this.lastContactAt;
-  }
-
-  /**
-   * Restores the time of the last contact a previous run of this node saved with its
-   * data, so the tombstone-TTL rule (rejoinCheck) also covers the time it was stopped.
-   */
-  restoreLastContact(at: number): void {
-    if (at > this.lastContactAt) this.lastContactAt = at;
-  }
   private syncCursor = 0;
   private stopped = false;
 
@@ -270,6 +257,19 @@ export class Mesh {
   }
 
   // ---- membership -------------------------------------------------------------------
+  /** When this node last heard from a peer (ms since the epoch; 0: never). */
+  get lastContact(): number {
+    return this.lastContactAt;
+  }
+
+  /**
+   * Restores the time of the last contact a previous run of this node saved with its
+   * data, so the tombstone-TTL rule (rejoinCheck) also covers the time it was stopped.
+   */
+  restoreLastContact(at: number): void {
+    if (at > this.lastContactAt) this.lastContactAt = at;
+  }
+
 
   /** One round: age the peer table, then ping every peer and seed not already in flight. */
   async pingRound(): Promise<void> {

@@ -70,6 +70,11 @@ const toRecord = (row: Row): StoredRecord => ({
   value: row[2] === null ? null : (JSON.parse(row[2]) as string),
 });
 
+/** A stored row's version, without parsing its value. */
+const rowHead = (row: Row): RecordHead => ({ hlc: row[0], nodeId: row[1], tombstone: row[2] === null });
+
+const recordHead = (record: StoredRecord): RecordHead => ({ hlc: record.hlc, nodeId: record.nodeId, tombstone: record.value === null });
+
 /**
  * Records in LMDB (the `lmdb` package), one file in the data folder. The contract of
  * StorageAdapter asks for synchronous writes: a write goes into `pending` at once (reads
@@ -133,24 +138,31 @@ export class LmdbAdapter implements StorageAdapter {
     return this.count;
   }
 
+  // Every read looks at `pending` first (a record, or null for a key deleted or cleared
+  // away), then at the committed row.
+
   get(key: string): StoredRecord | undefined {
-    const pending = this.pending.get(key);
-    if (pending !== undefined) return pending ?? undefined;
-    if (this.pending.has(key) || this.clearing) return undefined;
-    const row = this.records.get(encodeKey(key));
+    if (this.pending.has(key)) return this.pending.get(key) ?? undefined;
+    const row = this.committed(key);
     return row === undefined ? undefined : toRecord(row);
   }
 
+  /** Runs before every write (Store compares versions): reads no value. */
   head(key: string): RecordHead | undefined {
-    const record = this.get(key);
-    return record === undefined ? undefined : { hlc: record.hlc, nodeId: record.nodeId, tombstone: record.value === null };
+    if (this.pending.has(key)) {
+      const record = this.pending.get(key);
+      return record === null || record === undefined ? undefined : recordHead(record);
+    }
+    const row = this.committed(key);
+    return row === undefined ? undefined : rowHead(row);
   }
 
   getJson(key: string): string | undefined {
-    const pending = this.pending.get(key);
-    if (pending !== undefined) return pending === null || pending.value === null ? undefined : JSON.stringify(pending.value);
-    if (this.pending.has(key) || this.clearing) return undefined;
-    return this.records.get(encodeKey(key))?.[2] ?? undefined;
+    if (this.pending.has(key)) {
+      const record = this.pending.get(key);
+      return record === null || record === undefined || record.value === null ? undefined : JSON.stringify(record.value);
+    }
+    return this.committed(key)?.[2] ?? undefined;
   }
 
   set(key: string, record: StoredRecord): void {
@@ -188,10 +200,7 @@ export class LmdbAdapter implements StorageAdapter {
 
   *heads(): IterableIterator<[string, RecordHead]> {
     // Without parsing values: a start reads the versions of every record through here.
-    yield* this.snapshot(
-      (row) => ({ hlc: row[0], nodeId: row[1], tombstone: row[2] === null }),
-      (record) => ({ hlc: record.hlc, nodeId: record.nodeId, tombstone: record.value === null }),
-    );
+    yield* this.snapshot(rowHead, recordHead);
   }
 
   getMeta(name: string): string | undefined {
@@ -226,8 +235,12 @@ export class LmdbAdapter implements StorageAdapter {
 
   private has(key: string): boolean {
     if (this.pending.has(key)) return this.pending.get(key) !== null;
-    if (this.clearing) return false;
-    return this.records.doesExist(encodeKey(key));
+    return !this.clearing && this.records.doesExist(encodeKey(key));
+  }
+
+  /** The committed row of a key not in `pending` (none while a clear is not committed). */
+  private committed(key: string): Row | undefined {
+    return this.clearing ? undefined : this.records.get(encodeKey(key));
   }
 
   private track(key: string, record: StoredRecord | null, write: Promise<boolean>): void {

@@ -4,7 +4,7 @@ import type { BackendPool, PoolEntry } from './pool';
 
 /**
  * The read buffer of every socket of the proxy, both directions: what is read is copied
- * out (or fully written) before the next read, so one buffer serves them all.
+ * out before the next read, so one buffer serves them all.
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
