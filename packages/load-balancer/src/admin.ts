@@ -23,6 +23,8 @@ export function snapshot(proxy: TcpProxy, pool: BackendPool, discovery: Discover
       rejected: proxy.stats.rejected,
       connectFailures: proxy.stats.connectFailures,
       idleTimeouts: proxy.stats.idleTimeouts,
+      // Open connections whose bytes the native pump moves (their bytes count when they end).
+      pumped: proxy.pumped,
     },
     bytes: { in: proxy.stats.bytesIn, out: proxy.stats.bytesOut },
     backends: pool.list().map((entry) => ({

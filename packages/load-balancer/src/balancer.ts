@@ -8,6 +8,7 @@ import type { Logger } from './logger';
 import { HealthChecker } from './proxy/health';
 import { BackendPool } from './proxy/pool';
 import { TcpProxy } from './proxy/proxy';
+import { BytePump, nativePump } from './proxy/pump';
 
 /** The balancer, wired: discovery -> pool (+ health checks) -> proxy, and the admin port. */
 export class Balancer {
@@ -19,6 +20,8 @@ export class Balancer {
   private readonly admin: AdminServer | undefined;
   private readonly startedAt = Date.now();
   private summary: NodeJS.Timeout | undefined;
+  /** Why the native pump is not used, when it is not. */
+  readonly pumpUnavailable: Error | undefined;
   address: AddressInfo | undefined;
   adminAddress: AddressInfo | undefined;
 
@@ -28,7 +31,9 @@ export class Balancer {
     discovery?: Discovery & { status?: DiscoveryStatus },
   ) {
     this.pool = new BackendPool(config.downForMs);
-    this.proxy = new TcpProxy(this.pool, config, logger);
+    const pump = config.pump === 'javascript' ? new Error('PUMP=javascript') : nativePump();
+    this.pumpUnavailable = pump instanceof BytePump ? undefined : pump;
+    this.proxy = new TcpProxy(this.pool, { ...config, pump: pump instanceof BytePump ? pump : undefined }, logger);
     if (discovery !== undefined) {
       this.discovery = discovery;
       this.discoveryStatus = discovery.status ?? staticStatus();
@@ -62,6 +67,9 @@ export class Balancer {
   }
 
   async start(): Promise<void> {
+    if (this.config.pump === 'native' && this.pumpUnavailable !== undefined) {
+      throw new Error(`PUMP=native, but ${this.pumpUnavailable.message}`, { cause: this.pumpUnavailable });
+    }
     this.address = await this.proxy.listen(this.config.servicePort, this.config.bindAddress);
     if (this.admin !== undefined) {
       this.adminAddress = await this.admin.listen(this.config.adminPort, this.config.adminBindAddress);

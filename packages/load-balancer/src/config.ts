@@ -23,9 +23,14 @@ export interface BalancerConfig {
   readonly debounceMs: number;
   readonly summaryIntervalMs: number;
   readonly logLevel: string;
+  /** Who moves the bytes of joined connections: the native pump when built (auto), or JavaScript. */
+  readonly pump: PumpMode;
   /** HOSTNAME: inside a container, its id, which lets the balancer find its own project. */
   readonly selfId: string | undefined;
 }
+
+export type PumpMode = 'auto' | 'native' | 'javascript';
+const PUMP_MODES: readonly string[] = ['auto', 'native', 'javascript'];
 
 export const DEFAULTS = {
   SERVICE_PORT: 8080, // port clients connect to
@@ -45,6 +50,7 @@ export const DEFAULTS = {
   DEBOUNCE_MS: 100, // ms of quiet in Docker events before the containers are listed again
   SUMMARY_INTERVAL_MS: 60000, // ms between two summary log lines; 0 turns them off
   LOG_LEVEL: 'info',
+  PUMP: 'auto', // auto: the native pump when built, else JavaScript; native: refuse to start without it; javascript
 } as const;
 
 type IntSetting = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
@@ -98,6 +104,8 @@ export function loadConfig(env: Env): BalancerConfig {
   const logLevel = text('LOG_LEVEL').toLowerCase();
   if (!LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LEVELS.join(', ')} (got "${logLevel}")`);
   const networkName = env.NETWORK_NAME?.trim();
+  const pump = text('PUMP').toLowerCase();
+  if (!PUMP_MODES.includes(pump)) problems.push(`PUMP must be one of ${PUMP_MODES.join(', ')} (got "${pump}")`);
 
   const config: BalancerConfig = {
     servicePort: int('SERVICE_PORT', 0, 65535),
@@ -119,6 +127,7 @@ export function loadConfig(env: Env): BalancerConfig {
     debounceMs: int('DEBOUNCE_MS', 0, 60_000),
     summaryIntervalMs: int('SUMMARY_INTERVAL_MS', 0, 86_400_000),
     logLevel,
+    pump: pump as PumpMode,
     selfId: env.HOSTNAME?.trim() || undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -24,6 +24,7 @@ function main(): void {
           listen: `${config.bindAddress}:${balancer.address?.port}`,
           admin: balancer.adminAddress === undefined ? 'off' : `${config.adminBindAddress}:${balancer.adminAddress.port}`,
           discovery: config.backends === undefined ? `docker (${config.dockerApiLocation}, group ${config.groupName})` : 'static',
+          pump: balancer.pumpUnavailable === undefined ? 'native' : `javascript (${balancer.pumpUnavailable.message})`,
         },
         'listening',
       ),

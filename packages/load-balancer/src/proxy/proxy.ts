@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import type { Logger } from '../logger';
 import type { BackendPool, PoolEntry } from './pool';
+import type { BytePump, PumpedConnection } from './pump';
 
 /**
  * The read buffer of every socket of the proxy, both directions: what is read is copied
@@ -31,6 +32,8 @@ export interface ProxyOptions {
   readonly idleTimeoutMs: number;
   /** Bytes of a client's first request kept while a backend connects; past it, reading pauses. */
   readonly maxPendingBytes: number;
+  /** Takes over joined connections; undefined: JavaScript moves every byte. */
+  readonly pump?: BytePump | undefined;
 }
 
 export interface ProxyStats {
@@ -43,6 +46,7 @@ export interface ProxyStats {
   connectFailures: number;
   /** Clients whose connection was cut by the idle timeout. */
   idleTimeouts: number;
+  /** Bytes of connections that ended, and of open ones that JavaScript moves. */
   bytesIn: number;
   bytesOut: number;
 }
@@ -67,6 +71,7 @@ export class TcpProxy {
   };
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<Session>();
   private draining = false;
   private allClosed: (() => void) | undefined;
 
@@ -97,11 +102,12 @@ export class TcpProxy {
     this.draining = true;
     const listenerClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const socketsClosed = new Promise<void>((resolve) => {
-      if (this.sockets.size === 0) resolve();
+      if (this.idle()) resolve();
       else this.allClosed = resolve;
     });
     const timer = setTimeout(() => {
-      if (this.sockets.size > 0) this.logger.warn({ connections: this.stats.active }, 'drain timeout: closing remaining connections');
+      if (!this.idle()) this.logger.warn({ connections: this.stats.active }, 'drain timeout: closing remaining connections');
+      for (const session of this.sessions) session.abort();
       for (const socket of this.sockets) socket.destroy();
     }, timeoutMs);
     await Promise.all([listenerClosed, socketsClosed]);
@@ -113,20 +119,35 @@ export class TcpProxy {
       accepted.destroy();
       return;
     }
-    const session = new Session(this.pool, this.options, this.logger, this.stats, (socket) => this.track(socket));
+    const session = new Session(this.pool, this.options, this.logger, this.stats, (socket) => this.track(socket), () => {
+      this.stats.active--;
+      this.sessions.delete(session);
+      if (this.idle()) this.allClosed?.();
+    });
     const client = session.attach(accepted);
     this.stats.accepted++;
     this.stats.active++;
-    client.once('close', () => this.stats.active--);
+    this.sessions.add(session);
     this.track(client);
     session.start();
+  }
+
+  /** Connections moved by the native pump now. */
+  get pumped(): number {
+    let count = 0;
+    for (const session of this.sessions) if (session.pumped) count++;
+    return count;
+  }
+
+  private idle(): boolean {
+    return this.sockets.size === 0 && this.sessions.size === 0;
   }
 
   private track(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => {
       this.sockets.delete(socket);
-      if (this.sockets.size === 0) this.allClosed?.();
+      if (this.idle()) this.allClosed?.();
     });
   }
 }
@@ -136,10 +157,13 @@ export class TcpProxy {
  * byte the client sent is kept (up to MAX_PENDING_BYTES): if that backend refuses, times
  * out, or closes without answering (it died: `docker kill`), the next backend gets the
  * same bytes and the client never knows. Once the backend has answered, the two are
- * simply joined, with backpressure and half-close both ways.
+ * simply joined, with backpressure and half-close both ways: by the native pump when there
+ * is one (handed over as soon as nothing waits in either write buffer), else here.
  */
 class Session {
   private client!: net.Socket;
+  /** Read with `onread` (no stream buffer): the only kind the pump can take over. */
+  private adopted = false;
   private kept: Buffer[] = [];
   private keptBytes = 0;
   /** False once the client sent more than can be kept: no second backend then. */
@@ -150,7 +174,10 @@ class Session {
   private connected = false;
   private connectedAt = 0;
   private answered = false;
+  private upstreamEnded = false;
   private finished = false;
+  /** The pump's id for this connection while the pump moves its bytes. */
+  private pumpId: number | undefined;
   private readonly tried = new Set<string>();
 
   constructor(
@@ -159,7 +186,18 @@ class Session {
     private readonly logger: Logger,
     private readonly stats: ProxyStats,
     private readonly track: (socket: net.Socket) => void,
+    private readonly ended: () => void,
   ) {}
+
+  get pumped(): boolean {
+    return this.pumpId !== undefined;
+  }
+
+  /** Closes the connection now (drain timeout). */
+  abort(): void {
+    if (this.pumpId !== undefined) this.options.pump?.close(this.pumpId);
+    else this.finish();
+  }
 
   /** Takes the accepted (paused) connection; returns the socket the session reads from. */
   attach(accepted: net.Socket): net.Socket {
@@ -167,8 +205,10 @@ class Session {
       this.fromClient(Buffer.from(buffer.subarray(0, bytes)));
       return true; // fromClient pauses the socket itself when it must
     });
-    if (adopted !== undefined) this.client = adopted;
-    else {
+    if (adopted !== undefined) {
+      this.client = adopted;
+      this.adopted = true;
+    } else {
       this.client = accepted;
       accepted.on('data', (chunk: Buffer) => this.fromClient(chunk));
       accepted.resume();
@@ -183,8 +223,11 @@ class Session {
       if (this.connected) this.upstream?.end();
     });
     client.on('error', () => this.finish());
-    client.once('close', () => this.finish());
+    client.once('close', () => {
+      if (!this.pumped) this.finish();
+    });
     client.setTimeout(this.options.idleTimeoutMs, () => {
+      if (this.pumped) return;
       this.stats.idleTimeouts++;
       this.finish();
     });
@@ -265,6 +308,7 @@ class Session {
       !this.clientEnded &&
       (this.keptBytes > 0 || Date.now() - this.connectedAt < this.options.connectTimeoutMs);
     upstream.once('end', () => {
+      this.upstreamEnded = true;
       if (diedMidRequest() && this.retry(entry, upstream, 'closed without answering')) return;
       this.client.end();
     });
@@ -277,7 +321,7 @@ class Session {
     });
     upstream.once('close', () => {
       clearTimeout(timer);
-      if (this.upstream !== upstream) return;
+      if (this.upstream !== upstream || this.pumped) return;
       if (diedMidRequest() && this.retry(entry, upstream, 'closed without answering')) return;
       // The backend is gone for good; once the client has its half-closed answer, it goes too.
       if (this.answered && this.clientEnded) this.finish();
@@ -294,9 +338,39 @@ class Session {
       this.kept = [];
     }
     this.count(bytes, 'out');
-    if (this.client.write(Buffer.from(buffer.subarray(0, bytes)))) return true;
+    if (this.client.write(Buffer.from(buffer.subarray(0, bytes)))) {
+      // Destroyed by the hand-over: returning false only stops reading what is gone.
+      return !this.handOver(upstream);
+    }
     this.client.once('drain', () => upstream.resume());
     return false;
+  }
+
+  /**
+   * Gives the joined connection to the native pump, once the backend has answered (nothing
+   * is kept for a retry), neither side has ended, and nothing waits in either socket's
+   * write buffer, so that every byte goes out in order. False: it stays here.
+   */
+  private handOver(upstream: net.Socket): boolean {
+    const pump = this.options.pump;
+    if (pump === undefined || !this.adopted || !this.answered || this.clientEnded || this.upstreamEnded || this.finished) return false;
+    if (this.client.writableLength > 0 || upstream.writableLength > 0) return false;
+    this.client.pause();
+    const id = pump.take(this.client, upstream, this.options.idleTimeoutMs, (end) => this.pumpEnded(end));
+    if (id === undefined) {
+      this.client.resume();
+      return false;
+    }
+    this.pumpId = id;
+    return true;
+  }
+
+  private pumpEnded(end: PumpedConnection): void {
+    this.count(end.bytesIn, 'in');
+    this.count(end.bytesOut, 'out');
+    if (end.reason === 'idle') this.stats.idleTimeouts++;
+    this.pumpId = undefined;
+    this.finish();
   }
 
   /** Moves to the next backend if the client's bytes can be sent again; false when they cannot. */
@@ -333,5 +407,6 @@ class Session {
     this.connected = false;
     this.client.destroy();
     this.upstream?.destroy();
+    this.ended();
   }
 }

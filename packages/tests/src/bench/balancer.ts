@@ -3,6 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, pinned, startServer, type ServerProcess } from './processes';
 
+/** The plain `socket.pipe` proxy, the calibration point (built beside this file). */
+const PIPE_PROXY_ENTRY = path.join(__dirname, 'pipe-proxy.js');
+
 /** The built balancer, found through the workspace link. */
 const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'index.js');
 
@@ -52,4 +55,10 @@ export async function startHaproxy(backendPort: number, cpus: string | undefined
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The plain `socket.pipe` proxy in front of one backend, on `cpus`. */
+export async function startPipeProxy(backendPort: number, cpus: string | undefined): Promise<ServerProcess> {
+  const port = await freePort();
+  return startServer('socket.pipe proxy', pinned(cpus, process.execPath, [PIPE_PROXY_ENTRY, String(port), String(backendPort)]), port);
 }

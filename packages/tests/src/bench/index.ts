@@ -6,7 +6,7 @@ import { canPin, cpuSeconds, freePort, pinned, rssBytes, startServer, type Serve
 import { antiEntropy, type AntiEntropyResult, type LagResult, replicationLag, startMesh } from './mesh';
 import { median } from './stats';
 import { Pool } from 'undici';
-import { startBalancerProcess, startHaproxy } from './balancer';
+import { startBalancerProcess, startHaproxy, startPipeProxy } from './balancer';
 import { ensureTool, ensureWrk, runWrk, type WrkResult } from './wrk';
 
 /**
@@ -92,20 +92,20 @@ interface Target {
 }
 
 /** A wrk run, and the CPU microseconds the server spent per request during it. */
-function measured(server: Target, target: string, seconds: number, script?: string): { result: WrkResult; cpuUs: number } {
+function measured(server: Target, target: string, seconds: number, script?: string, wrkCpus = WRK_CPU): { result: WrkResult; cpuUs: number } {
   const before = server.pid === undefined ? 0 : cpuSeconds(server.pid);
-  const result = load(server, target, seconds, script);
+  const result = load(server, target, seconds, script, wrkCpus);
   const used = server.pid === undefined ? Number.NaN : cpuSeconds(server.pid) - before;
   return { result, cpuUs: (used * 1e6) / Math.max(1, result.requestsPerSecond * seconds) };
 }
 
-function load(server: Target, pathAndQuery: string, seconds: number, script?: string): WrkResult {
+function load(server: Target, pathAndQuery: string, seconds: number, script?: string, wrkCpus = WRK_CPU): WrkResult {
   const result = runWrk({
     url: `http://127.0.0.1:${server.port}${pathAndQuery}`,
     connections: settings.connections,
     threads: 1,
     durationSeconds: seconds,
-    cpus: WRK_CPU,
+    cpus: wrkCpus,
     ...(script === undefined ? {} : { script }),
   });
   if (result.errors > 0 || result.non2xx > 0) {
@@ -302,33 +302,85 @@ async function stressVsWrk(): Promise<StressPair> {
   return result;
 }
 
-interface BalancerResult {
-  readonly pair: PairResult;
+/** One proxy's rounds in one layout: requests per second, latency and its CPU per request. */
+interface ProxyRounds {
+  readonly name: string;
+  readonly results: WrkResult[];
+  readonly cpuUs: number[];
+}
+
+interface LayoutResult {
+  readonly layout: string;
+  readonly description: string;
+  /** HAProxy (the reference), the MeshKV balancer, the socket.pipe proxy: same rounds, same order of index. */
+  readonly haproxy: ProxyRounds;
+  readonly balancer: ProxyRounds;
+  readonly pipe: ProxyRounds;
+  /** Straight to the backend, no proxy. */
   readonly direct: WrkResult[];
 }
 
+type BalancerResult = LayoutResult[];
+
 /**
- * Keep-alive requests through the MeshKV balancer and through HAProxy (TCP mode, one
- * thread) to the same bare node:http backend, and straight to the backend. The proxies
- * run on core 0; the backend shares core 1 with wrk.
+ * Keep-alive requests through HAProxy (TCP mode, one thread), the MeshKV balancer and a
+ * plain `socket.pipe` proxy to the same bare node:http backend, and straight to it, in two
+ * layouts: `shared`, nothing pinned, as on a user's machine, where a proxy's CPU per
+ * request is taken from the backend and the client; and `isolated`, the proxy alone on
+ * core 0 with the backend and wrk on core 1. Each round runs the three proxies one after
+ * the other, starting with a different one each round, so that no proxy always comes
+ * first after a pause or last after two others warmed the backend.
  */
 async function balancerBenchmarks(): Promise<BalancerResult | string> {
   if (!ensureTool('haproxy', ['-v'], settings.install)) return 'HAProxy is not installed (apt-get install haproxy): the balancer was not measured.';
-  const backend = await startBare('{"success":true}', WRK_CPU);
-  try {
-    const haproxy = await startHaproxy(backend.port, SERVER_CPU);
-    const balancer = await startBalancerProcess(backend.port, SERVER_CPU);
-    try {
-      const result = pair('GET through the proxy to one node:http backend (keep-alive)', 1, haproxy, balancer, '/');
-      const direct = [1, 2, 3].map(() => load(backend, '/', settings.seconds));
-      return { pair: result, direct };
-    } finally {
-      await balancer.stop();
-      await haproxy.stop();
-    }
-  } finally {
-    await backend.stop();
+  const layouts: { layout: string; description: string; proxyCpus: string | undefined; backendCpus: string | undefined }[] = [
+    { layout: 'shared', description: 'nothing pinned: proxy, backend and wrk share every core', proxyCpus: undefined, backendCpus: undefined },
+  ];
+  if (pin) {
+    layouts.push({
+      layout: 'isolated',
+      description: 'the proxy alone on core 0, the backend and wrk on core 1',
+      proxyCpus: SERVER_CPU,
+      backendCpus: WRK_CPU,
+    });
   }
+  const results: LayoutResult[] = [];
+  for (const { layout, description, proxyCpus, backendCpus } of layouts) {
+    const backend = await startBare('{"success":true}', backendCpus);
+    const proxies: ServerProcess[] = [];
+    try {
+      proxies.push(await startHaproxy(backend.port, proxyCpus));
+      proxies.push(await startBalancerProcess(backend.port, proxyCpus));
+      proxies.push(await startPipeProxy(backend.port, proxyCpus));
+      const rounds: ProxyRounds[] = proxies.map((proxy) => ({ name: proxy.name, results: [], cpuUs: [] }));
+      process.stdout.write(`balancer, ${layout} layout: warming up\n`);
+      for (const proxy of proxies) load(proxy, '/', settings.warmupSeconds, undefined, backendCpus);
+      for (let round = 0; round < settings.rounds; round++) {
+        for (let i = 0; i < proxies.length; i++) {
+          const index = (round + i) % proxies.length;
+          const { result, cpuUs } = measured(proxies[index] as ServerProcess, '/', settings.seconds, undefined, backendCpus);
+          (rounds[index] as ProxyRounds).results.push(result);
+          (rounds[index] as ProxyRounds).cpuUs.push(cpuUs);
+        }
+        const [h, b, p] = rounds.map((r) => r.results[round]?.requestsPerSecond ?? Number.NaN) as [number, number, number];
+        process.stdout.write(
+          `  round ${round + 1}: HAProxy ${h.toFixed(0)} req/s, MeshKV ${b.toFixed(0)} (${(b / h).toFixed(3)}), socket.pipe ${p.toFixed(0)} (${(p / h).toFixed(3)})\n`,
+        );
+      }
+      const direct = [1, 2, 3].map(() => load(backend, '/', settings.seconds, undefined, backendCpus));
+      const [haproxy, balancer, pipe] = rounds as [ProxyRounds, ProxyRounds, ProxyRounds];
+      results.push({ layout, description, haproxy, balancer, pipe, direct });
+    } finally {
+      for (const proxy of proxies) await proxy.stop();
+      await backend.stop();
+    }
+  }
+  return results;
+}
+
+/** Per-round ratios of `subject` to `reference` (the same rounds). */
+function roundRatios(subject: ProxyRounds, reference: ProxyRounds): number[] {
+  return subject.results.map((r, i) => r.requestsPerSecond / (reference.results[i]?.requestsPerSecond ?? Number.NaN));
 }
 
 interface MeshResult {
@@ -487,30 +539,39 @@ function render(
   if (typeof lb === 'string') {
     lines.push('', '## Load balancer', '', lb);
   } else if (lb !== undefined) {
-    const p = lb.pair;
-    const ratio = median(p.ratios);
     lines.push(
       '',
       '## Load balancer against HAProxy',
       '',
       'wrk keep-alive GETs through a proxy to one bare `node:http` backend. The reference is HAProxy 2 in TCP',
-      'mode with one thread; both proxies run on core 0, the backend shares core 1 with wrk.',
+      'mode with one thread; the calibration point is a plain `socket.pipe` proxy (`pipe-proxy.ts`): where it',
+      'reaches HAProxy too, the layout is bound by the backend and wrk, and says little of the proxies. Each round',
+      'runs the three one after the other, starting with a different one each round; a ratio is the median of',
+      'the per-round ratios to HAProxy. CPU per request: user + system time of the proxy process, from /proc.',
       '',
-      '| scenario | HAProxy req/s (median) | MeshKV balancer req/s (median) | ratio | goal | balancer p50 / p99 | HAProxy p50 / p99 |',
-      '|---|---:|---:|---:|---:|---:|---:|',
-      `| ${p.name} | ${fmt(median(p.reference.map((r) => r.requestsPerSecond)))} | ${fmt(median(p.subject.map((r) => r.requestsPerSecond)))} | ` +
-        `**${ratio.toFixed(2)}** ${ratio >= p.goal ? '(meets goal)' : '(below goal)'} | ≥ 1.00 | ` +
-        `${fmt(median(p.subject.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.subject.map((r) => r.latencyP99Ms)), 2)} ms | ` +
-        `${fmt(median(p.reference.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.reference.map((r) => r.latencyP99Ms)), 2)} ms |`,
-      '',
-      `Per-round ratios: ${p.ratios.map((r) => r.toFixed(3)).join(', ')}`,
-      '',
-      `CPU per request (user + system, from /proc, median of the rounds): HAProxy ${fmt(median(p.referenceCpuUs), 1)} µs, ` +
-        `MeshKV balancer ${fmt(median(p.subjectCpuUs), 1)} µs.`,
-      '',
-      `Straight to the backend, no proxy (same layout, 3 runs after the rounds): ${fmt(median(lb.direct.map((r) => r.requestsPerSecond)))} req/s, ` +
-        `p50 ${fmt(median(lb.direct.map((r) => r.latencyP50Ms)), 2)} ms.`,
+      '| layout | proxy | req/s (median) | ratio to HAProxy | goal | CPU per request | p50 / p99 |',
+      '|---|---|---:|---:|---:|---:|---:|',
     );
+    for (const l of lb) {
+      for (const proxy of [l.haproxy, l.balancer, l.pipe]) {
+        const ratio = proxy === l.haproxy ? 1 : median(roundRatios(proxy, l.haproxy));
+        const goal = proxy === l.balancer ? (ratio >= 1 ? '≥ 1.00 (meets goal)' : '≥ 1.00 (below goal)') : '';
+        lines.push(
+          `| ${l.layout} | ${proxy.name} | ${fmt(median(proxy.results.map((r) => r.requestsPerSecond)))} | ` +
+            `${proxy === l.balancer ? `**${ratio.toFixed(2)}**` : ratio.toFixed(2)} | ${goal} | ${fmt(median(proxy.cpuUs), 1)} µs | ` +
+            `${fmt(median(proxy.results.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(proxy.results.map((r) => r.latencyP99Ms)), 2)} ms |`,
+        );
+      }
+    }
+    lines.push('');
+    for (const l of lb) {
+      lines.push(
+        `- ${l.layout} (${l.description}): MeshKV per round ${roundRatios(l.balancer, l.haproxy).map((r) => r.toFixed(2)).join(', ')}; ` +
+          `socket.pipe per round ${roundRatios(l.pipe, l.haproxy).map((r) => r.toFixed(2)).join(', ')}. ` +
+          `Straight to the backend, no proxy (3 runs after the rounds): ${fmt(median(l.direct.map((r) => r.requestsPerSecond)))} req/s, ` +
+          `p50 ${fmt(median(l.direct.map((r) => r.latencyP50Ms)), 2)} ms.`,
+      );
+    }
   }
   if (st !== undefined) {
     const ratio = median(st.ratios);

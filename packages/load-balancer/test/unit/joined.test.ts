@@ -1,0 +1,180 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import * as net from 'node:net';
+import type { Balancer } from '../../src/balancer';
+import { nativePump } from '../../src/proxy/pump';
+import { startBalancer, waitFor } from '../helpers/net';
+
+/**
+ * A connection once its backend has answered: joined, its bytes moved by the native pump
+ * (PUMP=native) or by JavaScript (PUMP=javascript). Both must behave the same.
+ */
+for (const mode of ['native', 'javascript'] as const) {
+  describe(`joined connections, PUMP=${mode} (real sockets on 127.0.0.1)`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    before(function () {
+      const pump = nativePump();
+      if (mode === 'native' && pump instanceof Error) {
+        // In CI the pump must have been built; elsewhere (no C compiler) it may be missing.
+        if (process.env.CI !== undefined) throw pump;
+        this.skip();
+      }
+    });
+
+    /** A backend that greets every connection first, then runs `handler`. */
+    const greeter = async (handler: (socket: net.Socket) => void): Promise<number> => {
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        socket.on('error', () => undefined);
+        socket.write('hello;');
+        handler(socket);
+      });
+      const sockets = new Set<net.Socket>();
+      server.on('connection', (socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(
+        () =>
+          new Promise<void>((resolve) => {
+            sockets.forEach((socket) => socket.destroy());
+            server.close(() => resolve());
+          }),
+      );
+      return (server.address() as net.AddressInfo).port;
+    };
+    const balancer = async (backendPort: number, env: Record<string, string> = {}): Promise<Balancer> => {
+      const b = await startBalancer({ BACKENDS: `127.0.0.1:${backendPort}`, HEALTH_INTERVAL_MS: '600000', PUMP: mode, ...env });
+      cleanups.push(() => b.stop());
+      return b;
+    };
+    const connect = async (port: number, allowHalfOpen = false): Promise<{ socket: net.Socket; received: () => string; closed: Promise<void> }> => {
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen });
+      socket.on('error', () => undefined);
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      cleanups.push(async () => {
+        socket.destroy();
+        await closed;
+      });
+      await waitFor(() => text.startsWith('hello;'), 2000, 'the greeting');
+      return { socket, received: () => text, closed };
+    };
+    const pumped = (b: Balancer): number => (b.stats() as { connections: { pumped: number } }).connections.pumped;
+
+    it('goes on answering on the same connection, and counts its bytes when it ends', async () => {
+      const port = await greeter((socket) => {
+        socket.on('data', (chunk: Buffer) => socket.write(`[${chunk.toString()}]`));
+        socket.on('end', () => socket.end());
+      });
+      const b = await balancer(port);
+      const client = await connect(b.address!.port);
+      let expected = 'hello;';
+      for (let i = 0; i < 20; i++) {
+        client.socket.write(`q${i}`);
+        expected += `[q${i}]`;
+        await waitFor(() => client.received() === expected, 2000, `answer ${i}`);
+      }
+      expect(pumped(b)).to.equal(mode === 'native' ? 1 : 0);
+      client.socket.end();
+      await client.closed;
+      await waitFor(() => b.proxy.stats.active === 0, 2000, 'the connection to end');
+      const sent = Array.from({ length: 20 }, (_, i) => `q${i}`).join('').length;
+      expect(b.proxy.stats).to.include({ bytesIn: sent, bytesOut: expected.length });
+      expect(b.pool.list()[0]).to.include({ active: 0, bytesIn: sent, bytesOut: expected.length });
+      expect(pumped(b)).to.equal(0);
+    });
+
+    it('carries the client half-close: the backend still answers after it', async () => {
+      const port = await greeter((socket) => {
+        const chunks: string[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+        socket.on('end', () => socket.end(chunks.join('').toUpperCase()));
+      });
+      const b = await balancer(port);
+      const client = await connect(b.address!.port);
+      client.socket.end('shout this');
+      await client.closed;
+      expect(client.received()).to.equal('hello;SHOUT THIS');
+    });
+
+    it('carries the backend half-close: the client can still send after it', async () => {
+      let heard = '';
+      let heardAll!: () => void;
+      const done = new Promise<void>((resolve) => (heardAll = resolve));
+      const port = await greeter((socket) => {
+        socket.end('bye;');
+        socket.on('data', (chunk: Buffer) => (heard += chunk.toString()));
+        socket.on('end', () => heardAll());
+      });
+      const b = await balancer(port);
+      const client = await connect(b.address!.port, true);
+      await new Promise<void>((resolve) => (client.socket.readableEnded ? resolve() : client.socket.once('end', () => resolve())));
+      expect(client.received()).to.equal('hello;bye;');
+      client.socket.end('still here');
+      await done;
+      expect(heard).to.equal('still here');
+    });
+
+    it('moves megabytes both ways, in order, through a reader that stops reading', async () => {
+      let backendBlocked!: () => void;
+      const blocked = new Promise<void>((resolve) => (backendBlocked = resolve));
+      // Echoes everything; says when its writes back no longer fit (the client is not reading).
+      const port = await greeter((socket) => {
+        socket.on('data', (chunk: Buffer) => {
+          if (!socket.write(chunk)) {
+            backendBlocked();
+            socket.pause();
+            socket.once('drain', () => socket.resume());
+          }
+        });
+        socket.on('end', () => socket.end());
+      });
+      const b = await balancer(port);
+      const client = await connect(b.address!.port);
+      client.socket.pause();
+      const received: Buffer[] = [];
+      client.socket.removeAllListeners('data');
+      client.socket.on('data', (chunk: Buffer) => received.push(chunk));
+      const payload = Buffer.alloc(64 * 1024 * 1024);
+      for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE(i, i);
+      client.socket.end(payload);
+      await blocked;
+      client.socket.resume();
+      await client.closed;
+      const echoed = Buffer.concat(received);
+      expect(echoed.length).to.equal(payload.length);
+      expect(createHash('sha256').update(echoed).digest('hex')).to.equal(createHash('sha256').update(payload).digest('hex'));
+    });
+
+    it('closes a joined connection idle for IDLE_TIMEOUT_MS', async () => {
+      const port = await greeter(() => undefined);
+      const b = await balancer(port, { IDLE_TIMEOUT_MS: '100' });
+      const client = await connect(b.address!.port);
+      await client.closed;
+      await waitFor(() => b.proxy.stats.active === 0 && b.proxy.stats.idleTimeouts === 1, 2000, 'the idle timeout to be counted');
+    });
+
+    it('passes a backend reset on to the client', async () => {
+      const port = await greeter((socket) => socket.once('data', () => socket.resetAndDestroy()));
+      const b = await balancer(port);
+      const client = await connect(b.address!.port);
+      client.socket.write('boom');
+      await client.closed;
+      await waitFor(() => b.proxy.stats.active === 0 && b.pool.list()[0]!.active === 0, 2000, 'the connection to end');
+    });
+
+    it('cuts joined connections still open when the drain timeout ends', async () => {
+      const port = await greeter(() => undefined);
+      const b = await startBalancer({ BACKENDS: `127.0.0.1:${port}`, HEALTH_INTERVAL_MS: '600000', PUMP: mode, DRAIN_TIMEOUT_MS: '50' });
+      const client = await connect(b.address!.port);
+      expect(pumped(b)).to.equal(mode === 'native' ? 1 : 0);
+      await b.stop();
+      await client.closed;
+      expect(b.proxy.stats.active).to.equal(0);
+      expect(pumped(b)).to.equal(0);
+    });
+  });
+}
