@@ -62,6 +62,7 @@ struct pair {
   struct flow flows[2]; /* 0: client -> backend, 1: backend -> client */
   struct endpoint ends[2];
   uint32_t interest[2];
+  int registered[2]; /* in the epoll set (a side that wants nothing is taken out of it) */
   int64_t lastActive, idleMs;
   int done;
   struct pair *prev, *next;
@@ -100,17 +101,26 @@ static void setInterest(struct pair *p, int side) {
   uint32_t want = 0;
   if (!reading->ended && reading->pendingLen == 0) want |= EPOLLIN | EPOLLRDHUP;
   if (writing->pendingLen > 0) want |= EPOLLOUT;
-  if (want == p->interest[side]) return;
-  struct epoll_event ev = {.events = want, .data.ptr = &p->ends[side]};
-  epoll_ctl(epollFd, EPOLL_CTL_MOD, p->fds[side], &ev);
+  if (want == p->interest[side] && (want != 0) == p->registered[side]) return;
   p->interest[side] = want;
+  /* A side that wants nothing leaves the epoll set: epoll reports a hang-up whatever the
+     interest, and level-triggered it would be reported again at every wait until the other
+     side made room. */
+  if (want == 0) {
+    if (p->registered[side]) epoll_ctl(epollFd, EPOLL_CTL_DEL, p->fds[side], NULL);
+    p->registered[side] = 0;
+    return;
+  }
+  struct epoll_event ev = {.events = want, .data.ptr = &p->ends[side]};
+  epoll_ctl(epollFd, p->registered[side] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, p->fds[side], &ev);
+  p->registered[side] = 1;
 }
 
 static void finish(struct pair *p, enum reason reason) {
   if (p->done) return;
   p->done = 1;
   for (int side = 0; side < 2; side++) {
-    epoll_ctl(epollFd, EPOLL_CTL_DEL, p->fds[side], NULL);
+    if (p->registered[side]) epoll_ctl(epollFd, EPOLL_CTL_DEL, p->fds[side], NULL);
     close(p->fds[side]);
     free(p->flows[side].pending);
   }
@@ -228,6 +238,7 @@ static void add(struct pair *p) {
       finish(p, R_ERROR);
       return;
     }
+    p->registered[side] = 1;
   }
   /* Bytes may have arrived between the hand-over and now: epoll (level) reports them. */
 }
@@ -343,7 +354,12 @@ static napi_value throwErrno(napi_env env, const char *what) {
 static napi_value Start(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], name;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype type = napi_undefined;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_typeof(env, argv[0], &type) != napi_ok ||
+      type != napi_function) {
+    napi_throw_type_error(env, NULL, "start(onClose) takes a function");
+    return NULL;
+  }
   if (epollFd >= 0) {
     napi_throw_error(env, NULL, "the pump is already started");
     return NULL;

@@ -118,6 +118,31 @@ for (const mode of ['native', 'javascript'] as const) {
       expect(heard).to.equal('still here');
     });
 
+    it('carries an upload that ends after the backend half-closed, through a backend slow to read', async () => {
+      let backendSocket!: net.Socket;
+      let size = 0;
+      let uploaded!: () => void;
+      const done = new Promise<void>((resolve) => (uploaded = resolve));
+      const port = await greeter((socket) => {
+        backendSocket = socket;
+        socket.end('bye;');
+        socket.pause();
+        socket.on('data', (chunk: Buffer) => (size += chunk.length));
+        socket.on('end', () => uploaded());
+      });
+      const b = await balancer(port);
+      const client = await connect(b.address!.port, true);
+      await new Promise<void>((resolve) => (client.socket.readableEnded ? resolve() : client.socket.once('end', () => resolve())));
+      client.socket.end(Buffer.alloc(64 * 1024 * 1024, 7));
+      // Every buffer on the way is full: the proxy holds bytes it cannot write yet.
+      await waitFor(() => client.socket.writableLength > 16 * 1024 * 1024, 5000, 'the upload to stall');
+      backendSocket.resume();
+      await done;
+      await client.closed;
+      expect(size).to.equal(64 * 1024 * 1024);
+      await waitFor(() => b.proxy.stats.active === 0, 2000, 'the connection to end');
+    });
+
     it('moves megabytes both ways, in order, through a reader that stops reading', async () => {
       let backendBlocked!: () => void;
       const blocked = new Promise<void>((resolve) => (backendBlocked = resolve));
