@@ -146,11 +146,18 @@ export async function antiEntropy(nodes: readonly NodeProcess[], keys: number, d
     // Idle: the next periodic round finds nothing to do.
     await until(async () => (await joiner.status()).mesh.syncRounds > rounds, 10_000);
     const idle = (await joiner.status()).mesh.lastSync as AntiEntropyResult['idle'];
+    // The repair is the first round, started by any node, that moves the keys written to
+    // the joiner alone: the joiner may push them, or a peer may pull them first.
+    const everyNode = [...nodes, joiner];
+    const roundsBefore = await Promise.all(everyNode.map(async (node) => (await node.status()).mesh.syncRounds));
     await loadDirect(joiner, { count: diffKeys, prefix: 'diff', secret: SECRET });
     let repair: AntiEntropyResult['repair'] | undefined;
     await until(async () => {
-      const sync = (await joiner.status()).mesh.lastSync;
-      if (sync !== undefined && sync.pushed > 0) repair = sync;
+      const statuses = await Promise.all(everyNode.map((node) => node.status()));
+      statuses.forEach((status, i) => {
+        const sync = status.mesh.lastSync;
+        if (repair === undefined && sync !== undefined && status.mesh.syncRounds > (roundsBefore[i] ?? 0) && (sync.pushed > 0 || sync.pulled > 0)) repair = sync;
+      });
       return repair !== undefined;
     }, 15_000);
     return { keys, joinSeconds, bootstrap, diffKeys, repair: repair as AntiEntropyResult['repair'], idle };
