@@ -5,9 +5,14 @@
 #
 #   docker build -t meshkv .                                   (official Node 20 image)
 #   docker build --target tests -t meshkv-tests .
-#   docker build --build-arg NODE_IMAGE=meshkv-node-base:local -t meshkv .   (no registry:
-#     scripts/docker/node-base-image.sh makes that base from this machine's Node.js)
+#   docker build --build-arg NODE_IMAGE=meshkv-node-base:local \
+#     --build-arg COMPILER_IMAGE=meshkv-compiler:local -t meshkv .   (no registry:
+#     scripts/docker/node-base-image.sh and compiler-image.sh make those from this machine)
 ARG NODE_IMAGE=node:20-bookworm-slim
+# Any image with `cc` and `sh` whose C library matches NODE_IMAGE's: it only compiles the
+# load balancer's native pump. Without a compiler there the balancer moves bytes in
+# JavaScript (docs/load-balancer.md).
+ARG COMPILER_IMAGE=node:20-bookworm
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -28,6 +33,17 @@ USER 1000
 ENV HOME=/tmp NPM_CONFIG_UPDATE_NOTIFIER=false SERVICE_URL=http://load-balancer:8080
 CMD ["node", "/app/node_modules/mocha/bin/mocha.js", "--config", ".mocharc.integration.json"]
 
+# The native pump: built by `npm run build` above when NODE_IMAGE has a compiler, else
+# here, with the same command as packages/load-balancer/scripts/build-native.js.
+FROM ${COMPILER_IMAGE} AS pump
+WORKDIR /pump
+COPY --from=build /app/node_modules/node-api-headers/include include
+COPY --from=build /app/packages/load-balancer/dist/native out
+COPY packages/load-balancer/native/pump.c .
+RUN if test -f out/pump.node; then echo "native pump: built with NODE_IMAGE"; \
+    elif command -v cc > /dev/null; then cc -O2 -Wall -Wextra -shared -fPIC -I include -o out/pump.node pump.c -lpthread && echo "native pump: built"; \
+    else echo "native pump: no C compiler in COMPILER_IMAGE; the balancer will move bytes in JavaScript"; fi
+
 FROM build AS production
 # Production dependencies only; of each package keep package.json, dist and its own
 # node_modules (versions that differ from the root's). The base image may have no rm.
@@ -40,6 +56,7 @@ ENV NODE_ENV=production
 COPY --from=production /app/package.json ./
 COPY --from=production /app/node_modules node_modules
 COPY --from=production /app/packages packages
+COPY --from=pump /pump/out packages/load-balancer/dist/native
 # The data folder of STORAGE=lmdb, owned by the user the node runs as (a new volume
 # mounted there takes this owner).
 RUN node -e "require('fs').mkdirSync('/data',{recursive:true});require('fs').chownSync('/data',1000,1000)"

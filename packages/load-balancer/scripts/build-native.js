@@ -20,6 +20,8 @@ function findCompiler() {
 }
 
 function main() {
+  // The folder is there even when nothing is built in it (the Dockerfile copies it).
+  fs.mkdirSync(path.dirname(target), { recursive: true });
   if (process.platform !== 'linux') {
     console.log(`native pump: not built on ${process.platform} (Linux only); the balancer moves bytes in JavaScript`);
     return;
@@ -30,7 +32,6 @@ function main() {
     return;
   }
   const headers = path.dirname(require.resolve('node-api-headers/include/node_api.h'));
-  fs.mkdirSync(path.dirname(target), { recursive: true });
   execFileSync(compiler, ['-O2', '-Wall', '-Wextra', '-shared', '-fPIC', '-I', headers, '-o', target, source, '-lpthread'], { stdio: 'inherit' });
   console.log(`native pump: built ${path.relative(process.cwd(), target)} with ${compiler}`);
 }

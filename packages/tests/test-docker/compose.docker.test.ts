@@ -4,7 +4,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { freePort } from '../src/bench/processes';
 import { ComposeProject, containerAddress } from '../src/docker/compose';
-import { composeCommand, docker, ensureNodeImage } from '../src/docker/engine';
+import { composeCommand, docker, ensureCompilerImage, ensureNodeImage } from '../src/docker/engine';
 import { needDocker } from './hooks';
 
 /**
@@ -110,16 +110,18 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     const found = composeCommand();
     if ('why' in found) throw new Error(`The Compose tests need Compose: ${found.why}`);
     const nodeImage = ensureNodeImage();
+    const compilerImage = ensureCompilerImage();
     const port = await freePort();
     service = `http://127.0.0.1:${port}`;
     compose = new ComposeProject(found.command, ROOT, PROJECT, {
       NODE_IMAGE: nodeImage,
+      COMPILER_IMAGE: compilerImage,
       EXPOSE_PORT: String(port),
       MESH_SECRET: SECRET,
       DATABASE_REPLICAS: '3',
       LOG_LEVEL: 'info',
     });
-    step(`${found.command.join(' ')} -p ${PROJECT} build   (NODE_IMAGE=${nodeImage})`);
+    step(`${found.command.join(' ')} -p ${PROJECT} build   (NODE_IMAGE=${nodeImage}, COMPILER_IMAGE=${compilerImage})`);
     compose.run(['build']);
   });
 
@@ -150,6 +152,12 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     expect(answer.status).to.equal(200);
     for (const node of nodes()) expect((await keysOn(node.url)).hello).to.equal('world');
     step(`a write through ${service} with w=all is on all 3 nodes`);
+    // The image's balancer moves bytes with the native pump compiled on COMPILER_IMAGE.
+    const lines = project.run(['logs', '--no-color', 'load-balancer']).split('\n');
+    const listening = lines.map((line) => line.slice(line.indexOf('{'))).find((line) => line.includes('"msg":"listening"'));
+    const pump = listening === undefined ? undefined : (JSON.parse(listening) as { pump?: string }).pump;
+    step(`the balancer's byte pump: ${pump ?? 'no start line'}`);
+    expect(pump).to.equal('native');
   });
 
   it('the integration suite passes through the balancer (`run tests`), with the cross-node checks', async () => {

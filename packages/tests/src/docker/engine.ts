@@ -87,10 +87,30 @@ export function composeCommand(): { command: string[] } | { why: string } {
   return answers(['docker-compose']) ? { command: ['docker-compose'] } : { why: 'docker-compose did not run after installing it' };
 }
 
+/** Builds `tag` with one of scripts/docker/, unless the engine has it already. */
+function ensureImage(script: string, tag: string): string {
+  if (spawnSync('docker', ['image', 'inspect', tag], { stdio: 'ignore' }).status === 0) return tag;
+  const file = path.resolve(path.dirname(require.resolve('@meshkv/tests/package.json')), '..', '..', 'scripts', 'docker', script);
+  execFileSync('sh', [file, tag], { stdio: 'inherit' });
+  return tag;
+}
+
 /** The base image made from this machine's Node.js (scripts/docker/node-base-image.sh). */
 export function ensureNodeImage(tag = 'meshkv-node-base:local'): string {
-  if (spawnSync('docker', ['image', 'inspect', tag], { stdio: 'ignore' }).status === 0) return tag;
-  const script = path.resolve(path.dirname(require.resolve('@meshkv/tests/package.json')), '..', '..', 'scripts', 'docker', 'node-base-image.sh');
-  execFileSync('sh', [script, tag], { stdio: 'inherit' });
-  return tag;
+  return ensureImage('node-base-image.sh', tag);
+}
+
+/**
+ * The image that compiles the balancer's native pump, made from this machine's Debian
+ * packages (scripts/docker/compiler-image.sh); as root, gcc and libc6-dev are installed
+ * first when missing.
+ */
+export function ensureCompilerImage(tag = 'meshkv-compiler:local'): string {
+  const haveCompiler = spawnSync('dpkg-query', ['-W', 'gcc', 'libc6-dev'], { stdio: 'ignore' }).status === 0;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!haveCompiler && root && fs.existsSync('/usr/bin/apt-get')) {
+    execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', 'gcc', 'libc6-dev'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  return ensureImage('compiler-image.sh', tag);
 }
