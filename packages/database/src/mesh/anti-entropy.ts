@@ -5,7 +5,7 @@ import type { ApplyOutcome, Store } from '../store';
 import type { MeshClient } from './client';
 import { BUCKETS, BucketDigests } from './digests';
 import { bucketOf } from './hash';
-import { readReplicate, type DigestsAnswer, type WireRecord } from './wire';
+import { readPullAnswer, type DigestsAnswer, type WireRecord } from './wire';
 
 /** What one sync with one peer did. */
 export interface SyncReport {
@@ -79,7 +79,7 @@ export class AntiEntropy {
       bytesOut += JSON.stringify(request).length;
       const text = await this.client.postRaw(url, '/_mesh/pull', request, this.timeoutMs, (body) => body.text());
       bytesIn += text.length;
-      for (const [key, value, hlc, nodeId] of readReplicate({ ...(JSON.parse(text) as object), clear: null }).records) {
+      for (const [key, value, hlc, nodeId] of readPullAnswer(JSON.parse(text))) {
         onApply(this.store.apply(key, { value, hlc, nodeId }));
         pulled++;
       }

@@ -99,9 +99,9 @@ export function readPing(body: unknown): PingBody {
   return { node, peers };
 }
 
-export function readReplicate(body: unknown): ReplicateBody {
-  if (!isObject(body) || !Array.isArray(body.records)) throw bad('expected {records: [...], clear}');
-  for (const record of body.records as unknown[]) {
+function readRecords(value: unknown): WireRecord[] {
+  if (!Array.isArray(value)) throw bad('records must be a list');
+  for (const record of value as unknown[]) {
     if (
       !Array.isArray(record) ||
       record.length !== 4 ||
@@ -113,7 +113,18 @@ export function readReplicate(body: unknown): ReplicateBody {
       throw bad('each record must be [key, value or null, hlc, nodeId]');
     }
   }
-  return { records: body.records as WireRecord[], clear: readVersion(body.clear, 'clear') };
+  return value as WireRecord[];
+}
+
+export function readReplicate(body: unknown): ReplicateBody {
+  if (!isObject(body)) throw bad('expected {records: [...], clear}');
+  return { records: readRecords(body.records), clear: readVersion(body.clear, 'clear') };
+}
+
+/** The answer of /_mesh/pull: `{records}`, checked like a replicate body. */
+export function readPullAnswer(body: unknown): readonly WireRecord[] {
+  if (!isObject(body)) throw bad('expected {records: [...]}');
+  return readRecords(body.records);
 }
 
 export function readDigestsRequest(body: unknown): DigestsRequest {
