@@ -35,7 +35,7 @@ export class DatabaseNode {
   readonly nodeId: string;
   readonly incarnation: number;
   /** What opening the storage found (logged at start, shown in /status). */
-  readonly storageOpen: { records: number; tombstones: number; ms: number; dataDir?: string; durability?: string };
+  readonly storageOpen: { records: number; tombstones: number; ms: number; digests: 'saved' | 'rebuilt'; dataDir?: string; durability?: string };
   private readonly adapter: StorageAdapter;
   private readonly clock: HybridClock;
   private address: AddressInfo | undefined;
@@ -72,6 +72,7 @@ export class DatabaseNode {
       records: this.store.liveCount,
       tombstones: this.store.tombstoneCount,
       ms: Math.round((performance.now() - opening) * 10) / 10,
+      digests: this.store.digestsAtStart,
       ...(config.storage === 'lmdb' ? { dataDir: config.dataDir, durability: config.durability } : {}),
     };
     this.server = new HttpServer(this.router, { ...config, logger: deps.logger });
@@ -138,7 +139,10 @@ export class DatabaseNode {
     await this.server.shutdown(this.config.shutdownTimeoutMs, this.config.shutdownDrainMs);
     await this.mesh.stop();
     clearInterval(this.persistTimer);
-    if (this.config.storage === 'lmdb') this.persistState();
+    if (this.config.storage === 'lmdb') {
+      this.persistState();
+      this.store.saveSummary();
+    }
     await this.adapter.close();
   }
 

@@ -4,6 +4,17 @@ import { BucketDigests } from './mesh/digests';
 import type { RecordHead, StorageAdapter, StoredRecord } from './storage/adapter';
 
 const CLEAR_META = 'clear-watermark';
+const SUMMARY_META = 'summary';
+
+/** What a start would otherwise learn by reading every record (saved at a clean stop). */
+interface Summary {
+  readonly records: number;
+  readonly tombstones: number;
+  /** The clock's value at the stop: at least every record's version. */
+  readonly hlc: number;
+  /** BucketDigests.encode(), base64. */
+  readonly digests: string;
+}
 
 /** What `apply` did with a record from elsewhere. */
 export type ApplyOutcome =
@@ -45,6 +56,8 @@ export class Store {
   private readonly tombstoneTtlMs: number;
   private readonly now: () => number;
   private readonly waitForDisk: boolean;
+  /** How the digests were had at start: from the summary of a clean stop, or by reading every record. */
+  readonly digestsAtStart: 'saved' | 'rebuilt';
 
   constructor(
     private readonly adapter: StorageAdapter,
@@ -58,12 +71,66 @@ export class Store {
     this.waitForDisk = options.waitForDisk ?? false;
     const saved = adapter.getMeta(CLEAR_META);
     if (saved !== undefined) this.watermark = (JSON.parse(saved) as Version | null) ?? undefined;
-    for (const [key, head] of adapter.heads()) {
-      if (head.tombstone) this.tombstones++;
-      this.digests.toggle(key, head.hlc, head.nodeId, 1);
-      clock.observe(head.hlc);
+    this.digestsAtStart = this.loadSummary() ? 'saved' : 'rebuilt';
+    if (this.digestsAtStart === 'rebuilt') {
+      for (const [key, head] of adapter.heads()) {
+        if (head.tombstone) this.tombstones++;
+        this.digests.toggle(key, head.hlc, head.nodeId, 1);
+        clock.observe(head.hlc);
+      }
     }
     if (this.watermark) clock.observe(this.watermark.hlc);
+  }
+
+  /**
+   * Saves the digests, the tombstone count and the clock beside the records, so the next
+   * start need not read every record. Call it when no write can follow (a clean stop): a
+   * start uses the summary once and removes it, so after a crash the next start rebuilds.
+   */
+  saveSummary(): void {
+    const summary: Summary = {
+      records: this.adapter.size,
+      tombstones: this.tombstones,
+      hlc: this.clock.peek(),
+      digests: this.digests.encode().toString('base64'),
+    };
+    this.adapter.setMeta(SUMMARY_META, JSON.stringify(summary));
+  }
+
+  /** True when a summary of a clean stop matching the records was there and is now in use. */
+  private loadSummary(): boolean {
+    const text = this.adapter.getMeta(SUMMARY_META);
+    if (text === undefined || text === 'null') return false;
+    // Good for this start only: the writes that follow make it stale. The removal is
+    // committed before any of them (the adapter commits in order).
+    this.adapter.setMeta(SUMMARY_META, 'null');
+    let digests: BucketDigests;
+    let summary: Summary;
+    try {
+      summary = JSON.parse(text) as Summary;
+      digests = BucketDigests.decode(Buffer.from(String(summary.digests), 'base64'));
+    } catch {
+      return false;
+    }
+    const records = this.adapter.size;
+    const counted = digests.counts.reduce((sum, count) => sum + count, 0);
+    if (
+      summary.records !== records ||
+      counted !== records ||
+      !Number.isSafeInteger(summary.tombstones) ||
+      summary.tombstones < 0 ||
+      summary.tombstones > records ||
+      !Number.isSafeInteger(summary.hlc) ||
+      summary.hlc < 0
+    ) {
+      return false;
+    }
+    this.digests.low.set(digests.low);
+    this.digests.high.set(digests.high);
+    this.digests.counts.set(digests.counts);
+    this.tombstones = summary.tombstones;
+    this.clock.observe(summary.hlc);
+    return true;
   }
 
   /** Records plus tombstones. */

@@ -160,13 +160,23 @@ async function singleNode(): Promise<PairResult[]> {
 interface DurabilityResult {
   /** /set of an lmdb node in each DURABILITY mode, against a memory node. */
   readonly pairs: PairResult[];
-  readonly restart?: { keys: number; loadSeconds: number; rssLoaded: number; restartMs: number; openMs: number; rssRestarted: number; records: number };
+  readonly restart?: { keys: number; loadSeconds: number; rssLoaded: number; clean: Restart; crash: Restart };
+}
+
+/** A restart of a node holding many keys: from spawn to listening, and its storage opening. */
+interface Restart {
+  readonly restartMs: number;
+  readonly openMs: number;
+  readonly digests: string;
+  readonly records: number;
+  readonly rss: number;
 }
 
 /**
  * /set throughput of STORAGE=lmdb in each DURABILITY mode as a ratio of STORAGE=memory
  * (3 rounds each), then a node holding `keys` keys on disk: its RSS, and the time from
- * process start to listening after a restart.
+ * process start to listening after a clean stop (digests saved) and after a SIGKILL
+ * (every record's version read again).
  */
 async function durabilityBenchmarks(keys: number): Promise<DurabilityResult> {
   const folders: string[] = [];
@@ -199,15 +209,23 @@ async function durabilityBenchmarks(keys: number): Promise<DurabilityResult> {
     await loadKeys(node.port, keys, 64);
     const loadSeconds = (Date.now() - started) / 1000;
     const rssLoaded = rssBytes(node.pid);
-    await node.stop();
-    const restarting = Date.now();
-    node = await startDatabase(env);
-    const restartMs = Date.now() - restarting;
+    const restart = async (how: 'clean' | 'crash'): Promise<Restart> => {
+      if (how === 'crash') process.kill(node.pid, 'SIGKILL');
+      await node.stop();
+      const restarting = Date.now();
+      node = await startDatabase(env);
+      const restartMs = Date.now() - restarting;
+      const status = (await (await fetch(`http://127.0.0.1:${node.port}/status`)).json()) as {
+        storageOpen: { records: number; ms: number; digests: string };
+      };
+      const { records, ms, digests } = status.storageOpen;
+      process.stdout.write(`  restart after a ${how} stop: listening after ${restartMs} ms (open ${ms} ms, digests ${digests}), ${records} records\n`);
+      return { restartMs, openMs: ms, digests, records, rss: rssBytes(node.pid) };
+    };
     try {
-      const status = (await (await fetch(`http://127.0.0.1:${node.port}/status`)).json()) as { storageOpen: { records: number; ms: number } };
-      const rssRestarted = rssBytes(node.pid);
-      process.stdout.write(`  restart: listening after ${restartMs} ms (open ${status.storageOpen.ms} ms), ${status.storageOpen.records} records\n`);
-      return { pairs, restart: { keys, loadSeconds, rssLoaded, restartMs, openMs: status.storageOpen.ms, rssRestarted, records: status.storageOpen.records } };
+      const clean = await restart('clean');
+      const crash = await restart('crash');
+      return { pairs, restart: { keys, loadSeconds, rssLoaded, clean, crash } };
     } finally {
       await node.stop();
     }
@@ -617,9 +635,17 @@ function render(
       lines.push(
         '',
         `${fmt(d.keys)} keys of 16 characters with 100-character values, loaded through \`/set\` (sync, 64 connections) in ${fmt(d.loadSeconds, 1)} s: ` +
-          `RSS ${fmt(d.rssLoaded / 1e6, 1)} MB. Restarted (SIGTERM, then a new process): listening ${fmt(d.restartMs)} ms after spawn, ` +
-          `of which ${fmt(d.openMs, 1)} ms opening the file and reading ${fmt(d.records)} records' versions; RSS then ${fmt(d.rssRestarted / 1e6, 1)} MB.`,
+          `RSS ${fmt(d.rssLoaded / 1e6, 1)} MB. Then restarted twice:`,
+        '',
+        '| stop | listening after spawn | of it, opening the storage | digests | records | RSS after |',
+        '|---|---:|---:|---|---:|---:|',
       );
+      for (const [how, r] of [
+        ['SIGTERM (clean: the digests are saved)', d.clean],
+        ['SIGKILL (every version read again)', d.crash],
+      ] as const) {
+        lines.push(`| ${how} | ${fmt(r.restartMs)} ms | ${fmt(r.openMs, 1)} ms | ${r.digests} | ${fmt(r.records)} | ${fmt(r.rss / 1e6, 1)} MB |`);
+      }
     }
   }
   lines.push(

@@ -23,6 +23,8 @@ export interface NodeStatus {
   tombstones: number;
   advertiseUrl: string;
   memory: { rss: number; heapUsed: number };
+  /** How the storage opened at start (STORAGE=lmdb: digests `saved` at a clean stop or `rebuilt`). */
+  storageOpen: { records: number; tombstones: number; ms: number; digests: 'saved' | 'rebuilt' };
   peers: { url: string; nodeId: string | null; state: string; outbox: number; ready: boolean }[];
   mesh: {
     recordsApplied: number;
