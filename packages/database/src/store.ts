@@ -58,6 +58,8 @@ export class Store {
   private readonly waitForDisk: boolean;
   /** How the digests were had at start: from the summary of a clean stop, or by reading every record. */
   readonly digestsAtStart: 'saved' | 'rebuilt';
+  /** True from saveSummary() until the next change, which removes the summary again. */
+  private summarySaved = false;
 
   constructor(
     private readonly adapter: StorageAdapter,
@@ -95,6 +97,14 @@ export class Store {
       digests: this.digests.encode().toString('base64'),
     };
     this.adapter.setMeta(SUMMARY_META, JSON.stringify(summary));
+    this.summarySaved = true;
+  }
+
+  /** Before any change to the records: a saved summary no longer describes them. */
+  private changing(): void {
+    if (!this.summarySaved) return;
+    this.summarySaved = false;
+    this.adapter.setMeta(SUMMARY_META, 'null');
   }
 
   /** True when a summary of a clean stop matching the records was there and is now in use. */
@@ -237,6 +247,7 @@ export class Store {
       }
     }
     if (!newer) {
+      this.changing();
       this.adapter.clear();
       this.digests.reset();
       this.tombstones = 0;
@@ -269,6 +280,7 @@ export class Store {
 
   /** Forgets everything, watermark included (a node rejoining after too long away). */
   wipe(): void {
+    this.changing();
     this.adapter.clear();
     this.digests.reset();
     this.tombstones = 0;
@@ -304,10 +316,12 @@ export class Store {
     }
     if (record.value === null) this.tombstones++;
     this.digests.toggle(key, record.hlc, record.nodeId, 1);
+    this.changing();
     this.adapter.set(key, record);
   }
 
   private drop(key: string, head: RecordHead): void {
+    this.changing();
     this.adapter.delete(key);
     this.digests.toggle(key, head.hlc, head.nodeId, -1);
     if (head.tombstone) this.tombstones--;

@@ -199,6 +199,24 @@ describe('Store', () => {
       expect(state(rebuilt)).to.deep.equal(state(next));
     });
 
+    it('is removed by a change made after it was saved (a write still in flight at the stop)', () => {
+      for (const change of [
+        (store: Store) => store.set('key-1', 'changed'),
+        (store: Store) => store.apply('remote', { value: 'newer', hlc: hlcFromMs(6000), nodeId: 'n2' }),
+        (store: Store) => store.remove('key-2'),
+        (store: Store) => store.purgeTombstones(Number.MAX_SAFE_INTEGER),
+        (store: Store) => store.applyClear({ hlc: hlcFromMs(9000), nodeId: 'n3' }),
+        (store: Store) => store.wipe(),
+      ]) {
+        const { adapter, store } = filled();
+        store.saveSummary();
+        change(store);
+        const next = new Store(adapter, new HybridClock(() => 1), 'n1');
+        expect(next.digestsAtStart, String(change)).to.equal('rebuilt');
+        expect(state(next)).to.deep.equal(state(store));
+      }
+    });
+
     it('is not used when it does not match the records, or is not a summary', () => {
       const { adapter, store } = filled();
       store.saveSummary();
