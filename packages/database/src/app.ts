@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { registerAdminRoutes } from './api/admin-routes';
 import { registerKvRoutes } from './api/kv-routes';
 import { HybridClock, type Now } from './clock/hlc';
+import { realScheduler } from './clock/scheduler';
 import type { NodeConfig } from './config';
 import { Router } from './http/router';
 import { HttpServer } from './http/server';
@@ -13,8 +14,9 @@ import { registerMeshRoutes } from './mesh/routes';
 import type { StorageAdapter } from './storage/adapter';
 import { LmdbAdapter } from './storage/lmdb';
 import { MemoryAdapter } from './storage/memory';
-import { Store } from './store';
-import { packageVersion } from './version';
+import { Store } from './store/store';
+import { TombstonePurge } from './store/tombstone-purge';
+import { packageVersion } from './package-version';
 
 /** Names of what a node keeps beside its records (durable storage only). */
 const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact' } as const;
@@ -38,6 +40,7 @@ export class DatabaseNode {
   readonly storageOpen: { records: number; tombstones: number; ms: number; digests: 'saved' | 'rebuilt'; dataDir?: string; durability?: string };
   private readonly adapter: StorageAdapter;
   private readonly clock: HybridClock;
+  private readonly purge: TombstonePurge;
   private address: AddressInfo | undefined;
   private persistTimer: NodeJS.Timeout | undefined;
 
@@ -68,6 +71,7 @@ export class DatabaseNode {
       now,
       waitForDisk: config.storage === 'lmdb' && config.durability === 'sync',
     });
+    this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, { ...realScheduler, now }, deps.logger);
     this.storageOpen = {
       records: this.store.liveCount,
       tombstones: this.store.tombstoneCount,
@@ -85,22 +89,30 @@ export class DatabaseNode {
     );
     this.mesh.restoreLastContact(this.savedNumber(META.lastContact));
     const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength };
-    registerKvRoutes(this.router, this.store, limits, this.mesh, {
-      w: config.mesh.writeConcern,
-      timeoutMs: config.mesh.writeTimeoutMs,
+    registerKvRoutes(this.router, {
+      store: this.store,
+      limits,
+      replicator: this.mesh,
+      writeDefaults: { w: config.mesh.writeConcern, timeoutMs: config.mesh.writeTimeoutMs },
     });
-    registerMeshRoutes(this.router, this.mesh, this.store, new MeshAuth(config.mesh.secret), config.mesh.maxBodyBytes);
-    registerAdminRoutes(this.router, this.server, this.store, this.mesh, limits, {
-      version: packageVersion(),
-      hostname: config.hostname,
-      port: () => this.address?.port ?? config.port,
-      nodeId: this.nodeId,
-      incarnation: this.incarnation,
-      advertiseUrl: () => this.advertiseUrl,
-      storage: config.storage,
-      storageOpen: this.storageOpen,
-      startedAt: this.incarnation,
-      now,
+    registerMeshRoutes(this.router, { mesh: this.mesh, store: this.store, auth: new MeshAuth(config.mesh.secret), maxBodyBytes: config.mesh.maxBodyBytes });
+    registerAdminRoutes(this.router, {
+      server: this.server,
+      store: this.store,
+      mesh: this.mesh,
+      limits,
+      identity: {
+        version: packageVersion(),
+        hostname: config.hostname,
+        port: () => this.address?.port ?? config.port,
+        nodeId: this.nodeId,
+        incarnation: this.incarnation,
+        advertiseUrl: () => this.advertiseUrl,
+        storage: config.storage,
+        storageOpen: this.storageOpen,
+        startedAt: this.incarnation,
+        now,
+      },
     });
     if (deps.logger.isLevelEnabled('debug')) {
       this.server.on('request:end', (ctx, end) =>
@@ -113,6 +125,7 @@ export class DatabaseNode {
   async listen(): Promise<AddressInfo> {
     this.address = await this.server.listen(this.config.port, this.config.bindAddress);
     this.mesh.start();
+    this.purge.start();
     if (this.config.storage === 'lmdb') {
       this.persistTimer = setInterval(() => this.persistState(), PERSIST_INTERVAL_MS);
       this.persistTimer.unref();
@@ -138,6 +151,7 @@ export class DatabaseNode {
   async shutdown(): Promise<void> {
     await this.server.shutdown(this.config.shutdownTimeoutMs, this.config.shutdownDrainMs);
     await this.mesh.stop();
+    this.purge.stop();
     clearInterval(this.persistTimer);
     if (this.config.storage === 'lmdb') {
       this.persistState();

@@ -34,11 +34,17 @@ export const ERROR_CATALOGUE = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
-/** An error meant for the client: rendered as `{"error":CODE,"message":…}` plus any details. */
+/**
+ * An error meant for the client: rendered as `{"error":CODE,"message":…}` plus any details.
+ * Thrown where that is simplest (mesh bodies, rare paths); on hot routes it is returned,
+ * not thrown, and the errors with the catalogue's message are shared instances
+ * (`ApiError.of`) whose body is rendered once.
+ */
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  private text: string | undefined;
 
   constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
     super(message ?? ERROR_CATALOGUE[code].message);
@@ -46,6 +52,24 @@ export class ApiError extends Error {
     this.code = code;
     this.status = ERROR_CATALOGUE[code].status;
     this.details = details;
+  }
+
+  private static readonly shared = new Map<ErrorCode, ApiError>();
+
+  /** The one instance of `code` with the catalogue's message and no details. */
+  static of(code: ErrorCode): ApiError {
+    let error = ApiError.shared.get(code);
+    if (error === undefined) {
+      error = new ApiError(code);
+      ApiError.shared.set(code, error);
+    }
+    return error;
+  }
+
+  /** The JSON body, rendered once. */
+  get body(): string {
+    this.text ??= JSON.stringify(this);
+    return this.text;
   }
 
   toJSON(): Record<string, unknown> {

@@ -1,9 +1,7 @@
 import { sendJson } from '../http/reply';
 import type { Router } from '../http/router';
-import type { HttpServer } from '../http/server';
-import type { Mesh } from '../mesh/mesh';
-import type { Store } from '../store';
-import type { Limits } from './limits';
+import type { Store } from '../store/store';
+import type { Limits } from './params';
 
 export interface NodeIdentity {
   readonly version: string;
@@ -19,6 +17,27 @@ export interface NodeIdentity {
   readonly now: () => number;
 }
 
+/** What /status and /healthcheck read of the HTTP server. */
+export interface ServerView {
+  readonly shuttingDown: boolean;
+  readonly connections: number;
+}
+
+/** What /status reads of the mesh. */
+export interface MeshView {
+  readonly isReady: boolean;
+  peerStatus(): unknown[];
+  readonly stats: unknown;
+}
+
+export interface AdminRouteDeps {
+  readonly server: ServerView;
+  readonly store: Store;
+  readonly mesh: MeshView;
+  readonly limits: Limits;
+  readonly identity: NodeIdentity;
+}
+
 const HEALTHY = '{"status":"ok"}';
 const SHUTTING_DOWN = JSON.stringify({
   status: 'shutting_down',
@@ -27,14 +46,7 @@ const SHUTTING_DOWN = JSON.stringify({
 });
 
 /** /healthcheck and /status. */
-export function registerAdminRoutes(
-  router: Router,
-  server: HttpServer,
-  store: Store,
-  mesh: Mesh,
-  limits: Limits,
-  identity: NodeIdentity,
-): void {
+export function registerAdminRoutes(router: Router, { server, store, mesh, limits, identity }: AdminRouteDeps): void {
   router.register('/healthcheck', (ctx) => {
     if (server.shuttingDown) sendJson(ctx.res, 503, SHUTTING_DOWN);
     else sendJson(ctx.res, 200, HEALTHY);

@@ -1,12 +1,11 @@
 import { ApiError } from '../errors';
-import { SUCCESS_BODY, sendJson, streamJsonArray } from '../http/reply';
-import type { Router } from '../http/router';
-import type { Version } from '../clock/version';
-import type { RequestContext } from '../http/router';
-import { readWriteConcern, type WriteConcern } from '../mesh/write-concern';
-import type { StoredRecord } from '../storage/adapter';
-import type { Store } from '../store';
-import { type Limits, readKey, readValue } from './limits';
+import { SUCCESS_BODY, sendError, sendJson, streamJsonArray } from '../http/reply';
+import type { RequestContext, Router } from '../http/router';
+import type { WriteConcern } from '../mesh/write-concern';
+import type { StoredRecord } from '../record/record';
+import type { Version } from '../record/version';
+import type { Store } from '../store/store';
+import { type Limits, readKey, readValue, readWriteConcern } from './params';
 
 /** Where local writes go after they are applied (the mesh; nothing on a lone node). */
 export interface Replicator {
@@ -15,39 +14,50 @@ export interface Replicator {
   replicateClear(watermark: Version, concern: WriteConcern): Promise<void> | undefined;
 }
 
+export interface KvRouteDeps {
+  readonly store: Store;
+  readonly limits: Limits;
+  readonly replicator: Replicator;
+  /** `w` and `wtimeout` when a request gives none (WRITE_CONCERN, WRITE_TIMEOUT_MS). */
+  readonly writeDefaults: WriteConcern;
+}
+
 /** Methods of the routes that change data: HEAD must stay safe, so it is not one of them. */
 const WRITE_METHODS = ['GET'];
+const MISSING_RECORD = ApiError.of('MISSING_RECORD');
 
 /**
- * The nkvd-compatible key/value routes. Handlers throw ApiError for client mistakes; the
- * server turns it into `{"error":CODE,"message":…}` with its status.
+ * The nkvd-compatible key/value routes. A client's mistake is answered as
+ * `{"error":CODE,"message":…}` with its status, returned by the parameter readers rather
+ * than thrown: these are the hot routes.
  */
-export function registerKvRoutes(
-  router: Router,
-  store: Store,
-  limits: Limits,
-  replicator: Replicator,
-  writeDefaults: WriteConcern,
-): void {
+export function registerKvRoutes(router: Router, { store, limits, replicator, writeDefaults }: KvRouteDeps): void {
   router.register(
     '/set',
     (ctx) => {
       const key = readKey(ctx.query, limits);
+      if (key instanceof ApiError) return sendError(ctx.res, key);
       const value = readValue(ctx.query, limits);
+      if (value instanceof ApiError) return sendError(ctx.res, value);
       const concern = readWriteConcern(ctx.query, writeDefaults);
+      if (concern instanceof ApiError) return sendError(ctx.res, concern);
       return answer(ctx, replicator.replicateWrite(key, store.set(key, value), concern), store.durable());
     },
     { methods: WRITE_METHODS },
   );
 
   router.register('/get', (ctx) => {
-    const json = store.getJson(readKey(ctx.query, limits));
-    if (json === undefined) throw new ApiError('MISSING_RECORD');
+    const key = readKey(ctx.query, limits);
+    if (key instanceof ApiError) return sendError(ctx.res, key);
+    const json = store.getJson(key);
+    if (json === undefined) return sendError(ctx.res, MISSING_RECORD);
     sendJson(ctx.res, 200, json);
   });
 
   router.register('/is', (ctx) => {
-    if (!store.has(readKey(ctx.query, limits))) throw new ApiError('MISSING_RECORD');
+    const key = readKey(ctx.query, limits);
+    if (key instanceof ApiError) return sendError(ctx.res, key);
+    if (!store.has(key)) return sendError(ctx.res, MISSING_RECORD);
     sendJson(ctx.res, 200, SUCCESS_BODY);
   });
 
@@ -55,9 +65,11 @@ export function registerKvRoutes(
     '/rm',
     (ctx) => {
       const key = readKey(ctx.query, limits);
+      if (key instanceof ApiError) return sendError(ctx.res, key);
       const concern = readWriteConcern(ctx.query, writeDefaults);
+      if (concern instanceof ApiError) return sendError(ctx.res, concern);
       const tombstone = store.remove(key);
-      if (tombstone === undefined) throw new ApiError('MISSING_RECORD');
+      if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
       return answer(ctx, replicator.replicateWrite(key, tombstone, concern), store.durable());
     },
     { methods: WRITE_METHODS },
@@ -67,15 +79,14 @@ export function registerKvRoutes(
     '/clear',
     (ctx) => {
       const concern = readWriteConcern(ctx.query, writeDefaults);
+      if (concern instanceof ApiError) return sendError(ctx.res, concern);
       return answer(ctx, replicator.replicateClear(store.clear(), concern), store.durable());
     },
     { methods: WRITE_METHODS },
   );
 
   router.register('/getKeys', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([k]) => JSON.stringify(k))));
-  router.register('/getValues', (ctx) =>
-    streamJsonArray(ctx.res, render(store.liveEntries(), ([, v]) => JSON.stringify(v))),
-  );
+  router.register('/getValues', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([, v]) => JSON.stringify(v))));
   router.register('/getAll', (ctx) =>
     streamJsonArray(
       ctx.res,
@@ -84,7 +95,6 @@ export function registerKvRoutes(
   );
 }
 
-/** `{"success":true}` now, or once the write concern is met (a 504 if it is not in time). */
 /** Answers a write once the peers `w` asks for and the disk (DURABILITY=sync) have it. */
 function answer(ctx: RequestContext, acks: Promise<void> | undefined, disk: Promise<void> | undefined): Promise<void> | undefined {
   const waits = acks === undefined ? disk : disk === undefined ? acks : Promise.all([acks, disk]);

@@ -13,7 +13,7 @@ export function sendJson(res: ServerResponse, status: number, body: string, extr
 }
 
 export function sendError(res: ServerResponse, error: ApiError, extraHeaders?: readonly string[]): void {
-  sendJson(res, error.status, JSON.stringify(error), extraHeaders);
+  sendJson(res, error.status, error.body, extraHeaders);
 }
 
 const CHUNK_CHARS = 64 * 1024;

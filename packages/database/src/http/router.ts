@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApiError } from '../errors';
 import type { QueryParams } from './query';
 
 /** What a handler gets for one request. */
@@ -13,27 +14,57 @@ export interface RequestContext {
 /** Answers one request; a thrown error or a rejected promise becomes a logged 500. */
 export type Handler = (ctx: RequestContext) => void | Promise<void>;
 
+/**
+ * Runs before a route's handler (as fastify's onRequest/preHandler): returns an ApiError
+ * to answer with instead, and the handler then does not run; undefined lets the request
+ * through. Synchronous and cheap: hooks run on every request of their routes. The mesh
+ * secret check is one; API keys and rate limits plug in the same way.
+ */
+export type Hook = (ctx: RequestContext, route: Route) => ApiError | undefined;
+
 export interface Route {
   readonly path: string;
   readonly methods: ReadonlySet<string>;
   /** The value of the `Allow` header for a 405 on this path. */
   readonly allow: string;
   readonly handler: Handler;
+  /** This route's own hooks, run after the router's (`addHook`). */
+  readonly hooks: readonly Hook[];
 }
 
 export interface RouteOptions {
   /** Default: GET and HEAD. */
   readonly methods?: readonly string[];
+  readonly hooks?: readonly Hook[];
 }
 
 const READ_METHODS = ['GET', 'HEAD'] as const;
 
 /**
- * Maps an exact path to its handler. Routes can be added and removed while the server
- * runs (the mesh adds its internal routes when it starts); a path is registered once.
+ * Maps an exact path to its handler and hooks; a path is registered once. Hooks added with
+ * `addHook` run for every route, before the route's own.
  */
 export class Router {
   private readonly routes = new Map<string, Route>();
+  private readonly shared: Hook[] = [];
+
+  /** A hook for every route, registered before or after it. */
+  addHook(hook: Hook): void {
+    this.shared.push(hook);
+  }
+
+  /** The answer of the first hook that refuses the request, if any. */
+  runHooks(ctx: RequestContext, route: Route): ApiError | undefined {
+    for (const hook of this.shared) {
+      const refused = hook(ctx, route);
+      if (refused !== undefined) return refused;
+    }
+    for (const hook of route.hooks) {
+      const refused = hook(ctx, route);
+      if (refused !== undefined) return refused;
+    }
+    return undefined;
+  }
 
   register(path: string, handler: Handler, options: RouteOptions = {}): void {
     if (!path.startsWith('/')) throw new Error(`A route path starts with "/" (got "${path}")`);
@@ -45,6 +76,7 @@ export class Router {
       methods: new Set(methods.map((m) => m.toUpperCase())),
       allow: methods.map((m) => m.toUpperCase()).join(', '),
       handler,
+      hooks: options.hooks ?? [],
     });
   }
 

@@ -170,6 +170,12 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
       this.emit('request:complete', ctx);
       return;
     }
+    const refused = this.router.runHooks(ctx, route);
+    if (refused !== undefined) {
+      sendError(res, refused, extra);
+      this.emit('request:complete', ctx);
+      return;
+    }
     if (extra !== undefined) res.setHeader('Connection', 'close');
     let outcome: void | Promise<void>;
     try {

@@ -1,11 +1,12 @@
 import { StringDecoder } from 'node:string_decoder';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { compareVersions } from '../clock/version';
-import type { ApplyOutcome, Store } from '../store';
+import { decodePullAnswer, decodeVersionLine, fromWire, replicateBody, toWire, type WireRecord } from '../record/codec';
+import { compareVersions } from '../record/version';
+import { BUCKETS, BucketDigests } from '../store/digests';
+import { bucketOf } from '../store/hash';
+import type { ApplyOutcome, Store } from '../store/store';
 import type { MeshClient } from './client';
-import { BUCKETS, BucketDigests } from './digests';
-import { bucketOf } from './hash';
-import { readPullAnswer, type DigestsAnswer, type WireRecord } from './wire';
+import type { DigestsAnswer } from './wire';
 
 /** What one sync with one peer did. */
 export interface SyncReport {
@@ -56,7 +57,7 @@ export class AntiEntropy {
     bytesOut += JSON.stringify(digestsRequest).length;
     bytesIn += answer.digests.length;
     if (answer.buckets !== BUCKETS) throw new Error(`the peer uses ${answer.buckets} buckets, this node ${BUCKETS}`);
-    if (answer.clear !== null) onApply(this.store.applyClear(answer.clear));
+    if (answer.clear !== null) onApply(this.store.applyClear(answer.clear, 'repaired'));
     const differing = this.store.digests.differing(BucketDigests.decode(Buffer.from(answer.digests, 'base64')));
     if (differing.length === 0) return { buckets: 0, pulled, pushed, bytesIn, bytesOut, ms: performance.now() - started };
 
@@ -79,8 +80,8 @@ export class AntiEntropy {
       bytesOut += JSON.stringify(request).length;
       const text = await this.client.postRaw(url, '/_mesh/pull', request, this.timeoutMs, (body) => body.text());
       bytesIn += text.length;
-      for (const [key, value, hlc, nodeId] of readPullAnswer(JSON.parse(text))) {
-        onApply(this.store.apply(key, { value, hlc, nodeId }));
+      for (const wire of decodePullAnswer(JSON.parse(text))) {
+        onApply(this.store.apply(wire[0], fromWire(wire), 'repaired'));
         pulled++;
       }
     };
@@ -97,15 +98,15 @@ export class AntiEntropy {
         rest = lines.pop() as string;
         for (const line of lines) {
           if (line === '') continue;
-          const [key, hlc, nodeId, tombstone, value] = parseLine(line);
+          const { key, head, value } = decodeVersionLine(line);
           if (value !== undefined) {
-            onApply(this.store.apply(key, { value: tombstone ? null : value, hlc, nodeId }));
+            onApply(this.store.apply(key, { value, hlc: head.hlc, nodeId: head.nodeId }, 'repaired'));
             pulled++;
             continue;
           }
           const local = this.store.head(key);
           seen.add(key);
-          const order = local === undefined ? -1 : compareVersions(local, { hlc, nodeId });
+          const order = local === undefined ? -1 : compareVersions(local, head);
           if (order < 0) toPull.push(key);
           else if (order > 0) toPush.push(key);
           if (toPull.length >= this.pageSize) await pull();
@@ -125,33 +126,13 @@ export class AntiEntropy {
       const records: WireRecord[] = [];
       for (const key of toPush.slice(i, i + this.pageSize)) {
         const record = this.store.getRecord(key);
-        if (record !== undefined) records.push([key, record.value, record.hlc, record.nodeId]);
+        if (record !== undefined) records.push(toWire(key, record));
       }
-      const request = { records, clear: null };
+      const request = replicateBody(records, null);
       bytesOut += JSON.stringify(request).length;
       await this.client.post(url, '/_mesh/replicate', request, this.timeoutMs);
       pushed += records.length;
     }
     return { buckets: differing.length, pulled, pushed, bytesIn, bytesOut, ms: performance.now() - started };
   }
-}
-
-type VersionLine = [key: string, hlc: number, nodeId: string, tombstone: 0 | 1, value?: string | null];
-
-function parseLine(line: string): VersionLine {
-  const parsed = JSON.parse(line) as unknown;
-  if (
-    !Array.isArray(parsed) ||
-    typeof parsed[0] !== 'string' ||
-    typeof parsed[1] !== 'number' ||
-    !Number.isSafeInteger(parsed[1]) ||
-    parsed[1] < 0 ||
-    typeof parsed[2] !== 'string' ||
-    parsed[2].length === 0 ||
-    (parsed[3] !== 0 && parsed[3] !== 1) ||
-    (parsed.length === 5 && parsed[4] !== null && typeof parsed[4] !== 'string')
-  ) {
-    throw new Error(`malformed versions line: ${line.slice(0, 100)}`);
-  }
-  return parsed as VersionLine;
 }

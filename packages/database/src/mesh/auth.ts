@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from '../errors';
+import type { Hook } from '../http/router';
 
 /**
  * Checks `Authorization: Bearer <secret>` in constant time: both sides are hashed first,
@@ -17,14 +18,16 @@ export class MeshAuth {
     return this.expected !== undefined;
   }
 
-  /** Throws 401 UNAUTHORIZED unless the request carries the secret (or none is set). */
-  check(req: IncomingMessage): void {
-    if (this.expected === undefined) return;
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer (.+)$/.exec(header);
+  /** True when the request carries the secret, or none is set. */
+  allows(req: IncomingMessage): boolean {
+    if (this.expected === undefined) return true;
+    const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     const given = digest(match === null ? '' : (match[1] as string));
-    if (match === null || !timingSafeEqual(given, this.expected)) throw new ApiError('UNAUTHORIZED');
+    return match !== null && timingSafeEqual(given, this.expected);
   }
+
+  /** The hook of every mesh route: 401 UNAUTHORIZED without the secret. */
+  readonly hook: Hook = (ctx) => (this.allows(ctx.req) ? undefined : ApiError.of('UNAUTHORIZED'));
 }
 
 function digest(text: string): Buffer {

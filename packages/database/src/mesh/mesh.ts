@@ -1,14 +1,15 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Version } from '../clock/version';
 import type { MeshConfig } from '../config';
 import type { Logger } from '../logger';
-import type { StoredRecord } from '../storage/adapter';
-import type { ApplyOutcome, Store } from '../store';
+import { fromWire, type ReplicateBody, replicateBody, type WireRecord } from '../record/codec';
+import type { StoredRecord } from '../record/record';
+import type { Version } from '../record/version';
+import type { ApplyOutcome, Store } from '../store/store';
 import { AntiEntropy, type SyncReport } from './anti-entropy';
 import { MeshClient } from './client';
 import { Membership, type NodeInfo, type Peer } from './membership';
 import { Outbox } from './outbox';
-import { type PingBody, type ReplicateBody, readPing, type WireRecord } from './wire';
+import { type PingBody, readPing } from './wire';
 import { AckCounter, type WriteConcern } from './write-concern';
 
 export interface MeshIdentity {
@@ -54,7 +55,7 @@ const LONELY_ROUNDS = 3;
 
 /**
  * Everything that makes one node part of a mesh: membership by ping, one outbox per
- * peer for replication, write concern, anti-entropy, tombstone purging. It owns its
+ * peer for replication, write concern, anti-entropy. It owns its
  * timers; `start` and `stop` bracket them.
  */
 export class Mesh {
@@ -136,10 +137,6 @@ export class Mesh {
     };
     every(this.config.pingIntervalMs, () => void this.pingRound());
     every(this.config.aeIntervalMs, () => this.periodicSync());
-    every(Math.min(60_000, Math.max(1000, Math.floor(this.config.tombstoneTtlMs / 8))), () => {
-      const purged = this.store.purgeExpiredTombstones();
-      if (purged > 0) this.logger.info({ purged }, 'expired tombstones purged');
-    });
     void this.pingRound();
   }
 
@@ -205,7 +202,7 @@ export class Mesh {
   }
 
   private async sendBatch(url: string, batch: { records: WireRecord[]; clear: Version | undefined }): Promise<void> {
-    await this.client.post(url, '/_mesh/replicate', { records: batch.records, clear: batch.clear ?? null }, this.config.requestTimeoutMs);
+    await this.client.post(url, '/_mesh/replicate', replicateBody(batch.records, batch.clear ?? null), this.config.requestTimeoutMs);
     this.stats.recordsSent += batch.records.length;
   }
 
@@ -222,8 +219,8 @@ export class Mesh {
       else if (outcome === 'stale') stale++;
       else refused++;
     };
-    if (body.clear !== null) count(this.store.applyClear(body.clear));
-    for (const [key, value, hlc, nodeId] of body.records) count(this.store.apply(key, { value, hlc, nodeId }));
+    if (body.clear !== null) count(this.store.applyClear(body.clear, 'replicated'));
+    for (const wire of body.records) count(this.store.apply(wire[0], fromWire(wire), 'replicated'));
     if (refused > 0) this.logger.warn({ refused }, 'records refused (clock too far ahead, or expired tombstones)');
     return { applied, stale, refused };
   }

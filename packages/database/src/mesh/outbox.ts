@@ -1,14 +1,15 @@
-import { compareVersions, type Version } from '../clock/version';
-import type { StoredRecord } from '../storage/adapter';
+import { toWire, type WireRecord } from '../record/codec';
+import type { StoredRecord } from '../record/record';
+import { compareVersions, type Version } from '../record/version';
 
 /** Told once when the peer holds the write (or a newer one of the same key). */
 export interface Ack {
   ack(): void;
 }
 
-/** One replication request: records as `[key, value|null, hlc, nodeId]`, and a clear. */
+/** One replication request: records in their wire form, and a clear. */
 export interface Batch {
-  readonly records: [string, string | null, number, string][];
+  readonly records: WireRecord[];
   readonly clear: Version | undefined;
 }
 
@@ -124,7 +125,7 @@ export class Outbox {
     const clear = this.clear;
     this.clear = undefined;
     const batch: Batch = {
-      records: taken.map(([key, { record }]) => [key, record.value, record.hlc, record.nodeId]),
+      records: taken.map(([key, { record }]) => toWire(key, record)),
       clear: clear?.watermark,
     };
     let delay = 0;

@@ -3,30 +3,39 @@ import { ApiError } from '../errors';
 import { readJsonBody } from '../http/body';
 import { drained, sendJson } from '../http/reply';
 import type { Router } from '../http/router';
-import type { Store } from '../store';
+import { encodeVersionLine, pullAnswer, toWire, type WireRecord } from '../record/codec';
+import { BUCKETS } from '../store/digests';
+import { bucketOf } from '../store/hash';
+import type { Store } from '../store/store';
 import type { MeshAuth } from './auth';
-import { BUCKETS } from './digests';
-import { bucketOf } from './hash';
 import type { Mesh } from './mesh';
-import { readDigestsRequest, readPing, readPullRequest, readReplicate, readVersionsRequest, type WireRecord } from './wire';
+import { readDigestsRequest, readPing, readPullRequest, readReplicate, readVersionsRequest } from './wire';
 
-const POST = ['POST'];
 const NDJSON = 'application/x-ndjson; charset=utf-8';
 const STREAM_CHUNK_CHARS = 64 * 1024;
 const SCAN_SLICE = 2000;
 /** `host:port` or `[v6]:port` in the nkvd ping form. */
 const NKVD_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 
+export interface MeshRouteDeps {
+  readonly mesh: Mesh;
+  readonly store: Store;
+  readonly auth: MeshAuth;
+  /** MESH_MAX_BODY_BYTES: larger request bodies get 413. */
+  readonly maxBodyBytes: number;
+}
+
 /**
  * The routes peers use: `/ping` (membership; also the nkvd GET form) and `/_mesh/*`
  * (replication and anti-entropy, POST with JSON bodies, the only POST routes of a node).
- * Each checks the mesh secret first.
+ * The mesh secret is checked by a hook of each, before its handler.
  */
-export function registerMeshRoutes(router: Router, mesh: Mesh, store: Store, auth: MeshAuth, maxBodyBytes: number): void {
+export function registerMeshRoutes(router: Router, { mesh, store, auth, maxBodyBytes }: MeshRouteDeps): void {
+  const hooks = [auth.hook];
+  const POST = { methods: ['POST'], hooks };
   router.register(
     '/ping',
     async (ctx) => {
-      auth.check(ctx.req);
       if (ctx.method === 'POST') {
         const body = readPing(await readJsonBody(ctx.req, maxBodyBytes));
         sendJson(ctx.res, 200, JSON.stringify(mesh.onPing(body)));
@@ -40,28 +49,26 @@ export function registerMeshRoutes(router: Router, mesh: Mesh, store: Store, aut
       }
       sendJson(ctx.res, 200, JSON.stringify(mesh.onNkvdPing(hosts)));
     },
-    { methods: ['GET', 'HEAD', 'POST'] },
+    { methods: ['GET', 'HEAD', 'POST'], hooks },
   );
 
   router.register(
     '/_mesh/replicate',
     async (ctx) => {
-      auth.check(ctx.req);
       const body = readReplicate(await readJsonBody(ctx.req, maxBodyBytes));
       const outcome = mesh.receive(body);
       // Acknowledged only once on disk when writes wait for it: w=all then means that too.
       await store.durable();
       sendJson(ctx.res, 200, JSON.stringify(outcome));
     },
-    { methods: POST },
+    POST,
   );
 
   router.register(
     '/_mesh/digests',
     async (ctx) => {
-      auth.check(ctx.req);
       const body = readDigestsRequest(await readJsonBody(ctx.req, maxBodyBytes));
-      if (body.clear !== null) store.applyClear(body.clear);
+      if (body.clear !== null) store.applyClear(body.clear, 'repaired');
       sendJson(
         ctx.res,
         200,
@@ -72,13 +79,12 @@ export function registerMeshRoutes(router: Router, mesh: Mesh, store: Store, aut
         }),
       );
     },
-    { methods: POST },
+    POST,
   );
 
   router.register(
     '/_mesh/versions',
     async (ctx) => {
-      auth.check(ctx.req);
       const body = readVersionsRequest(await readJsonBody(ctx.req, maxBodyBytes));
       const wanted = new Uint8Array(BUCKETS);
       for (const bucket of body.buckets) wanted[bucket] = 1;
@@ -91,12 +97,7 @@ export function registerMeshRoutes(router: Router, mesh: Mesh, store: Store, aut
         if (++scanned % SCAN_SLICE === 0) await yieldToLoop();
         const want = wanted[bucketOf(key, BUCKETS)];
         if (want === 0) continue;
-        if (want === 2) {
-          const value = head.tombstone ? null : (store.get(key) ?? null);
-          chunk += `${JSON.stringify([key, head.hlc, head.nodeId, head.tombstone ? 1 : 0, value])}\n`;
-        } else {
-          chunk += `${JSON.stringify([key, head.hlc, head.nodeId, head.tombstone ? 1 : 0])}\n`;
-        }
+        chunk += encodeVersionLine(key, head, want === 2 ? (head.tombstone ? null : (store.get(key) ?? null)) : undefined);
         if (chunk.length >= STREAM_CHUNK_CHARS) {
           if (!res.write(chunk) && !(await drained(res))) return;
           chunk = '';
@@ -104,21 +105,20 @@ export function registerMeshRoutes(router: Router, mesh: Mesh, store: Store, aut
       }
       res.end(chunk);
     },
-    { methods: POST },
+    POST,
   );
 
   router.register(
     '/_mesh/pull',
     async (ctx) => {
-      auth.check(ctx.req);
       const body = readPullRequest(await readJsonBody(ctx.req, maxBodyBytes));
       const records: WireRecord[] = [];
       for (const key of body.keys) {
         const record = store.getRecord(key);
-        if (record !== undefined) records.push([key, record.value, record.hlc, record.nodeId]);
+        if (record !== undefined) records.push(toWire(key, record));
       }
-      sendJson(ctx.res, 200, JSON.stringify({ records }));
+      sendJson(ctx.res, 200, JSON.stringify(pullAnswer(records)));
     },
-    { methods: POST },
+    POST,
   );
 }

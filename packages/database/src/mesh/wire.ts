@@ -1,25 +1,19 @@
-import type { Version } from '../clock/version';
 import { ApiError } from '../errors';
-import { BUCKETS } from './digests';
+import { decodeReplicateBody, decodeVersion, isHlc, isNodeId, RecordCodecError, type ReplicateBody } from '../record/codec';
+import type { Version } from '../record/version';
+import { BUCKETS } from '../store/digests';
 import type { NodeInfo } from './membership';
 
 /**
  * The bodies of the mesh routes, and checks that turn anything else into a 400. A peer
  * is trusted to be a MeshKV node (it knows the secret), not to be bug-free: nothing it
- * sends can crash a node or store a malformed record.
+ * sends can crash a node or store a malformed record. Records and their bodies are
+ * encoded by the record codec (record/codec.ts); this file reads the rest.
  */
-
-/** `[key, value or null for a tombstone, hlc, nodeId]` */
-export type WireRecord = [string, string | null, number, string];
 
 export interface PingBody {
   readonly node: NodeInfo;
   readonly peers: readonly { readonly url: string }[];
-}
-
-export interface ReplicateBody {
-  readonly records: readonly WireRecord[];
-  readonly clear: Version | null;
 }
 
 export interface DigestsRequest {
@@ -54,22 +48,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isHlc(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-function isNodeId(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= 64;
-}
-
 export function isPeerUrl(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_URL && /^https?:\/\/[^/?#\s]+$/i.test(value);
 }
 
-export function readVersion(value: unknown, what: string): Version | null {
-  if (value === null || value === undefined) return null;
-  if (!isObject(value) || !isHlc(value.hlc) || !isNodeId(value.nodeId)) throw bad(`${what} must be {hlc, nodeId}`);
-  return { hlc: value.hlc, nodeId: value.nodeId };
+/** Runs a codec decoder; what it refuses is a 400 MALFORMED_BODY naming the problem. */
+function decoded<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof RecordCodecError) throw bad(error.message);
+    throw error;
+  }
 }
 
 export function readNodeInfo(value: unknown): NodeInfo {
@@ -99,37 +89,13 @@ export function readPing(body: unknown): PingBody {
   return { node, peers };
 }
 
-function readRecords(value: unknown): WireRecord[] {
-  if (!Array.isArray(value)) throw bad('records must be a list');
-  for (const record of value as unknown[]) {
-    if (
-      !Array.isArray(record) ||
-      record.length !== 4 ||
-      typeof record[0] !== 'string' ||
-      (record[1] !== null && typeof record[1] !== 'string') ||
-      !isHlc(record[2]) ||
-      !isNodeId(record[3])
-    ) {
-      throw bad('each record must be [key, value or null, hlc, nodeId]');
-    }
-  }
-  return value as WireRecord[];
-}
-
 export function readReplicate(body: unknown): ReplicateBody {
-  if (!isObject(body)) throw bad('expected {records: [...], clear}');
-  return { records: readRecords(body.records), clear: readVersion(body.clear, 'clear') };
-}
-
-/** The answer of /_mesh/pull: `{records}`, checked like a replicate body. */
-export function readPullAnswer(body: unknown): readonly WireRecord[] {
-  if (!isObject(body)) throw bad('expected {records: [...]}');
-  return readRecords(body.records);
+  return decoded(() => decodeReplicateBody(body));
 }
 
 export function readDigestsRequest(body: unknown): DigestsRequest {
   if (!isObject(body)) throw bad('expected {clear}');
-  return { clear: readVersion(body.clear, 'clear') };
+  return { clear: decoded(() => decodeVersion(body.clear, 'clear')) };
 }
 
 function readBuckets(value: unknown, what: string): number[] {

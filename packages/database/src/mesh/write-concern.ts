@@ -1,37 +1,10 @@
-import { parseWriteConcern } from '../config';
 import { ApiError } from '../errors';
-import type { QueryParams } from '../http/query';
 import type { Ack } from './outbox';
 
 /** How many nodes must hold a write before the client gets its answer, and how long to wait. */
 export interface WriteConcern {
   readonly w: number | 'all';
   readonly timeoutMs: number;
-}
-
-const MAX_WTIMEOUT_MS = 3_600_000;
-
-/** `w` and `wtimeout` from the query, the node's defaults otherwise; 400 when unreadable. */
-export function readWriteConcern(query: QueryParams, defaults: WriteConcern): WriteConcern {
-  const w = query.get('w');
-  const wtimeout = query.get('wtimeout');
-  if (w === undefined && wtimeout === undefined) return defaults;
-  let concern: number | 'all' | undefined = defaults.w;
-  if (w !== undefined) {
-    concern = parseWriteConcern(w.toLowerCase());
-    if (concern === undefined) throw new ApiError('INVALID_WRITE_CONCERN', `w must be a whole number of nodes from 1 to 9999 or "all" (got "${w}").`);
-  }
-  let timeoutMs = defaults.timeoutMs;
-  if (wtimeout !== undefined) {
-    timeoutMs = /^\d{1,7}$/.test(wtimeout) ? Number(wtimeout) : NaN;
-    if (!(timeoutMs >= 1 && timeoutMs <= MAX_WTIMEOUT_MS)) {
-      throw new ApiError(
-        'INVALID_WRITE_CONCERN',
-        `wtimeout must be a whole number of milliseconds from 1 to ${MAX_WTIMEOUT_MS} (got "${wtimeout}").`,
-      );
-    }
-  }
-  return { w: concern, timeoutMs };
 }
 
 /**

@@ -1,18 +1,4 @@
-import type { Version } from '../clock/version';
-
-/**
- * One key's state: a value, or a tombstone (`value === null`) that remembers a delete so
- * an older write arriving later cannot bring the key back. Both carry the version of the
- * write that produced them.
- */
-export interface StoredRecord extends Version {
-  readonly value: string | null;
-}
-
-/** A record without its value: what anti-entropy compares. */
-export interface RecordHead extends Version {
-  readonly tombstone: boolean;
-}
+import type { RecordHead, StoredRecord } from '../record/record';
 
 /**
  * Where a node keeps its records. The store above it decides what to write (merge,

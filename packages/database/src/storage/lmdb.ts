@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as Lmdb from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
-import type { RecordHead, StorageAdapter, StoredRecord } from './adapter';
+import { checkStorageFormat, fromRow, fromStorageKey, type Row, rowHead, rowJson, STORAGE_FORMAT, toRow, toStorageKey } from '../record/codec';
+import { headOf, type RecordHead, type StoredRecord } from '../record/record';
+import type { StorageAdapter } from './adapter';
 
 /**
  * How a write reaches the disk:
@@ -39,41 +41,7 @@ function loadLmdb(): typeof Lmdb {
 }
 
 const FILE = 'meshkv.mdb';
-/** Written in a new database; a database without it was made by something else. */
-const FORMAT = 'meshkv-records-1';
 const FORMAT_META = 'format';
-
-/**
- * Keys are stored as a 1-byte tag followed by their UTF-16 code units: LMDB refuses
- * empty keys, and UTF-16 keeps every JavaScript string exactly (UTF-8 would merge
- * strings that differ only in a lone surrogate).
- */
-const KEY_TAG = 0x6b;
-
-function encodeKey(key: string): Buffer {
-  const buffer = Buffer.allocUnsafe(1 + key.length * 2);
-  buffer[0] = KEY_TAG;
-  buffer.write(key, 1, 'utf16le');
-  return buffer;
-}
-
-function decodeKey(buffer: Buffer | Uint8Array): string {
-  return Buffer.from(buffer.buffer, buffer.byteOffset + 1, buffer.byteLength - 1).toString('utf16le');
-}
-
-/** A stored record: [hlc, nodeId, value as JSON text, or null for a tombstone]. */
-type Row = [number, string, string | null];
-
-const toRecord = (row: Row): StoredRecord => ({
-  hlc: row[0],
-  nodeId: row[1],
-  value: row[2] === null ? null : (JSON.parse(row[2]) as string),
-});
-
-/** A stored row's version, without parsing its value. */
-const rowHead = (row: Row): RecordHead => ({ hlc: row[0], nodeId: row[1], tombstone: row[2] === null });
-
-const recordHead = (record: StoredRecord): RecordHead => ({ hlc: record.hlc, nodeId: record.nodeId, tombstone: record.value === null });
 
 /**
  * Records in LMDB (the `lmdb` package), one file in the data folder. The contract of
@@ -130,7 +98,7 @@ export class LmdbAdapter implements StorageAdapter {
     }
     const records = root.openDB<Row, Buffer>({ name: 'records', keyEncoding: 'binary', encoding: 'msgpack' });
     const meta = root.openDB<string, string>({ name: 'meta', encoding: 'string' });
-    if (!existed) meta.putSync(FORMAT_META, FORMAT);
+    if (!existed) meta.putSync(FORMAT_META, STORAGE_FORMAT);
     return new LmdbAdapter(root, records, meta, file);
   }
 
@@ -144,14 +112,14 @@ export class LmdbAdapter implements StorageAdapter {
   get(key: string): StoredRecord | undefined {
     if (this.pending.has(key)) return this.pending.get(key) ?? undefined;
     const row = this.committed(key);
-    return row === undefined ? undefined : toRecord(row);
+    return row === undefined ? undefined : fromRow(row);
   }
 
   /** Runs before every write (Store compares versions): reads no value. */
   head(key: string): RecordHead | undefined {
     if (this.pending.has(key)) {
       const record = this.pending.get(key);
-      return record === null || record === undefined ? undefined : recordHead(record);
+      return record === null || record === undefined ? undefined : headOf(record);
     }
     const row = this.committed(key);
     return row === undefined ? undefined : rowHead(row);
@@ -162,20 +130,21 @@ export class LmdbAdapter implements StorageAdapter {
       const record = this.pending.get(key);
       return record === null || record === undefined || record.value === null ? undefined : JSON.stringify(record.value);
     }
-    return this.committed(key)?.[2] ?? undefined;
+    const row = this.committed(key);
+    return row === undefined ? undefined : rowJson(row);
   }
 
   set(key: string, record: StoredRecord): void {
     if (!this.has(key)) this.count++;
     this.pending.set(key, record);
-    this.track(key, record, this.records.put(encodeKey(key), [record.hlc, record.nodeId, record.value === null ? null : JSON.stringify(record.value)]));
+    this.track(key, record, this.records.put(toStorageKey(key), toRow(record)));
   }
 
   delete(key: string): boolean {
     if (!this.has(key)) return false;
     this.count--;
     this.pending.set(key, null);
-    this.track(key, null, this.records.remove(encodeKey(key)));
+    this.track(key, null, this.records.remove(toStorageKey(key)));
     return true;
   }
 
@@ -195,12 +164,12 @@ export class LmdbAdapter implements StorageAdapter {
   }
 
   *entries(): IterableIterator<[string, StoredRecord]> {
-    yield* this.snapshot(toRecord, (record) => record);
+    yield* this.snapshot(fromRow, (record) => record);
   }
 
   *heads(): IterableIterator<[string, RecordHead]> {
     // Without parsing values: a start reads the versions of every record through here.
-    yield* this.snapshot(rowHead, recordHead);
+    yield* this.snapshot(rowHead, headOf);
   }
 
   getMeta(name: string): string | undefined {
@@ -235,12 +204,12 @@ export class LmdbAdapter implements StorageAdapter {
 
   private has(key: string): boolean {
     if (this.pending.has(key)) return this.pending.get(key) !== null;
-    return !this.clearing && this.records.doesExist(encodeKey(key));
+    return !this.clearing && this.records.doesExist(toStorageKey(key));
   }
 
   /** The committed row of a key not in `pending` (none while a clear is not committed). */
   private committed(key: string): Row | undefined {
-    return this.clearing ? undefined : this.records.get(encodeKey(key));
+    return this.clearing ? undefined : this.records.get(toStorageKey(key));
   }
 
   private track(key: string, record: StoredRecord | null, write: Promise<boolean>): void {
@@ -270,7 +239,7 @@ export class LmdbAdapter implements StorageAdapter {
     const seen = new Set<string>();
     if (!this.clearing) {
       for (const { key, value } of this.records.getRange({ snapshot: true })) {
-        const name = decodeKey(key);
+        const name = fromStorageKey(key);
         if (pending.has(name)) continue; // visited below, as pending
         if (overlay.has(name)) seen.add(name);
         yield [name, fromRow(value)];
@@ -344,11 +313,8 @@ function checkExisting(file: string): void {
     } catch {
       format = undefined; // no "meta" database: made by something else
     }
-    if (format !== FORMAT) {
-      throw new StorageOpenError(
-        `${file} is not a MeshKV database (format ${format === undefined ? 'unknown' : `"${format}"`}): move it away or point DATA_DIR at another folder; nothing was changed`,
-      );
-    }
+    const verdict = checkStorageFormat(format);
+    if (!verdict.open) throw new StorageOpenError(`${file} ${verdict.reason}`);
   } catch (error) {
     if (error instanceof StorageOpenError) throw error;
     throw new StorageOpenError(`${file} cannot be read as a MeshKV database (${(error as Error).message}): move it away or point DATA_DIR at another folder; nothing was changed`, {

@@ -1,4 +1,5 @@
-import type { RecordHead, StorageAdapter, StoredRecord } from './adapter';
+import type { RecordHead, StoredRecord } from '../record/record';
+import type { StorageAdapter } from './adapter';
 import { ValueArena } from './value-arena';
 
 const INITIAL_CAPACITY = 1024;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { type Batch, Outbox, type OutboxOptions } from '../../../src/mesh/outbox';
-import type { StoredRecord } from '../../../src/storage/adapter';
+import type { StoredRecord } from '../../../src/record/record';
 import { waitFor } from '../../helpers/http';
 
 const rec = (value: string | null, hlc: number, nodeId = 'n1'): StoredRecord => ({ value, hlc, nodeId });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import type { StorageAdapter, StoredRecord } from '../../../src/storage/adapter';
+import type { StoredRecord } from '../../../src/record/record';
+import type { StorageAdapter } from '../../../src/storage/adapter';
 
 const rec = (value: string | null, hlc = 1, nodeId = 'n1'): StoredRecord => ({ value, hlc, nodeId });
 

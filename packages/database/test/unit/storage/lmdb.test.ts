@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { HybridClock } from '../../../src/clock/hlc';
 import { LmdbAdapter, StorageOpenError } from '../../../src/storage/lmdb';
+import { Store } from '../../../src/store/store';
 import { describeStorageAdapter } from './adapter-compliance';
 
 const folders: string[] = [];
@@ -76,6 +78,21 @@ describe('LmdbAdapter on disk', () => {
       expect(() => LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 })).to.throw(StorageOpenError, /cannot be read as a MeshKV database/);
       expect(fs.readFileSync(path.join(directory, 'meshkv.mdb')).equals(garbage)).to.equal(true);
     });
+    it('a MeshKV database of a newer storage format, saying which', async () => {
+      const directory = folder();
+      const file = path.join(directory, 'meshkv.mdb');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the same module the adapter loads
+      const { open } = require('lmdb') as typeof import('lmdb');
+      const future = open({ path: file, noSubdir: true, maxDbs: 4 });
+      await future.openDB<string, string>({ name: 'meta', encoding: 'string' }).put('format', 'meshkv-records-7');
+      await future.close();
+      const before = fs.readFileSync(file);
+      expect(() => LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 })).to.throw(
+        StorageOpenError,
+        /was written by a newer MeshKV \(format "meshkv-records-7"; this release reads "meshkv-records-1"\)/,
+      );
+      expect(fs.readFileSync(file).equals(before)).to.equal(true);
+    });
     it('an LMDB database made by something else', async () => {
       const directory = folder();
       const file = path.join(directory, 'meshkv.mdb');
@@ -88,5 +105,50 @@ describe('LmdbAdapter on disk', () => {
       expect(() => LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 })).to.throw(StorageOpenError, /is not a MeshKV database/);
       expect(fs.readFileSync(file).equals(before)).to.equal(true);
     });
+  });
+});
+
+describe('an LMDB file written by release 0.1.0 (storage format 1)', () => {
+  /** test/fixtures/lmdb-format-1: see its README for what it holds and how it was made. */
+  const FIXTURE = path.join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'lmdb-format-1', 'meshkv.mdb');
+
+  it('opens as it is, with every record, the tombstone, the clear, the node id and the saved summary', async () => {
+    const directory = folder();
+    fs.copyFileSync(FIXTURE, path.join(directory, 'meshkv.mdb'));
+    const adapter = LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 });
+    const store = new Store(adapter, new HybridClock(() => 1_700_000_000_000), 'fixture-node');
+    expect(store.digestsAtStart).to.equal('saved');
+    expect(adapter.getMeta('nodeId')).to.equal('fixture-node');
+    expect(store.clearWatermark).to.deep.equal({ hlc: 1740800000001024, nodeId: 'fixture-node' });
+    expect(store.liveCount).to.equal(6);
+    expect(store.tombstoneCount).to.equal(1);
+    expect(new Map(store.liveEntries())).to.deep.equal(
+      new Map([
+        ['a', 'alpha'],
+        ['ünï', 'Zürich 𤭢'],
+        ['__proto__', ''],
+        ['remote', 'from b'],
+        ['lone\ud800', 'surrogate key'],
+        ['json', '{"quoted":"\\n"}'],
+      ]),
+    );
+    expect(store.getRecord('remote')).to.deep.equal({ value: 'from b', hlc: 1740800000006149, nodeId: 'other-node' });
+    expect(store.head('gone')).to.deep.equal({ hlc: 1740800000006144, nodeId: 'fixture-node', tombstone: true });
+    expect(store.get('old')).to.equal(undefined);
+    // The saved digests describe the records: rebuilding them from the records agrees.
+    const saved = store.digests.encode();
+    await adapter.close();
+    const again = LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 });
+    const rebuilt = new Store(again, new HybridClock(() => 1_700_000_000_000), 'fixture-node');
+    expect(rebuilt.digestsAtStart).to.equal('rebuilt');
+    expect(rebuilt.digests.encode().equals(saved)).to.equal(true);
+    // And it takes new writes in the same file.
+    rebuilt.set('after', 'upgrade');
+    await rebuilt.flush();
+    await again.close();
+    const third = LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 });
+    expect(third.get('after')?.value).to.equal('upgrade');
+    expect(third.size).to.equal(8);
+    await third.close();
   });
 });

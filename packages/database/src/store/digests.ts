@@ -1,3 +1,4 @@
+import type { StoreChange } from './change';
 import { bucketOf, recordFingerprint } from './hash';
 
 /** Buckets of the key space compared by anti-entropy; every node of a mesh uses the same. */
@@ -24,6 +25,24 @@ export class BucketDigests {
     this.low[bucket] = ((this.low[bucket] as number) ^ (scratch[0] as number)) >>> 0;
     this.high[bucket] = ((this.high[bucket] as number) ^ (scratch[1] as number)) >>> 0;
     this.counts[bucket] = (this.counts[bucket] as number) + delta;
+  }
+
+  /** Keeps the digests current: a listener of the store's changes. */
+  readonly track = (change: StoreChange): void => {
+    if (change.type === 'clear') {
+      if (change.emptied) this.reset();
+      return;
+    }
+    const { key, previous, record } = change;
+    if (previous !== undefined) this.toggle(key, previous.hlc, previous.nodeId, -1);
+    if (record !== undefined) this.toggle(key, record.hlc, record.nodeId, 1);
+  };
+
+  /** Copies another set of digests into this one (a summary read at start). */
+  copyFrom(other: BucketDigests): void {
+    this.low.set(other.low);
+    this.high.set(other.high);
+    this.counts.set(other.counts);
   }
 
   reset(): void {

@@ -1,20 +1,12 @@
-import { type HybridClock, hlcFromMs, physicalMs } from './clock/hlc';
-import { compareVersions, type Version } from './clock/version';
-import { BucketDigests } from './mesh/digests';
-import type { RecordHead, StorageAdapter, StoredRecord } from './storage/adapter';
+import { type HybridClock, hlcFromMs, physicalMs } from '../clock/hlc';
+import { compareRecords, type RecordHead, type StoredRecord } from '../record/record';
+import { compareVersions, type Version } from '../record/version';
+import type { StorageAdapter } from '../storage/adapter';
+import type { ChangeListener, ChangeOrigin, StoreChange } from './change';
+import { BucketDigests } from './digests';
+import { removeSummary, saveSummary, takeSummary } from './summary';
 
 const CLEAR_META = 'clear-watermark';
-const SUMMARY_META = 'summary';
-
-/** What a start would otherwise learn by reading every record (saved at a clean stop). */
-interface Summary {
-  readonly records: number;
-  readonly tombstones: number;
-  /** The clock's value at the stop: at least every record's version. */
-  readonly hlc: number;
-  /** BucketDigests.encode(), base64. */
-  readonly digests: string;
-}
 
 /** What `apply` did with a record from elsewhere. */
 export type ApplyOutcome =
@@ -46,10 +38,14 @@ export interface StoreOptions {
  * that learns the watermark, while writes newer than the clear survive. Because each
  * key ends up at the highest version seen and the watermark at the highest watermark
  * seen, nodes that have seen the same writes hold the same state whatever the order.
+ *
+ * Every applied change is announced once to the change listeners (`onChange`), whatever
+ * its origin; the bucket digests are the first listener.
  */
 export class Store {
-  /** XOR fingerprints of every record per bucket, kept up to date on every write. */
+  /** XOR fingerprints of every record per bucket, kept up to date on every change. */
   readonly digests = new BucketDigests();
+  private readonly listeners: ChangeListener[] = [];
   private tombstones = 0;
   private watermark: Version | undefined;
   private readonly maxDriftMs: number;
@@ -74,6 +70,7 @@ export class Store {
     const saved = adapter.getMeta(CLEAR_META);
     if (saved !== undefined) this.watermark = (JSON.parse(saved) as Version | null) ?? undefined;
     this.digestsAtStart = this.loadSummary() ? 'saved' : 'rebuilt';
+    this.listeners.push(this.digests.track);
     if (this.digestsAtStart === 'rebuilt') {
       for (const [key, head] of adapter.heads()) {
         if (head.tombstone) this.tombstones++;
@@ -84,19 +81,17 @@ export class Store {
     if (this.watermark) clock.observe(this.watermark.hlc);
   }
 
+  /** Calls `listener` for every change applied from now on (see ChangeListener). */
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
   /**
    * Saves the digests, the tombstone count and the clock beside the records, so the next
-   * start need not read every record. Call it when no write can follow (a clean stop): a
-   * start uses the summary once and removes it, so after a crash the next start rebuilds.
+   * start need not read every record. Call it when no write can follow (a clean stop).
    */
   saveSummary(): void {
-    const summary: Summary = {
-      records: this.adapter.size,
-      tombstones: this.tombstones,
-      hlc: this.clock.peek(),
-      digests: this.digests.encode().toString('base64'),
-    };
-    this.adapter.setMeta(SUMMARY_META, JSON.stringify(summary));
+    saveSummary(this.adapter, { records: this.adapter.size, tombstones: this.tombstones, hlc: this.clock.peek(), digests: this.digests });
     this.summarySaved = true;
   }
 
@@ -104,40 +99,14 @@ export class Store {
   private changing(): void {
     if (!this.summarySaved) return;
     this.summarySaved = false;
-    this.adapter.setMeta(SUMMARY_META, 'null');
+    removeSummary(this.adapter);
   }
 
   /** True when a summary of a clean stop matching the records was there and is now in use. */
   private loadSummary(): boolean {
-    const text = this.adapter.getMeta(SUMMARY_META);
-    if (text === undefined || text === 'null') return false;
-    // Good for this start only: the writes that follow make it stale. The removal is
-    // committed before any of them (the adapter commits in order).
-    this.adapter.setMeta(SUMMARY_META, 'null');
-    let digests: BucketDigests;
-    let summary: Summary;
-    try {
-      summary = JSON.parse(text) as Summary;
-      digests = BucketDigests.decode(Buffer.from(String(summary.digests), 'base64'));
-    } catch {
-      return false;
-    }
-    const records = this.adapter.size;
-    const counted = digests.counts.reduce((sum, count) => sum + count, 0);
-    if (
-      summary.records !== records ||
-      counted !== records ||
-      !Number.isSafeInteger(summary.tombstones) ||
-      summary.tombstones < 0 ||
-      summary.tombstones > records ||
-      !Number.isSafeInteger(summary.hlc) ||
-      summary.hlc < 0
-    ) {
-      return false;
-    }
-    this.digests.low.set(digests.low);
-    this.digests.high.set(digests.high);
-    this.digests.counts.set(digests.counts);
+    const summary = takeSummary(this.adapter);
+    if (summary === undefined) return false;
+    this.digests.copyFrom(summary.digests);
     this.tombstones = summary.tombstones;
     this.clock.observe(summary.hlc);
     return true;
@@ -192,7 +161,7 @@ export class Store {
 
   set(key: string, value: string): StoredRecord {
     const record: StoredRecord = { value, hlc: this.clock.tick(), nodeId: this.nodeId };
-    this.write(key, record, this.adapter.head(key));
+    this.write(key, record, this.adapter.head(key), 'local');
     return record;
   }
 
@@ -201,19 +170,19 @@ export class Store {
     const previous = this.adapter.head(key);
     if (previous === undefined || previous.tombstone) return undefined;
     const tombstone: StoredRecord = { value: null, hlc: this.clock.tick(), nodeId: this.nodeId };
-    this.write(key, tombstone, previous);
+    this.write(key, tombstone, previous, 'local');
     return tombstone;
   }
 
   /** Removes every record older than a new watermark, i.e. every record written so far. */
   clear(): Version {
     const watermark: Version = { hlc: this.clock.tick(), nodeId: this.nodeId };
-    this.applyClear(watermark);
+    this.applyClear(watermark, 'local');
     return watermark;
   }
 
-  /** Merges a record from elsewhere. */
-  apply(key: string, record: StoredRecord): ApplyOutcome {
+  /** Merges a record from elsewhere: sent by its writer (`replicated`) or by anti-entropy (`repaired`). */
+  apply(key: string, record: StoredRecord, origin: ChangeOrigin): ApplyOutcome {
     const physical = physicalMs(record.hlc);
     const now = this.now();
     if (physical > now + this.maxDriftMs) return 'drift';
@@ -226,12 +195,12 @@ export class Store {
       if (order > 0) return 'stale';
       if (order === 0 && compareRecords(this.adapter.get(key) as StoredRecord, record) >= 0) return 'stale';
     }
-    this.write(key, record, previous);
+    this.write(key, record, previous, origin);
     return 'applied';
   }
 
   /** Merges a clear watermark from elsewhere (or a local clear). */
-  applyClear(watermark: Version): ApplyOutcome {
+  applyClear(watermark: Version, origin: ChangeOrigin): ApplyOutcome {
     if (physicalMs(watermark.hlc) > this.now() + this.maxDriftMs) return 'drift';
     this.clock.observe(watermark.hlc);
     if (this.watermark !== undefined && compareVersions(watermark, this.watermark) <= 0) return 'stale';
@@ -247,16 +216,14 @@ export class Store {
       }
     }
     if (!newer) {
-      this.changing();
-      this.adapter.clear();
-      this.digests.reset();
-      this.tombstones = 0;
-      return 'applied';
+      this.empty();
+    } else {
+      for (const [key, head] of this.adapter.heads()) {
+        // Only records strictly newer than the clear survive it, as in apply().
+        if (compareVersions(head, watermark) <= 0) this.drop(key, head, 'cleared');
+      }
     }
-    for (const [key, head] of this.adapter.heads()) {
-      // Only records strictly newer than the clear survive it, as in apply().
-      if (compareVersions(head, watermark) <= 0) this.drop(key, head);
-    }
+    this.emit({ type: 'clear', watermark: this.watermark, emptied: !newer, origin });
     return 'applied';
   }
 
@@ -265,7 +232,7 @@ export class Store {
     let purged = 0;
     for (const [key, head] of this.adapter.heads()) {
       if (head.tombstone && head.hlc < beforeHlc) {
-        this.drop(key, head);
+        this.drop(key, head, 'expired');
         purged++;
       }
     }
@@ -280,12 +247,10 @@ export class Store {
 
   /** Forgets everything, watermark included (a node rejoining after too long away). */
   wipe(): void {
-    this.changing();
-    this.adapter.clear();
-    this.digests.reset();
-    this.tombstones = 0;
+    this.empty();
     this.watermark = undefined;
     this.adapter.setMeta(CLEAR_META, 'null');
+    this.emit({ type: 'clear', watermark: undefined, emptied: true, origin: 'wiped' });
   }
 
   /** Live key/value pairs, in storage order; see StorageAdapter.entries for concurrency. */
@@ -309,35 +274,29 @@ export class Store {
     return this.waitForDisk ? this.adapter.flush() : undefined;
   }
 
-  private write(key: string, record: StoredRecord, previous: RecordHead | undefined): void {
-    if (previous !== undefined) {
-      if (previous.tombstone) this.tombstones--;
-      this.digests.toggle(key, previous.hlc, previous.nodeId, -1);
-    }
+  private write(key: string, record: StoredRecord, previous: RecordHead | undefined, origin: ChangeOrigin): void {
+    if (previous?.tombstone === true) this.tombstones--;
     if (record.value === null) this.tombstones++;
-    this.digests.toggle(key, record.hlc, record.nodeId, 1);
     this.changing();
     this.adapter.set(key, record);
+    this.emit({ type: 'record', key, previous, record, origin });
   }
 
-  private drop(key: string, head: RecordHead): void {
+  private drop(key: string, head: RecordHead, origin: ChangeOrigin): void {
     this.changing();
     this.adapter.delete(key);
-    this.digests.toggle(key, head.hlc, head.nodeId, -1);
     if (head.tombstone) this.tombstones--;
+    this.emit({ type: 'record', key, previous: head, record: undefined, origin });
   }
-}
 
-/**
- * Orders records by version, then by value. Two records with one version should be the
- * same write; if a faulty peer ever sends two that differ, every node still picks the
- * same one (a tombstone below any value, values by code unit order), so the merge stays
- * a total order and nodes converge.
- */
-function compareRecords(a: StoredRecord, b: StoredRecord): number {
-  const byVersion = compareVersions(a, b);
-  if (byVersion !== 0 || a.value === b.value) return byVersion;
-  if (a.value === null) return -1;
-  if (b.value === null) return 1;
-  return a.value < b.value ? -1 : 1;
+  /** Drops every record at once; the caller announces it. */
+  private empty(): void {
+    this.changing();
+    this.adapter.clear();
+    this.tombstones = 0;
+  }
+
+  private emit(change: StoreChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
 }

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { HybridClock, hlcFromMs } from '../../src/clock/hlc';
-import type { StoredRecord } from '../../src/storage/adapter';
-import { MemoryAdapter } from '../../src/storage/memory';
-import { Store } from '../../src/store';
+import { HybridClock, hlcFromMs } from '../../../src/clock/hlc';
+import type { StoredRecord } from '../../../src/record/record';
+import { MemoryAdapter } from '../../../src/storage/memory';
+import { Store } from '../../../src/store/store';
 
 function makeStore(nodeId = 'n1', start = 1000): { store: Store; adapter: MemoryAdapter; tick: (ms: number) => void } {
   let now = start;
@@ -92,47 +92,47 @@ describe('Store', () => {
       const { store } = makeStore('n1');
       store.set('a', 'local');
       const local = store.getRecord('a') as StoredRecord;
-      expect(store.apply('a', { value: 'old', hlc: local.hlc - 1, nodeId: 'n2' })).to.equal('stale');
-      expect(store.apply('a', local)).to.equal('stale');
-      expect(store.apply('a', { value: 'new', hlc: local.hlc + 1, nodeId: 'n0' })).to.equal('applied');
+      expect(store.apply('a', { value: 'old', hlc: local.hlc - 1, nodeId: 'n2' }, 'replicated')).to.equal('stale');
+      expect(store.apply('a', local, 'replicated')).to.equal('stale');
+      expect(store.apply('a', { value: 'new', hlc: local.hlc + 1, nodeId: 'n0' }, 'replicated')).to.equal('applied');
       expect(store.get('a')).to.equal('new');
     });
 
     it('breaks an hlc tie by node id', () => {
       const { store } = makeStore('n1');
       const local = store.set('a', 'from-n1');
-      expect(store.apply('a', { value: 'from-n0', hlc: local.hlc, nodeId: 'n0' })).to.equal('stale');
-      expect(store.apply('a', { value: 'from-n2', hlc: local.hlc, nodeId: 'n2' })).to.equal('applied');
+      expect(store.apply('a', { value: 'from-n0', hlc: local.hlc, nodeId: 'n0' }, 'replicated')).to.equal('stale');
+      expect(store.apply('a', { value: 'from-n2', hlc: local.hlc, nodeId: 'n2' }, 'replicated')).to.equal('applied');
       expect(store.get('a')).to.equal('from-n2');
     });
 
     it('moves the clock past what it applied', () => {
       const { store } = makeStore('n1', 1000);
       const far = hlcFromMs(5000);
-      store.apply('x', { value: 'v', hlc: far, nodeId: 'n2' });
+      store.apply('x', { value: 'v', hlc: far, nodeId: 'n2' }, 'replicated');
       expect(store.set('y', 'w').hlc).to.be.greaterThan(far);
     });
 
     it('keeps tombstone counts right across merges', () => {
       const { store } = makeStore('n1');
-      store.apply('a', { value: null, hlc: 10, nodeId: 'n2' });
+      store.apply('a', { value: null, hlc: 10, nodeId: 'n2' }, 'replicated');
       expect(store.tombstoneCount).to.equal(1);
-      store.apply('a', { value: 'back', hlc: 11, nodeId: 'n2' });
+      store.apply('a', { value: 'back', hlc: 11, nodeId: 'n2' }, 'replicated');
       expect(store.tombstoneCount).to.equal(0);
       expect(store.liveCount).to.equal(1);
     });
 
     it('refuses records older than the clear watermark and keeps newer ones', () => {
       const { store } = makeStore('n1');
-      store.apply('old', { value: '1', hlc: 10, nodeId: 'n2' });
-      store.apply('new', { value: '2', hlc: 30, nodeId: 'n2' });
-      store.apply('dead', { value: null, hlc: 5, nodeId: 'n2' });
-      expect(store.applyClear({ hlc: 20, nodeId: 'n3' })).to.equal('applied');
+      store.apply('old', { value: '1', hlc: 10, nodeId: 'n2' }, 'replicated');
+      store.apply('new', { value: '2', hlc: 30, nodeId: 'n2' }, 'replicated');
+      store.apply('dead', { value: null, hlc: 5, nodeId: 'n2' }, 'replicated');
+      expect(store.applyClear({ hlc: 20, nodeId: 'n3' }, 'replicated')).to.equal('applied');
       expect(store.get('old')).to.equal(undefined);
       expect(store.get('new')).to.equal('2');
       expect(store.tombstoneCount).to.equal(0);
-      expect(store.apply('late', { value: '3', hlc: 15, nodeId: 'n2' })).to.equal('stale');
-      expect(store.applyClear({ hlc: 19, nodeId: 'n9' })).to.equal('stale');
+      expect(store.apply('late', { value: '3', hlc: 15, nodeId: 'n2' }, 'replicated')).to.equal('stale');
+      expect(store.applyClear({ hlc: 19, nodeId: 'n9' }, 'replicated')).to.equal('stale');
       expect(store.clearWatermark).to.deep.equal({ hlc: 20, nodeId: 'n3' });
     });
   });
@@ -160,7 +160,7 @@ describe('Store', () => {
     first.set('b', '2');
     first.remove('b');
     const watermark = { hlc: 1, nodeId: 'n0' };
-    first.applyClear(watermark);
+    first.applyClear(watermark, 'replicated');
     const again = new Store(adapter, new HybridClock(() => 1), 'n1');
     expect(again.liveCount).to.equal(1);
     expect(again.tombstoneCount).to.equal(1);
@@ -174,7 +174,7 @@ describe('Store', () => {
       const store = new Store(adapter, new HybridClock(() => 1000), 'n1');
       for (let i = 0; i < 300; i++) store.set(`key-${i}`, `value-${i}`);
       for (let i = 0; i < 300; i += 7) store.remove(`key-${i}`);
-      store.apply('remote', { value: 'r', hlc: hlcFromMs(5000), nodeId: 'n2' });
+      store.apply('remote', { value: 'r', hlc: hlcFromMs(5000), nodeId: 'n2' }, 'replicated');
       return { adapter, store };
     };
     const state = (store: Store): unknown => ({
@@ -202,10 +202,10 @@ describe('Store', () => {
     it('is removed by a change made after it was saved (a write still in flight at the stop)', () => {
       for (const change of [
         (store: Store) => store.set('key-1', 'changed'),
-        (store: Store) => store.apply('remote', { value: 'newer', hlc: hlcFromMs(6000), nodeId: 'n2' }),
+        (store: Store) => store.apply('remote', { value: 'newer', hlc: hlcFromMs(6000), nodeId: 'n2' }, 'replicated'),
         (store: Store) => store.remove('key-2'),
         (store: Store) => store.purgeTombstones(Number.MAX_SAFE_INTEGER),
-        (store: Store) => store.applyClear({ hlc: hlcFromMs(9000), nodeId: 'n3' }),
+        (store: Store) => store.applyClear({ hlc: hlcFromMs(9000), nodeId: 'n3' }, 'replicated'),
         (store: Store) => store.wipe(),
       ]) {
         const { adapter, store } = filled();
@@ -260,8 +260,8 @@ describe('Store', () => {
     const stateAfter = (ops: readonly Op[]): unknown => {
       const store = new Store(new MemoryAdapter(), new HybridClock(() => 0), 'observer');
       for (const op of ops) {
-        if (op.kind === 'put') store.apply(op.key, op.record);
-        else store.applyClear({ hlc: op.hlc, nodeId: op.nodeId });
+        if (op.kind === 'put') store.apply(op.key, op.record, 'replicated');
+        else store.applyClear({ hlc: op.hlc, nodeId: op.nodeId }, 'replicated');
       }
       const records = [...new MemoryAdapterView(store).entries()].sort();
       return { records, watermark: store.clearWatermark ?? null, live: store.liveCount, tombstones: store.tombstoneCount };

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { compareVersions } from '../../../src/clock/version';
+import { compareVersions } from '../../../src/record/version';
 
 describe('compareVersions', () => {
   const cases = [

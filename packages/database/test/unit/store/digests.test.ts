@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { BUCKETS, BucketDigests } from '../../../src/mesh/digests';
-import { bucketOf, keyHash, recordFingerprint } from '../../../src/mesh/hash';
+import { BUCKETS, BucketDigests } from '../../../src/store/digests';
+import { bucketOf, keyHash, recordFingerprint } from '../../../src/store/hash';
 
 describe('mesh hashes and bucket digests', () => {
   it('puts a key in the same bucket whatever its version, and spreads keys over the buckets', () => {

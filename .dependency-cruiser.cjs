@@ -1,0 +1,53 @@
+'use strict';
+/**
+ * Layering rules, checked by `npm run lint` (dependency-cruiser). Inside the database node
+ * the layers are, from the bottom: record, clock, storage, store, http; then mesh and api;
+ * then the wiring (app, index). A module may import its own layer and the ones below.
+ */
+const DB = '^packages/database/src/';
+
+/** A rule that `layer` imports none of `above`. */
+const below = (layer, above, why) => ({
+  name: `${layer}-imports-no-upper-layer`,
+  comment: why,
+  severity: 'error',
+  from: { path: `${DB}${layer}/` },
+  to: { path: `${DB}(${above.join('|')})(/|\\.ts$)` },
+});
+
+module.exports = {
+  forbidden: [
+    below('record', ['clock', 'storage', 'store', 'http', 'mesh', 'api', 'app', 'config'], 'A record and its codec depend on nothing: every layer uses them.'),
+    below('clock', ['storage', 'store', 'http', 'mesh', 'api', 'app', 'config'], 'The clock is below everything that stamps versions.'),
+    below('storage', ['clock', 'store', 'http', 'mesh', 'api', 'app', 'config'], 'Adapters keep what they are given; the store above decides.'),
+    below('store', ['http', 'mesh', 'api', 'app'], 'The store owns its bookkeeping; the mesh and the API use it, never the reverse.'),
+    below('http', ['record', 'storage', 'store', 'mesh', 'api', 'app'], 'The HTTP layer knows requests, not records or replication.'),
+    {
+      name: 'api-and-mesh-apart',
+      comment: 'The public API and the mesh meet only in the wiring (app.ts), through small interfaces.',
+      severity: 'error',
+      from: { path: `${DB}api/` },
+      to: { path: `${DB}mesh/(?!write-concern)` },
+    },
+    {
+      name: 'no-circular',
+      comment: 'A cycle means two modules are one concept, or a seam is missing.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'packages-through-their-entry',
+      comment: 'A package uses another only through its published entry (index.ts), never its files.',
+      severity: 'error',
+      from: { path: '^packages/([^/]+)/' },
+      to: { path: '^packages/([^/]+)/src/', pathNot: '^packages/$1/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(dist|test-build|coverage|node_modules)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.base.json' },
+  },
+};

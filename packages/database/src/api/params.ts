@@ -1,0 +1,84 @@
+import { parseWriteConcern } from '../config';
+import { ApiError } from '../errors';
+import type { QueryParams } from '../http/query';
+import type { WriteConcern } from '../mesh/write-concern';
+
+/**
+ * Readers of the query parameters of the public routes. Each returns the value, or the
+ * ApiError to answer with: a client's mistake is an expected outcome on a hot route, and
+ * is answered without throwing (a throw costs a stack trace per request).
+ */
+
+export interface Limits {
+  readonly maxKeyLength: number; // code points, inclusive
+  readonly maxValueLength: number; // code points, inclusive
+}
+
+/**
+ * True when `text` has more than `max` Unicode code points. A code point is one or two
+ * UTF-16 units, so most strings are settled by their `.length` without counting.
+ */
+export function exceedsCodePoints(text: string, max: number): boolean {
+  if (text.length <= max) return false;
+  if (text.length > 2 * max) return true;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    if (++count > max) return true;
+  }
+  return false;
+}
+
+/** The key of a request, checked in the order nkvd clients expect. */
+export function readKey(query: QueryParams, limits: Limits): string | ApiError {
+  const key = query.get('k');
+  if (key === undefined) return ApiError.of('MISSING_KEY_PARAM');
+  if (key.length === 0) return ApiError.of('EMPTY_KEY');
+  if (exceedsCodePoints(key, limits.maxKeyLength)) {
+    return new ApiError(
+      'MAXIMUM_KEY_LENGTH_REACHED',
+      `The key is longer than ${limits.maxKeyLength} characters (MAX_KEY_LENGTH); use a shorter key.`,
+      { maxKeyLength: limits.maxKeyLength },
+    );
+  }
+  return key;
+}
+
+export function readValue(query: QueryParams, limits: Limits): string | ApiError {
+  const value = query.get('v');
+  if (value === undefined) return ApiError.of('MISSING_VALUE_PARAM');
+  if (exceedsCodePoints(value, limits.maxValueLength)) {
+    return new ApiError(
+      'MAXIMUM_VALUE_LENGTH_REACHED',
+      `The value is longer than ${limits.maxValueLength} characters (MAX_VALUE_LENGTH); store a shorter value.`,
+      { maxValueLength: limits.maxValueLength },
+    );
+  }
+  return value;
+}
+
+const MAX_WTIMEOUT_MS = 3_600_000;
+
+/** `w` and `wtimeout` from the query, the node's defaults otherwise. */
+export function readWriteConcern(query: QueryParams, defaults: WriteConcern): WriteConcern | ApiError {
+  const w = query.get('w');
+  const wtimeout = query.get('wtimeout');
+  if (w === undefined && wtimeout === undefined) return defaults;
+  let concern: number | 'all' | undefined = defaults.w;
+  if (w !== undefined) {
+    concern = parseWriteConcern(w.toLowerCase());
+    if (concern === undefined) return new ApiError('INVALID_WRITE_CONCERN', `w must be a whole number of nodes from 1 to 9999 or "all" (got "${w}").`);
+  }
+  let timeoutMs = defaults.timeoutMs;
+  if (wtimeout !== undefined) {
+    timeoutMs = /^\d{1,7}$/.test(wtimeout) ? Number(wtimeout) : NaN;
+    if (!(timeoutMs >= 1 && timeoutMs <= MAX_WTIMEOUT_MS)) {
+      return new ApiError('INVALID_WRITE_CONCERN', `wtimeout must be a whole number of milliseconds from 1 to ${MAX_WTIMEOUT_MS} (got "${wtimeout}").`);
+    }
+  }
+  return { w: concern, timeoutMs };
+}
