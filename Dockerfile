@@ -1,6 +1,6 @@
 # MeshKV: one Dockerfile, two images.
 #   runtime (the default): the database node, and the load balancer with
-#     `node packages/load-balancer/dist/index.js`
+#     `node packages/load-balancer/dist/main.js`
 #   tests: the integration suite (default command) and the stress tool (`npm run stress`)
 #
 #   docker build -t meshkv .                                   (official Node 20 image)
@@ -17,6 +17,7 @@ ARG COMPILER_IMAGE=node:20-bookworm
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
+COPY packages/common/package.json packages/common/
 COPY packages/database/package.json packages/database/
 COPY packages/load-balancer/package.json packages/load-balancer/
 COPY packages/tests/package.json packages/tests/
@@ -66,4 +67,4 @@ EXPOSE 8100
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8100)+'/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM is handled by the node itself (drain, then exit); Compose adds an init too.
-CMD ["node", "packages/database/dist/index.js"]
+CMD ["node", "packages/database/dist/main.js"]

@@ -17,7 +17,7 @@ const { commands, result } = concurrently(
   [
     ...nodes.map((node) => ({
     name: node.name,
-    command: `node ${JSON.stringify(path.join(root, 'packages', 'database', 'dist', 'index.js'))}`,
+    command: `node ${JSON.stringify(path.join(root, 'packages', 'database', 'dist', 'main.js'))}`,
     env: {
       PORT: String(node.port),
       BIND_ADDRESS: '127.0.0.1',
@@ -32,13 +32,13 @@ const { commands, result } = concurrently(
   })),
     {
       name: 'balancer',
-      command: `node ${JSON.stringify(path.join(root, 'packages', 'load-balancer', 'dist', 'index.js'))}`,
+      command: `node ${JSON.stringify(path.join(root, 'packages', 'load-balancer', 'dist', 'main.js'))}`,
       env: {
         SERVICE_PORT: String(balancerPort),
-        BIND_ADDRESS: '127.0.0.1',
+        BALANCER_BIND_ADDRESS: '127.0.0.1',
         ADMIN_PORT: String(adminPort),
         BACKENDS: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
-        LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+        BALANCER_LOG_LEVEL: process.env.LOG_LEVEL || 'info',
       },
     },
   ],

@@ -1,5 +1,7 @@
 import * as os from 'node:os';
-import * as dotenv from 'dotenv';
+import { type Env, LOG_LEVELS, type LogLevel, SettingsReader } from '@meshkv/common';
+
+export { ConfigError, type Env, readEnvironment } from '@meshkv/common';
 
 /** Every setting of a database node, validated and frozen. */
 export interface NodeConfig {
@@ -54,9 +56,6 @@ export interface MeshConfig {
   readonly maxBodyBytes: number;
 }
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 /** Longest key in code points LMDB can store (1978 bytes, 4 per code point in UTF-16, plus a tag). */
 export const LMDB_MAX_KEY_LENGTH = 494;
 
@@ -77,7 +76,7 @@ export const DEFAULTS = {
   REQUEST_TIMEOUT_MS: 30000, // ms to receive the whole request, else 408
   KEEP_ALIVE_TIMEOUT_MS: 5000, // ms an idle keep-alive connection stays open
   SHUTDOWN_TIMEOUT_MS: 10000, // ms in-flight requests get after SIGTERM before sockets are cut
-  GC_MODE: 'throughput' as const, // throughput: V8 defaults; compact: V8 --optimize-for-size, smaller and slower
+  GC_MODE: 'throughput' as 'compact' | 'throughput', // throughput: V8 defaults; compact: V8 --optimize-for-size, smaller and slower
   SHUTDOWN_DRAIN_MS: 0, // ms between SIGTERM and closing the listener, /healthcheck answering 503
   WRITE_CONCERN: '1', // 1, N (nodes that must hold a write before the answer) or all
   WRITE_TIMEOUT_MS: 10000, // ms to wait for the acks of w before answering 504
@@ -98,91 +97,41 @@ export const DEFAULTS = {
   MESH_MAX_BODY_BYTES: 33554432, // bytes of a request body on /_mesh/*; larger gets 413
 } as const;
 
-type IntSetting = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
-
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-
-  constructor(problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
-
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/**
- * Reads `.env` (without overriding variables already set) and returns the process
- * environment. This is the only place that touches `process.env`.
- */
-export function readEnvironment(): Env {
-  dotenv.config();
-  return process.env;
-}
-
 /** Validates every setting at once; throws a ConfigError listing all problems. */
 export function loadConfig(env: Env): NodeConfig {
-  const problems: string[] = [];
-  const readInt = (name: IntSetting, min: number, max: number): number => {
-    const fallback = DEFAULTS[name] as number;
-    const raw = env[name];
-    if (raw === undefined || raw.trim() === '') return fallback;
-    const text = raw.trim();
-    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-      return fallback;
-    }
-    return Number(text);
-  };
-  const readString = (name: string, fallback: string): string => {
-    const raw = env[name];
-    return raw === undefined || raw.trim() === '' ? fallback : raw.trim();
-  };
+  const read = new SettingsReader(env);
+  const problems = read.problems;
+  const readInt = (name: keyof typeof DEFAULTS, min: number, max: number): number => read.int(name, DEFAULTS[name] as number, min, max);
 
   const port = readInt('PORT', 0, 65535);
-  const bindAddress = readString('BIND_ADDRESS', DEFAULTS.BIND_ADDRESS);
-  const hostname = readString('HOSTNAME', os.hostname());
-  const advertiseUrl = readString('ADVERTISE_URL', `http://${hostname}:${port}`);
+  const bindAddress = read.text('BIND_ADDRESS', DEFAULTS.BIND_ADDRESS);
+  const hostname = read.text('HOSTNAME', os.hostname());
+  const advertiseUrl = read.text('ADVERTISE_URL', `http://${hostname}:${port}`);
   if (!/^https?:\/\/[^/?#]+$/.test(advertiseUrl.replace(/\/+$/, ''))) {
     problems.push(`ADVERTISE_URL must be an http:// URL with a host and port and no path (got "${advertiseUrl}")`);
   }
-  const nodeIdRaw = env.NODE_ID?.trim();
-  if (nodeIdRaw !== undefined && nodeIdRaw !== '' && !/^[A-Za-z0-9._-]{1,64}$/.test(nodeIdRaw)) {
+  const nodeIdRaw = read.optional('NODE_ID');
+  if (nodeIdRaw !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(nodeIdRaw)) {
     problems.push(`NODE_ID must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-' (got "${nodeIdRaw}")`);
   }
-  const logLevel = readString('LOG_LEVEL', DEFAULTS.LOG_LEVEL).toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
-  }
-  const storage = readString('STORAGE', DEFAULTS.STORAGE);
-  if (storage !== 'memory' && storage !== 'lmdb') {
-    problems.push(`STORAGE must be "memory" or "lmdb" (got "${storage}")`);
-  }
-  const durability = readString('DURABILITY', DEFAULTS.DURABILITY);
-  if (durability !== 'sync' && durability !== 'batch' && durability !== 'none') {
-    problems.push(`DURABILITY must be "sync", "batch" or "none" (got "${durability}")`);
-  }
-  const dataDir = readString('DATA_DIR', DEFAULTS.DATA_DIR);
-  if (dataDir === '') problems.push('DATA_DIR must name a folder');
-
-  const gcMode = readString('GC_MODE', DEFAULTS.GC_MODE);
-  if (gcMode !== 'compact' && gcMode !== 'throughput') {
-    problems.push(`GC_MODE must be "compact" or "throughput" (got "${gcMode}")`);
-  }
+  const logLevel = read.oneOf('LOG_LEVEL', LOG_LEVELS, DEFAULTS.LOG_LEVEL);
+  const storage = read.oneOf('STORAGE', ['memory', 'lmdb'] as const, DEFAULTS.STORAGE);
+  const durability = read.oneOf('DURABILITY', ['sync', 'batch', 'none'] as const, DEFAULTS.DURABILITY);
+  const dataDir = read.text('DATA_DIR', DEFAULTS.DATA_DIR);
+  const gcMode = read.oneOf('GC_MODE', ['compact', 'throughput'] as const, DEFAULTS.GC_MODE);
 
   const config: NodeConfig = {
     port,
     bindAddress,
     hostname,
     advertiseUrl: advertiseUrl.replace(/\/+$/, ''),
-    nodeId: nodeIdRaw === undefined || nodeIdRaw === '' ? undefined : nodeIdRaw,
+    nodeId: nodeIdRaw,
     maxKeyLength: readInt('MAX_KEY_LENGTH', 1, 1_000_000),
     maxValueLength: readInt('MAX_VALUE_LENGTH', 0, 100_000_000),
-    logLevel: logLevel as LogLevel,
-    storage: storage === 'lmdb' ? 'lmdb' : 'memory',
+    logLevel,
+    storage,
     dataDir,
-    durability: durability === 'batch' || durability === 'none' ? durability : 'sync',
+    durability,
     durabilityIntervalMs: readInt('DURABILITY_INTERVAL_MS', 1, 60_000),
     maxUrlLength: readInt('MAX_URL_LENGTH', 64, 1_000_000),
     maxConnections: readInt('MAX_CONNECTIONS', 1, 1_000_000),
@@ -191,7 +140,7 @@ export function loadConfig(env: Env): NodeConfig {
     keepAliveTimeoutMs: readInt('KEEP_ALIVE_TIMEOUT_MS', 1, 3_600_000),
     shutdownTimeoutMs: readInt('SHUTDOWN_TIMEOUT_MS', 0, 3_600_000),
     shutdownDrainMs: readInt('SHUTDOWN_DRAIN_MS', 0, 3_600_000),
-    gcMode: gcMode === 'compact' ? 'compact' : 'throughput',
+    gcMode,
     mesh: {
       seeds: readSeeds(env.MESH_NETWORK_URL, problems),
       secret: env.MESH_SECRET === undefined || env.MESH_SECRET === '' ? undefined : env.MESH_SECRET,
@@ -228,7 +177,7 @@ export function loadConfig(env: Env): NodeConfig {
   if (config.storage === 'lmdb' && config.maxKeyLength > LMDB_MAX_KEY_LENGTH) {
     problems.push(`MAX_KEY_LENGTH must be at most ${LMDB_MAX_KEY_LENGTH} with STORAGE=lmdb (LMDB's key size limit; got ${config.maxKeyLength})`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  read.check();
   Object.freeze(config.mesh.seeds);
   Object.freeze(config.mesh);
   return Object.freeze(config);

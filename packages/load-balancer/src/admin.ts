@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import { listen } from '@meshkv/common';
 import type { AddressInfo } from 'node:net';
 import type { BackendPool } from './proxy/pool';
 import type { TcpProxy } from './proxy/proxy';
@@ -70,13 +71,7 @@ export class AdminServer {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listen(this.server, port, host);
   }
 
   close(): Promise<void> {

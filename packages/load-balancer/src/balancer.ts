@@ -1,14 +1,24 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer, type DiscoveryStatus, snapshot } from './admin';
 import type { BalancerConfig } from './config';
-import type { Backend, Discovery } from './discovery/backend';
+import type { Backend, Discovery } from './discovery/discovery';
 import { DockerDiscovery } from './discovery/docker';
 import { StaticDiscovery } from './discovery/static';
-import type { Logger } from './logger';
+import type { Logger } from '@meshkv/common';
 import { HealthChecker } from './proxy/health';
+import { probeInternals, setInternals } from './proxy/node-internals';
 import { BackendPool } from './proxy/pool';
 import { TcpProxy } from './proxy/proxy';
 import { BytePump, nativePump } from './proxy/pump';
+
+/** What a balancer is built with besides its configuration; tests replace the last two. */
+export interface BalancerDependencies {
+  readonly logger: Logger;
+  /** Default: from the configuration (static BACKENDS, else Docker). */
+  readonly discovery?: Discovery & { status?: DiscoveryStatus };
+  /** Loads the native pump, or says why it cannot (default: the addon built by `npm run build`). */
+  readonly loadPump?: () => BytePump | Error;
+}
 
 /** The balancer, wired: discovery -> pool (+ health checks) -> proxy, and the admin port. */
 export class Balancer {
@@ -20,20 +30,22 @@ export class Balancer {
   private readonly admin: AdminServer | undefined;
   private readonly startedAt = Date.now();
   private summary: NodeJS.Timeout | undefined;
-  /** Why the native pump is not used, when it is not. */
-  readonly pumpUnavailable: Error | undefined;
+  /** Why the native pump is not used, when it is not (known once started). */
+  pumpUnavailable: Error | undefined;
+  private readonly logger: Logger;
+  private readonly loadPump: () => BytePump | Error;
   address: AddressInfo | undefined;
   adminAddress: AddressInfo | undefined;
 
   constructor(
     private readonly config: BalancerConfig,
-    private readonly logger: Logger,
-    discovery?: Discovery & { status?: DiscoveryStatus },
+    deps: BalancerDependencies,
   ) {
+    const { logger, discovery } = deps;
+    this.logger = logger;
+    this.loadPump = deps.loadPump ?? nativePump;
     this.pool = new BackendPool(config.downForMs);
-    const pump = config.pump === 'javascript' ? new Error('PUMP=javascript') : nativePump();
-    this.pumpUnavailable = pump instanceof BytePump ? undefined : pump;
-    this.proxy = new TcpProxy(this.pool, { ...config, pump: pump instanceof BytePump ? pump : undefined }, logger);
+    this.proxy = new TcpProxy(this.pool, { ...config, pump: undefined }, logger);
     if (discovery !== undefined) {
       this.discovery = discovery;
       this.discoveryStatus = discovery.status ?? staticStatus();
@@ -67,9 +79,12 @@ export class Balancer {
   }
 
   async start(): Promise<void> {
-    if (this.config.pump === 'native' && this.pumpUnavailable !== undefined) {
-      throw new Error(`PUMP=native, but ${this.pumpUnavailable.message}`, { cause: this.pumpUnavailable });
+    const pump = await this.choosePump();
+    if (this.config.pump === 'native' && !(pump instanceof BytePump)) {
+      throw new Error(`PUMP=native, but ${pump.message}`, { cause: pump });
     }
+    this.pumpUnavailable = pump instanceof BytePump ? undefined : pump;
+    this.proxy.usePump(pump instanceof BytePump ? pump : undefined);
     this.address = await this.proxy.listen(this.config.servicePort, this.config.bindAddress);
     if (this.admin !== undefined) {
       this.adminAddress = await this.admin.listen(this.config.adminPort, this.config.adminBindAddress);
@@ -80,6 +95,22 @@ export class Balancer {
       this.summary = setInterval(() => this.logSummary(), this.config.summaryIntervalMs);
       this.summary.unref();
     }
+  }
+
+  /**
+   * Checks the Node.js internals the fast paths need, on a loopback connection (without
+   * them: the public API, with a warning); then the pump: none with PUMP=javascript, else
+   * the native one if it loads and the internals are there; else the reason.
+   */
+  private async choosePump(): Promise<BytePump | Error> {
+    const probe = await probeInternals();
+    if (!probe.ok) {
+      const reason = probe.reason ?? 'unknown';
+      setInternals(false, reason);
+      this.logger.warn({ reason }, 'Node.js socket internals are not as expected: reading with the public API, moving bytes in JavaScript');
+      return new Error(`the Node.js socket internals it needs are not as expected (${reason})`);
+    }
+    return this.config.pump === 'javascript' ? new Error('PUMP=javascript') : this.loadPump();
   }
 
   /** Graceful stop: no new connections; open ones get DRAIN_TIMEOUT_MS. */
@@ -111,4 +142,9 @@ export class Balancer {
 
 function staticStatus(): DiscoveryStatus {
   return { kind: 'static', connected: true, lists: 1, errors: 0, lastError: undefined, skipped: [] };
+}
+
+/** A balancer built from `config`, not yet started. */
+export function createBalancer(config: BalancerConfig, deps: BalancerDependencies): Balancer {
+  return new Balancer(config, deps);
 }

@@ -1,4 +1,6 @@
-import * as dotenv from 'dotenv';
+import { type Env, LOG_LEVELS, type LogLevel, SettingsReader } from '@meshkv/common';
+
+export { ConfigError, type Env, readEnvironment } from '@meshkv/common';
 
 /** Every setting of the balancer, validated and frozen. */
 export interface BalancerConfig {
@@ -22,19 +24,19 @@ export interface BalancerConfig {
   readonly drainTimeoutMs: number;
   readonly debounceMs: number;
   readonly summaryIntervalMs: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
   /** Who moves the bytes of joined connections: the native pump when built (auto), or JavaScript. */
   readonly pump: PumpMode;
-  /** HOSTNAME: inside a container, its id, which lets the balancer find its own project. */
+  /** BALANCER_CONTAINER_ID (or HOSTNAME): inside a container, its id, which lets the balancer find its own project. */
   readonly selfId: string | undefined;
 }
 
 export type PumpMode = 'auto' | 'native' | 'javascript';
-const PUMP_MODES: readonly string[] = ['auto', 'native', 'javascript'];
+const PUMP_MODES: readonly PumpMode[] = ['auto', 'native', 'javascript'];
 
 export const DEFAULTS = {
   SERVICE_PORT: 8080, // port clients connect to
-  BIND_ADDRESS: '0.0.0.0', // address SERVICE_PORT listens on
+  BALANCER_BIND_ADDRESS: '0.0.0.0', // address SERVICE_PORT listens on (old name, read when unset: BIND_ADDRESS)
   GROUP_PORT: 8100, // port of the backends
   GROUP_NAME: 'database', // compose service whose containers are the backends
   DOCKER_API_LOCATION: '/var/run/docker.sock', // unix socket path, or http://host:port
@@ -49,72 +51,47 @@ export const DEFAULTS = {
   DRAIN_TIMEOUT_MS: 10000, // ms open connections get after SIGTERM before they are cut
   DEBOUNCE_MS: 100, // ms of quiet in Docker events before the containers are listed again
   SUMMARY_INTERVAL_MS: 60000, // ms between two summary log lines; 0 turns them off
-  LOG_LEVEL: 'info',
-  PUMP: 'auto', // auto: the native pump when built, else JavaScript; native: refuse to start without it; javascript
+  BALANCER_LOG_LEVEL: 'info' as LogLevel, // (old name, read when unset: LOG_LEVEL)
+  PUMP: 'auto' as PumpMode, // auto: the native pump when built, else JavaScript; native: refuse to start without it; javascript
 } as const;
 
-type IntSetting = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/** `.env` (never overriding the environment), then the environment. */
-export function readEnvironment(): Env {
-  dotenv.config();
-  return process.env;
-}
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/**
+ * Settings the database node reads too, under the same names, when both share one `.env`.
+ * The balancer's own names win; the old ones are still read when those are unset.
+ */
+export const SHARED_NAME_ALIASES = {
+  BALANCER_BIND_ADDRESS: 'BIND_ADDRESS',
+  BALANCER_LOG_LEVEL: 'LOG_LEVEL',
+  BALANCER_CONTAINER_ID: 'HOSTNAME',
+} as const;
 
 /** Validates every setting at once; throws a ConfigError listing all problems. */
 export function loadConfig(env: Env): BalancerConfig {
-  const problems: string[] = [];
-  const int = (name: IntSetting, min: number, max: number): number => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return DEFAULTS[name];
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-      return DEFAULTS[name];
-    }
-    return Number(raw);
-  };
-  const text = (name: keyof typeof DEFAULTS): string => {
-    const raw = env[name]?.trim();
-    return raw === undefined || raw === '' ? String(DEFAULTS[name]) : raw;
-  };
+  const read = new SettingsReader(env);
+  const int = (name: keyof typeof DEFAULTS, min: number, max: number): number => read.int(name, DEFAULTS[name] as number, min, max);
+  const text = (name: keyof typeof DEFAULTS): string => read.text(name, String(DEFAULTS[name]));
 
   let backends: { host: string; port: number }[] | undefined;
-  const rawBackends = env.BACKENDS?.trim();
-  if (rawBackends !== undefined && rawBackends !== '') {
+  const rawBackends = read.optional('BACKENDS');
+  if (rawBackends !== undefined) {
     backends = [];
     for (const entry of rawBackends.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
       const parsed = parseHostPort(entry);
-      if (parsed === undefined) problems.push(`BACKENDS must list host:port entries, comma-separated (got "${entry}")`);
+      if (parsed === undefined) read.problem(`BACKENDS must list host:port entries, comma-separated (got "${entry}")`);
       else backends.push(parsed);
     }
   }
   const groupName = text('GROUP_NAME');
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(groupName)) problems.push(`GROUP_NAME must be a compose service name (got "${groupName}")`);
-  const logLevel = text('LOG_LEVEL').toLowerCase();
-  if (!LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LEVELS.join(', ')} (got "${logLevel}")`);
-  const networkName = env.NETWORK_NAME?.trim();
-  const pump = text('PUMP').toLowerCase();
-  if (!PUMP_MODES.includes(pump)) problems.push(`PUMP must be one of ${PUMP_MODES.join(', ')} (got "${pump}")`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(groupName)) read.problem(`GROUP_NAME must be a compose service name (got "${groupName}")`);
 
   const config: BalancerConfig = {
     servicePort: int('SERVICE_PORT', 0, 65535),
-    bindAddress: text('BIND_ADDRESS'),
+    bindAddress: read.text(['BALANCER_BIND_ADDRESS', SHARED_NAME_ALIASES.BALANCER_BIND_ADDRESS], DEFAULTS.BALANCER_BIND_ADDRESS),
     groupPort: int('GROUP_PORT', 1, 65535),
     groupName,
     backends,
     dockerApiLocation: text('DOCKER_API_LOCATION'),
-    networkName: networkName === undefined || networkName === '' ? undefined : networkName,
+    networkName: read.optional('NETWORK_NAME'),
     adminPort: int('ADMIN_PORT', 0, 65535),
     adminBindAddress: text('ADMIN_BIND_ADDRESS'),
     connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 1, 600_000),
@@ -126,11 +103,11 @@ export function loadConfig(env: Env): BalancerConfig {
     drainTimeoutMs: int('DRAIN_TIMEOUT_MS', 0, 3_600_000),
     debounceMs: int('DEBOUNCE_MS', 0, 60_000),
     summaryIntervalMs: int('SUMMARY_INTERVAL_MS', 0, 86_400_000),
-    logLevel,
-    pump: pump as PumpMode,
-    selfId: env.HOSTNAME?.trim() || undefined,
+    logLevel: read.oneOf(['BALANCER_LOG_LEVEL', SHARED_NAME_ALIASES.BALANCER_LOG_LEVEL], LOG_LEVELS, DEFAULTS.BALANCER_LOG_LEVEL),
+    pump: read.oneOf('PUMP', PUMP_MODES, DEFAULTS.PUMP),
+    selfId: read.optional(['BALANCER_CONTAINER_ID', SHARED_NAME_ALIASES.BALANCER_CONTAINER_ID]),
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  read.check();
   if (config.backends !== undefined) Object.freeze(config.backends);
   return Object.freeze(config);
 }

@@ -13,7 +13,7 @@ import { needDocker } from './hooks';
  * image running a server that answers with its container's host name.
  */
 
-const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'index.js');
+const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'main.js');
 const RUN = Math.random().toString(36).slice(2, 8);
 const GROUP = `lbtest-${RUN}`;
 const PROJECT = `meshkv-lbtest-${RUN}`;

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { waitFor as waitUntil } from '@meshkv/common';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
@@ -55,20 +56,9 @@ async function getJson<T>(url: string, headers: Record<string, string> = {}): Pr
   return (await response.json()) as T;
 }
 
-/** Polls `condition` until it holds, or fails after `timeoutMs` with `what` and the last problem. */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const begin = Date.now();
-  let last = '';
-  for (;;) {
-    try {
-      if (await condition()) return Date.now() - begin;
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    if (Date.now() - begin > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === '' ? '' : ` (last: ${last})`}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Polls every 200 ms; a condition that throws (a container not up yet) is tried again, and the last problem named. */
+const waitFor = (condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> =>
+  waitUntil(condition, timeoutMs, what, { intervalMs: 200, retryErrors: true });
 
 describe('Docker Compose end to end (docker-compose.yaml on a real engine)', function () {
   this.timeout(300_000);

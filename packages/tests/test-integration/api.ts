@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import { waitFor } from '@meshkv/common';
 import fetch from 'node-fetch';
 
 /** Where the suite points: SERVICE_URL, by default the balancer of `npm start`. */
@@ -63,10 +64,5 @@ export const q = encodeURIComponent;
 
 /** Polls until `condition` holds (true) or the deadline passes (throws). */
 export async function eventually(condition: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(condition, timeoutMs, what, { intervalMs: 50 });
 }

@@ -7,7 +7,7 @@ import { SCENARIO_ENV, waitFor } from './helpers/mesh';
 
 const MOCHA = require.resolve('mocha/bin/mocha.js');
 const ROOT = path.join(__dirname, '..', '..');
-const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'index.js');
+const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'main.js');
 
 /** Runs the integration suite (test-integration) as a user would, against `env.SERVICE_URL`. */
 function suite(env: Record<string, string>): Promise<{ code: number | null; out: string }> {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApiError } from '../errors';
-import type { Logger } from '../logger';
+import type { Logger } from '@meshkv/common';
 import { EMPTY_QUERY, parseQuery } from './query';
 import { sendError } from './reply';
 import type { RequestContext, Router } from './router';

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { MeshConfig } from '../config';
-import type { Logger } from '../logger';
+import type { Logger } from '@meshkv/common';
 import { fromWire, type ReplicateBody, replicateBody, type WireRecord } from '../record/codec';
 import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';

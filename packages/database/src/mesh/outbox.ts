@@ -1,3 +1,4 @@
+import { backoffDelay } from '@meshkv/common';
 import { toWire, type WireRecord } from '../record/codec';
 import type { StoredRecord } from '../record/record';
 import { compareVersions, type Version } from '../record/version';
@@ -138,9 +139,7 @@ export class Outbox {
       this.failures++;
       this.options.onError?.(error, this.failures);
       this.putBack(taken, clear);
-      const random = this.options.random ?? Math.random;
-      const cap = Math.min(this.options.retryMaxMs, RETRY_BASE_MS * 2 ** Math.min(this.failures - 1, 30));
-      delay = cap / 2 + (random() * cap) / 2;
+      delay = backoffDelay(this.failures, RETRY_BASE_MS, this.options.retryMaxMs, this.options.random);
     }
     this.sending = false;
     if (this.closed || this.depth === 0) return;

@@ -1,5 +1,5 @@
 import type { Scheduler, Timer } from '../clock/scheduler';
-import type { Logger } from '../logger';
+import type { Logger } from '@meshkv/common';
 import type { Store } from './store';
 
 /**

@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { waitFor as waitUntil } from '@meshkv/common';
 
 export interface Reply {
   readonly status: number;
@@ -79,12 +80,7 @@ export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 50
   });
 }
 
-/** Polls `condition` until it holds or the deadline passes. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Polls `condition` until it holds or the deadline passes (5 s unless told). */
+export function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<number> {
+  return waitUntil(condition, timeoutMs, what);
 }

@@ -1,6 +1,6 @@
-import { DatabaseNode } from '../../src/app';
+import { DatabaseNode } from '../../src/node';
 import { loadConfig } from '../../src/config';
-import { silentLogger } from '../../src/logger';
+import { silentLogger } from '@meshkv/common';
 import { request, type Reply } from './http';
 
 export interface TestNode {

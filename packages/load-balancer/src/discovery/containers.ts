@@ -1,4 +1,4 @@
-import type { Backend } from './backend';
+import type { Backend } from './discovery';
 
 /** The part of Docker's `GET /containers/json` answer the balancer reads. */
 export interface ContainerSummary {

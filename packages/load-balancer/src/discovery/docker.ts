@@ -1,8 +1,8 @@
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import type { DiscoveryStatus } from '../admin';
-import type { Logger } from '../logger';
-import type { Backend, Discovery } from './backend';
+import { backoffDelay, type Logger } from '@meshkv/common';
+import type { Backend, Discovery } from './discovery';
 import { type ContainerSummary, containersToBackends, PROJECT_LABEL, SERVICE_LABEL } from './containers';
 
 export interface DockerDiscoveryOptions {
@@ -181,8 +181,7 @@ export class DockerDiscovery implements Discovery {
     this.status.lastError = error instanceof Error ? error.message : String(error);
     if (this.stopped || this.retry !== undefined) return;
     this.failures++;
-    const cap = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures - 1, 10));
-    const delay = cap / 2 + (Math.random() * cap) / 2;
+    const delay = backoffDelay(this.failures, RETRY_MIN_MS, RETRY_MAX_MS);
     if (this.failures === 1 || this.failures % 10 === 0) {
       this.logger.warn({ err: this.status.lastError, retryMs: Math.round(delay), failures: this.failures }, 'Docker API unreachable: keeping the last backends, retrying');
     }

@@ -1,4 +1,4 @@
-import type { Backend, Discovery } from './backend';
+import type { Backend, Discovery } from './discovery';
 
 /** A fixed list (BACKENDS=host:port,…), for runs without Docker. */
 export class StaticDiscovery implements Discovery {

@@ -1,4 +1,4 @@
-import type { Backend } from '../discovery/backend';
+import type { Backend } from '../discovery/discovery';
 
 export type Health = 'unknown' | 'healthy' | 'unhealthy';
 

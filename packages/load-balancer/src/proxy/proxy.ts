@@ -1,6 +1,7 @@
 import * as net from 'node:net';
-import type { Logger } from '../logger';
+import { listen, type Logger } from '@meshkv/common';
 import type { BackendPool, PoolEntry } from './pool';
+import { adoptWithOnread } from './node-internals';
 import type { BytePump, PumpedConnection } from './pump';
 
 /**
@@ -8,24 +9,6 @@ import type { BytePump, PumpedConnection } from './pump';
  * out before the next read, so one buffer serves them all.
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-type OnRead = (bytes: number, buffer: Uint8Array) => boolean;
-
-/**
- * Re-wraps an accepted connection (paused on accept) in a socket that reads into
- * READ_BUFFER. net.Server has no `onread` option, and without it every read mallocs a
- * 64 KiB buffer and goes through the readable stream machinery, the larger part of the
- * proxy's own CPU per request. NB: it moves the private `_handle`; where that is missing
- * (another Node.js), the accepted socket is used as it is, with 'data' events.
- */
-function adoptWithOnread(accepted: net.Socket, callback: OnRead): net.Socket | undefined {
-  const holder = accepted as unknown as { _handle?: object | null };
-  const handle = holder._handle;
-  if (handle === undefined || handle === null) return undefined;
-  holder._handle = null;
-  accepted.destroy(); // releases the server's count of it; the handle lives on below
-  return new net.Socket({ handle, allowHalfOpen: true, onread: { buffer: READ_BUFFER, callback } } as net.SocketConstructorOpts);
-}
 
 export interface ProxyOptions {
   readonly connectTimeoutMs: number;
@@ -77,21 +60,21 @@ export class TcpProxy {
 
   constructor(
     private readonly pool: BackendPool,
-    private readonly options: ProxyOptions,
+    private options: ProxyOptions,
     private readonly logger: Logger,
   ) {
-    // Paused on accept so that Session can re-wrap the connection before anything is read.
+    // Paused on accept so that Session can re-wrap the connection before anything is read
+    // (node-internals.ts).
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (client) => this.accept(client));
   }
 
+  /** Sets who moves the bytes of joined connections from now on (before `listen`). */
+  usePump(pump: BytePump | undefined): void {
+    this.options = { ...this.options, pump };
+  }
+
   listen(port: number, host: string): Promise<net.AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as net.AddressInfo);
-      });
-    });
+    return listen(this.server, port, host);
   }
 
   /**
@@ -201,7 +184,7 @@ class Session {
 
   /** Takes the accepted (paused) connection; returns the socket the session reads from. */
   attach(accepted: net.Socket): net.Socket {
-    const adopted = adoptWithOnread(accepted, (bytes, buffer) => {
+    const adopted = adoptWithOnread(accepted, READ_BUFFER, (bytes, buffer) => {
       this.fromClient(Buffer.from(buffer.subarray(0, bytes)));
       return true; // fromClient pauses the socket itself when it must
     });

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import * as path from 'node:path';
+import { descriptorOf } from './node-internals';
 
 /** How a connection moved by the pump ended. */
 export type PumpEnd = 'ended' | 'error' | 'idle' | 'closed';
@@ -75,12 +76,6 @@ export class BytePump {
     this.open.delete(id);
     onEnd?.(end);
   }
-}
-
-/** The file descriptor under a connected socket (Node.js keeps it on the private handle). */
-function descriptorOf(socket: net.Socket): number | undefined {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /**

@@ -1,9 +1,9 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { Balancer } from '../../src/balancer';
+import { Balancer, type BalancerDependencies } from '../../src/balancer';
 import { loadConfig } from '../../src/config';
-import type { Discovery } from '../../src/discovery/backend';
-import { silentLogger } from '../../src/logger';
+import type { Discovery } from '../../src/discovery/discovery';
+import { silentLogger } from '@meshkv/common';
 
 /** An HTTP server on 127.0.0.1 that answers with its own name. */
 export async function startBackend(name: string): Promise<{ port: number; server: http.Server; close(): Promise<void> }> {
@@ -32,10 +32,10 @@ export async function deadPort(): Promise<number> {
   return port;
 }
 
-/** A balancer on 127.0.0.1 with static backends (or the discovery given). */
-export async function startBalancer(env: Record<string, string>, discovery?: Discovery): Promise<Balancer> {
+/** A balancer on 127.0.0.1 with static backends (or the discovery given), started. */
+export async function startBalancer(env: Record<string, string>, discovery?: Discovery, deps: Partial<BalancerDependencies> = {}): Promise<Balancer> {
   const config = loadConfig({ SERVICE_PORT: '0', BIND_ADDRESS: '127.0.0.1', ADMIN_PORT: '0', SUMMARY_INTERVAL_MS: '0', HOSTNAME: '', ...env });
-  const balancer = new Balancer(config, silentLogger(), discovery);
+  const balancer = new Balancer(config, { logger: silentLogger(), discovery, ...deps });
   await balancer.start();
   return balancer;
 }
@@ -55,15 +55,7 @@ export function get(port: number, path = '/'): Promise<string> {
   });
 }
 
-/** Polls `condition` every 10 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { waitFor } from '@meshkv/common';
 
 /**
  * A port on 127.0.0.1 where connects hang: a listener (in a python3 child, which never

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DEFAULTS, loadConfig, parseHostPort } from '../../src/config';
+import { SHARED_NAME_ALIASES, ConfigError, DEFAULTS, loadConfig, parseHostPort } from '../../src/config';
 
 describe('balancer config', () => {
   it('has defaults for everything: Docker discovery of the "database" service', () => {
@@ -42,6 +42,15 @@ describe('balancer config', () => {
     expect(problems.join('\n')).to.contain('SERVICE_PORT').and.contain('BACKENDS').and.contain('GROUP_NAME').and.contain('LOG_LEVEL').and.contain('CONNECT_TIMEOUT_MS');
   });
 
+  it("reads its own names first, and the names it shares with the node only when those are unset", () => {
+    const shared = { BIND_ADDRESS: '10.0.0.1', LOG_LEVEL: 'debug', HOSTNAME: 'abc123' };
+    expect(loadConfig(shared)).to.include({ bindAddress: '10.0.0.1', logLevel: 'debug', selfId: 'abc123' });
+    const own = { ...shared, BALANCER_BIND_ADDRESS: '127.0.0.1', BALANCER_LOG_LEVEL: 'warn', BALANCER_CONTAINER_ID: 'def456' };
+    expect(loadConfig(own)).to.include({ bindAddress: '127.0.0.1', logLevel: 'warn', selfId: 'def456' });
+    expect(() => loadConfig({ BALANCER_LOG_LEVEL: 'loud' })).to.throw(ConfigError, /BALANCER_LOG_LEVEL must be one of/);
+    for (const [own, old] of Object.entries(SHARED_NAME_ALIASES)) expect(own).to.equal(`BALANCER_${old === 'HOSTNAME' ? 'CONTAINER_ID' : old}`);
+  });
+
   it('parses host:port strictly', () => {
     expect(parseHostPort('a:1')).to.deep.equal({ host: 'a', port: 1 });
     for (const bad of ['a', ':1', 'a:', 'a:b', 'a b:1', 'a:70000', 'a:0']) expect(parseHostPort(bad), bad).to.equal(undefined);
@@ -54,9 +63,8 @@ describe('.env.example (balancer part)', () => {
     const listed = new Map<string, string>();
     for (const match of text.matchAll(/^(?:# )?([A-Z_]+)=(.*)$/gm)) listed.set(match[1] as string, match[2] as string);
     for (const [name, value] of Object.entries(DEFAULTS)) {
-      if (name === 'BIND_ADDRESS' || name === 'LOG_LEVEL') continue; // shared with the node, listed once
       expect(listed.get(name), `${name} in .env.example`).to.equal(String(value));
     }
-    for (const name of ['BACKENDS', 'NETWORK_NAME']) expect(listed.has(name), name).to.equal(true);
+    for (const name of ['BACKENDS', 'NETWORK_NAME', 'BALANCER_CONTAINER_ID']) expect(listed.has(name), name).to.equal(true);
   });
 });

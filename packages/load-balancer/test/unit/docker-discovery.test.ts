@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import type { Backend } from '../../src/discovery/backend';
+import type { Backend } from '../../src/discovery/discovery';
 import { DockerDiscovery, dockerConnection } from '../../src/discovery/docker';
-import { silentLogger } from '../../src/logger';
+import { silentLogger } from '@meshkv/common';
 import { FakeDocker, groupContainer } from '../helpers/fake-docker';
 import { waitFor } from '../helpers/net';
 

@@ -7,7 +7,7 @@ import { freePort, pinned, startServer, type ServerProcess } from './processes';
 const PIPE_PROXY_ENTRY = path.join(__dirname, 'pipe-proxy.js');
 
 /** The built balancer, found through the workspace link. */
-const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'index.js');
+const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'main.js');
 
 /** The MeshKV balancer in front of one backend, static discovery, on `cpus`. */
 export async function startBalancerProcess(backendPort: number, cpus: string | undefined): Promise<ServerProcess> {

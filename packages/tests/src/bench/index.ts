@@ -20,7 +20,7 @@ import { ensureTool, ensureWrk, runWrk, type WrkResult } from './wrk';
  */
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const DATABASE_ENTRY = path.join(ROOT, 'packages', 'database', 'dist', 'index.js');
+const DATABASE_ENTRY = path.join(ROOT, 'packages', 'database', 'dist', 'main.js');
 const BARE_ENTRY = path.join(__dirname, 'bare-server.js');
 
 const settings = {

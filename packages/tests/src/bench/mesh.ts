@@ -1,3 +1,4 @@
+import { waitFor } from '@meshkv/common';
 import { Pool } from 'undici';
 import { loadDirect } from '../cluster/load';
 import { NodeProcess, type SyncReport } from '../cluster/node-process';
@@ -25,22 +26,14 @@ export async function startMesh(count: number, cpusOf: (i: number) => string | u
       const cpus = cpusOf(i);
       nodes.push(await NodeProcess.start(`mesh-${i + 1}`, { ...MESH_ENV, MESH_NETWORK_URL: seed, ...env }, cpus === undefined ? {} : { cpus }));
     }
-    await until(async () => {
+    await waitFor(async () => {
       const statuses = await Promise.all(nodes.map((n) => n.status()));
       return statuses.every((s) => s.ready && s.peers.filter((p) => p.state === 'alive').length === count - 1);
-    }, 15_000);
+    }, 15_000, 'every node ready and alive on every other');
     return nodes;
   } catch (error) {
     await Promise.all(nodes.map((n) => n.stop()));
     throw error;
-  }
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -135,16 +128,16 @@ export async function antiEntropy(nodes: readonly NodeProcess[], keys: number, d
   const started = performance.now();
   const joiner = await NodeProcess.start('mesh-joiner', { ...MESH_ENV, MESH_NETWORK_URL: (nodes[0] as NodeProcess).url });
   try {
-    await until(async () => {
+    await waitFor(async () => {
       const status = await joiner.status();
       return status.ready && status.availableRecords === expected;
-    }, 60_000);
+    }, 60_000, 'the joining node ready with every key');
     const joinSeconds = (performance.now() - started) / 1000;
     const bootstrap = (await joiner.status()).mesh.bootstrap;
     if (bootstrap === undefined) throw new Error('the joining node reports no sync');
     const rounds = (await joiner.status()).mesh.syncRounds;
     // Idle: the next periodic round finds nothing to do.
-    await until(async () => (await joiner.status()).mesh.syncRounds > rounds, 10_000);
+    await waitFor(async () => (await joiner.status()).mesh.syncRounds > rounds, 10_000, 'an idle anti-entropy round');
     const idle = (await joiner.status()).mesh.lastSync as AntiEntropyResult['idle'];
     // The repair is the first round, started by any node, that moves the keys written to
     // the joiner alone: the joiner may push them, or a peer may pull them first.
@@ -152,14 +145,14 @@ export async function antiEntropy(nodes: readonly NodeProcess[], keys: number, d
     const roundsBefore = await Promise.all(everyNode.map(async (node) => (await node.status()).mesh.syncRounds));
     await loadDirect(joiner, { count: diffKeys, prefix: 'diff', secret: SECRET });
     let repair: AntiEntropyResult['repair'] | undefined;
-    await until(async () => {
+    await waitFor(async () => {
       const statuses = await Promise.all(everyNode.map((node) => node.status()));
       statuses.forEach((status, i) => {
         const sync = status.mesh.lastSync;
         if (repair === undefined && sync !== undefined && status.mesh.syncRounds > (roundsBefore[i] ?? 0) && (sync.pushed > 0 || sync.pulled > 0)) repair = sync;
       });
       return repair !== undefined;
-    }, 15_000);
+    }, 15_000, 'the round that repairs the differing keys');
     return { keys, joinSeconds, bootstrap, diffKeys, repair: repair as AntiEntropyResult['repair'], idle };
   } finally {
     await joiner.stop();

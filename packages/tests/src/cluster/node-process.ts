@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { freePort, pinned } from '../bench/processes';
 
 /** The built database node (`npm run build` makes it), found through the workspace link. */
-export const DATABASE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'index.js');
+export const DATABASE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'main.js');
 
 export interface SyncReport {
   buckets: number;

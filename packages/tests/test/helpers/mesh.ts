@@ -17,15 +17,7 @@ export const SCENARIO_ENV: Record<string, string> = {
   WRITE_TIMEOUT_MS: '3000',
 };
 
-/** Polls `condition` every 20 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { waitFor } from '@meshkv/common';
 
 /** Every node of `nodes` lists every other one as alive. */
 export async function isFullMesh(nodes: readonly NodeProcess[]): Promise<boolean> {

@@ -43,7 +43,7 @@ describe('mesh scenarios (real node processes)', function () {
     // Ports first: the balancer must know the nodes, and the nodes the balancer.
     const ports = [await freePort(), await freePort(), await freePort()];
     const balancerPort = await freePort();
-    const entry = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'index.js');
+    const entry = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'main.js');
     balancer = spawn(process.execPath, [entry], {
       env: {
         PATH: process.env.PATH ?? '',

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { ApiError } from '../../../src/errors';
-import { silentLogger } from '../../../src/logger';
+import { silentLogger } from '@meshkv/common';
 import { sendJson } from '../../../src/http/reply';
 import { Router } from '../../../src/http/router';
 import { HttpServer, type HttpServerOptions } from '../../../src/http/server';

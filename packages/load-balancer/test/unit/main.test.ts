@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { deadPort, get, startBackend, waitFor } from '../helpers/net';
 
-const ENTRY = path.join(__dirname, '..', '..', 'src', 'index.js');
+const ENTRY = path.join(__dirname, '..', '..', 'src', 'main.js');
 
 function run(env: Record<string, string>) {
   const child = spawn(process.execPath, [ENTRY], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

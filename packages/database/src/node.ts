@@ -7,7 +7,7 @@ import { realScheduler } from './clock/scheduler';
 import type { NodeConfig } from './config';
 import { Router } from './http/router';
 import { HttpServer } from './http/server';
-import type { Logger } from './logger';
+import type { Logger } from '@meshkv/common';
 import { MeshAuth } from './mesh/auth';
 import { Mesh } from './mesh/mesh';
 import { registerMeshRoutes } from './mesh/routes';
@@ -170,4 +170,9 @@ export class DatabaseNode {
     this.adapter.setMeta(META.hlc, String(this.clock.peek()));
     this.adapter.setMeta(META.lastContact, String(this.mesh.lastContact));
   }
+}
+
+/** A node built from `config`; may throw StorageOpenError (a data folder it cannot use). */
+export function createNode(config: NodeConfig, deps: NodeDependencies): DatabaseNode {
+  return new DatabaseNode(config, deps);
 }

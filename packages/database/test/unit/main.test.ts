@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { request, waitFor } from '../helpers/http';
 
-const ENTRY = path.join(__dirname, '..', '..', 'src', 'index.js');
+const ENTRY = path.join(__dirname, '..', '..', 'src', 'main.js');
 
 interface Running {
   readonly child: ChildProcess;
@@ -13,8 +13,8 @@ interface Running {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function run(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [ENTRY], {
+function run(env: Record<string, string>, entry = ENTRY): Running {
+  const child = spawn(process.execPath, [entry], {
     // A clean environment: only what the test gives, so a developer's .env or shell cannot leak in.
     env: { PATH: process.env.PATH ?? '', BIND_ADDRESS: '127.0.0.1', PORT: '0', HOSTNAME: 'proc-test', ...env },
     cwd: path.join(__dirname, '..', '..'),
@@ -46,8 +46,8 @@ describe('the node process', () => {
     for (const r of started.splice(0)) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
   });
 
-  const start = async (env: Record<string, string> = {}): Promise<{ r: Running; url: string }> => {
-    const r = run(env);
+  const start = async (env: Record<string, string> = {}, entry = ENTRY): Promise<{ r: Running; url: string }> => {
+    const r = run(env, entry);
     started.push(r);
     await waitFor(() => r.lines().some((l) => l.msg === 'listening') || r.child.exitCode !== null, 10000, 'the node to listen');
     const url = r.lines().find((l) => l.msg === 'listening')?.url;
@@ -84,6 +84,18 @@ describe('the node process', () => {
     expect(text).to.contain('PORT must be a whole number from 0 to 65535 (got "eighty")');
     expect(text).to.contain('MAX_KEY_LENGTH');
     expect(text).to.contain('LOG_LEVEL');
+  });
+
+  it('starts nothing when imported as a library, and still runs as a program from dist/index.js', async () => {
+    const library = path.join(__dirname, '..', '..', 'src', 'index.js');
+    const imported = spawn(process.execPath, ['-e', `const db = require(${JSON.stringify(library)}); console.log(typeof db.createNode)`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    imported.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => imported.on('close', resolve));
+    expect({ code, out: out.trim() }).to.deep.equal({ code: 0, out: 'function' });
+    const { r } = await start({}, library);
+    r.child.kill('SIGTERM');
+    expect((await r.exited).code).to.equal(0);
   });
 
   it('exits 1 with a clear log line when its port is taken', async () => {
