@@ -18,6 +18,7 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/common/package.json packages/common/
+COPY packages/client/package.json packages/client/
 COPY packages/database/package.json packages/database/
 COPY packages/load-balancer/package.json packages/load-balancer/
 COPY packages/tests/package.json packages/tests/

@@ -7,6 +7,7 @@ import { realScheduler } from './clock/scheduler';
 import type { NodeConfig } from './config';
 import { Router } from './http/router';
 import { HttpServer } from './http/server';
+import type { StorageOpen } from '@meshkv/client';
 import type { Logger } from '@meshkv/common';
 import { MeshAuth } from './mesh/auth';
 import { Mesh } from './mesh/mesh';
@@ -37,7 +38,7 @@ export class DatabaseNode {
   readonly nodeId: string;
   readonly incarnation: number;
   /** What opening the storage found (logged at start, shown in /status). */
-  readonly storageOpen: { records: number; tombstones: number; ms: number; digests: 'saved' | 'rebuilt'; dataDir?: string; durability?: string };
+  readonly storageOpen: StorageOpen;
   private readonly adapter: StorageAdapter;
   private readonly clock: HybridClock;
   private readonly purge: TombstonePurge;

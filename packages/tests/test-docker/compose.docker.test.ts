@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { NodeStatus } from '@meshkv/client';
 import { waitFor as waitUntil } from '@meshkv/common';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -19,23 +20,6 @@ const PROJECT = `meshkv-e2e-${Math.random().toString(36).slice(2, 8)}`;
 const SECRET = crypto.randomBytes(16).toString('hex');
 const KEYS = 500;
 
-interface PeerStatus {
-  url: string;
-  state: string;
-}
-interface NodeStatus {
-  hostname: string;
-  incarnation: number;
-  ready: boolean;
-  availableRecords: number;
-  storage: string;
-  storageOpen: StorageOpen;
-  peers: PeerStatus[];
-}
-interface StorageOpen {
-  records: number;
-  ms: number;
-}
 interface BalancerStats {
   backends: { id: string; state: string }[];
 }

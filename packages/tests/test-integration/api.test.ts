@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { paths } from '@meshkv/client';
 import { call, q, raw, RUN, SERVICE_URL } from './api';
 
 /**
@@ -12,30 +13,30 @@ describe(`MeshKV API at ${SERVICE_URL}`, function () {
   let maxKey = 64;
   let maxValue = 256;
   const key = (name: string): string => `${RUN}-${name}`;
-  const set = (k: string, v: string) => call(`/set?k=${q(k)}&v=${q(v)}&w=all`);
-  const get = (k: string) => call(`/get?k=${q(k)}`);
+  const set = (k: string, v: string) => call(paths.set(k, v, { w: 'all' }));
+  const get = (k: string) => call(paths.get(k));
   const errorOf = (answer: { json(): unknown }) => (answer.json() as { error: string }).error;
 
   before(async () => {
     // Fails here, loudly, when nothing answers: no test is skipped silently.
-    const health = await call('/healthcheck').catch((error: Error) => {
+    const health = await call(paths.healthcheck()).catch((error: Error) => {
       throw new Error(`Nothing answers at SERVICE_URL=${SERVICE_URL}: ${error.message}`);
     });
     expect(health.status, `/healthcheck at ${SERVICE_URL}`).to.equal(200);
-    const status = (await call('/status')).json() as { maxKeyLength: number; maxValueLength: number };
+    const status = (await call(paths.status())).json() as { maxKeyLength: number; maxValueLength: number };
     maxKey = status.maxKeyLength;
     maxValue = status.maxValueLength;
   });
 
   describe('health and status', () => {
     it('/healthcheck answers {"status":"ok"} as JSON', async () => {
-      const answer = await call('/healthcheck');
+      const answer = await call(paths.healthcheck());
       expect(answer.json()).to.deep.equal({ status: 'ok' });
       expect(answer.header('content-type')).to.equal('application/json; charset=utf-8');
     });
 
     it('/status describes the node, with types', async () => {
-      const status = (await call('/status')).json() as Record<string, unknown>;
+      const status = (await call(paths.status())).json() as Record<string, unknown>;
       expect(status.version).to.be.a('string');
       expect(status.hostname).to.be.a('string');
       expect(status.port).to.be.a('number');
@@ -65,15 +66,15 @@ describe(`MeshKV API at ${SERVICE_URL}`, function () {
 
     it('/is says whether a key holds a value', async () => {
       await set(key('c'), 'x');
-      expect((await call(`/is?k=${q(key('c'))}`)).json()).to.deep.equal({ success: true });
-      const missing = await call(`/is?k=${q(key('never'))}`);
+      expect((await call(paths.is(key('c')))).json()).to.deep.equal({ success: true });
+      const missing = await call(paths.is(key('never')));
       expect(missing.status).to.equal(404);
       expect(errorOf(missing)).to.equal('MISSING_RECORD');
     });
 
     it('/rm removes, and a second /rm or a /get is a 404 MISSING_RECORD', async () => {
       await set(key('d'), 'x');
-      expect((await call(`/rm?k=${q(key('d'))}&w=all`)).json()).to.deep.equal({ success: true });
+      expect((await call(paths.rm(key('d'), { w: 'all' }))).json()).to.deep.equal({ success: true });
       for (const path of [`/rm?k=${q(key('d'))}`, `/get?k=${q(key('d'))}`]) {
         const answer = await call(path);
         expect(answer.status, path).to.equal(404);
@@ -151,7 +152,7 @@ describe(`MeshKV API at ${SERVICE_URL}`, function () {
         const name = `${k}`;
         await set(name, `value of ${k}`);
         expect((await get(name)).json(), k).to.equal(`value of ${k}`);
-        await call(`/rm?k=${q(name)}&w=all`);
+        await call(paths.rm(name, { w: 'all' }));
       }
     });
 
@@ -200,11 +201,11 @@ describe(`MeshKV API at ${SERVICE_URL}`, function () {
         [key('list-2'), '𤭢'],
         [key('list-3'), ''],
       ]);
-      if (process.env.INTEGRATION_NO_CLEAR !== '1') expect((await call('/clear?w=all')).json()).to.deep.equal({ success: true });
+      if (process.env.INTEGRATION_NO_CLEAR !== '1') expect((await call(paths.clear({ w: 'all' }))).json()).to.deep.equal({ success: true });
       for (const [k, v] of mine) await set(k, v);
-      const keys = (await call('/getKeys')).json() as string[];
-      const values = (await call('/getValues')).json() as string[];
-      const all = (await call('/getAll')).json() as { k: string; v: string }[];
+      const keys = (await call(paths.keys())).json() as string[];
+      const values = (await call(paths.values())).json() as string[];
+      const all = (await call(paths.all())).json() as { k: string; v: string }[];
       if (process.env.INTEGRATION_NO_CLEAR === '1') {
         // Other data stays: compare this run's list keys only.
         const ours = all.filter(({ k }) => mine.has(k));
@@ -219,8 +220,8 @@ describe(`MeshKV API at ${SERVICE_URL}`, function () {
 
     it('/clear empties the store', async function () {
       if (process.env.INTEGRATION_NO_CLEAR === '1') this.skip();
-      expect((await call('/clear?w=all')).json()).to.deep.equal({ success: true });
-      expect((await call('/getAll')).json()).to.deep.equal([]);
+      expect((await call(paths.clear({ w: 'all' }))).json()).to.deep.equal({ success: true });
+      expect((await call(paths.all())).json()).to.deep.equal([]);
       expect((await get(key('a'))).status).to.equal(404);
     });
   });

@@ -1,3 +1,4 @@
+import type { MeshStats, NodeStatus, PeerStatus, StorageOpen } from '@meshkv/client';
 import { sendJson } from '../http/reply';
 import type { Router } from '../http/router';
 import type { Store } from '../store/store';
@@ -10,9 +11,9 @@ export interface NodeIdentity {
   readonly nodeId: string;
   readonly incarnation: number;
   readonly advertiseUrl: () => string;
-  readonly storage: string;
+  readonly storage: NodeStatus['storage'];
   /** What opening the storage found: records, time taken, and its settings. */
-  readonly storageOpen: Readonly<Record<string, unknown>>;
+  readonly storageOpen: StorageOpen;
   readonly startedAt: number; // ms since the epoch
   readonly now: () => number;
 }
@@ -26,8 +27,8 @@ export interface ServerView {
 /** What /status reads of the mesh. */
 export interface MeshView {
   readonly isReady: boolean;
-  peerStatus(): unknown[];
-  readonly stats: unknown;
+  peerStatus(): PeerStatus[];
+  readonly stats: MeshStats;
 }
 
 export interface AdminRouteDeps {
@@ -55,31 +56,29 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
   router.register('/status', (ctx) => {
     const now = identity.now();
     const memory = process.memoryUsage();
-    sendJson(
-      ctx.res,
-      200,
-      JSON.stringify({
-        version: identity.version,
-        hostname: identity.hostname,
-        port: identity.port(),
-        maxKeyLength: limits.maxKeyLength,
-        maxValueLength: limits.maxValueLength,
-        availableRecords: store.liveCount,
-        tombstones: store.tombstoneCount,
-        nodeId: identity.nodeId,
-        incarnation: identity.incarnation,
-        advertiseUrl: identity.advertiseUrl(),
-        storage: identity.storage,
-        storageOpen: identity.storageOpen,
-        ready: mesh.isReady && !server.shuttingDown,
-        shuttingDown: server.shuttingDown,
-        connections: server.connections,
-        uptimeMs: now - identity.startedAt,
-        memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
-        clearWatermark: store.clearWatermark ?? null,
-        peers: mesh.peerStatus(),
-        mesh: mesh.stats,
-      }),
-    );
+    // Typed by the client package: /status is its contract.
+    const status: NodeStatus = {
+      version: identity.version,
+      hostname: identity.hostname,
+      port: identity.port(),
+      maxKeyLength: limits.maxKeyLength,
+      maxValueLength: limits.maxValueLength,
+      availableRecords: store.liveCount,
+      tombstones: store.tombstoneCount,
+      nodeId: identity.nodeId,
+      incarnation: identity.incarnation,
+      advertiseUrl: identity.advertiseUrl(),
+      storage: identity.storage,
+      storageOpen: identity.storageOpen,
+      ready: mesh.isReady && !server.shuttingDown,
+      shuttingDown: server.shuttingDown,
+      connections: server.connections,
+      uptimeMs: now - identity.startedAt,
+      memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
+      clearWatermark: store.clearWatermark ?? null,
+      peers: mesh.peerStatus(),
+      mesh: mesh.stats,
+    };
+    sendJson(ctx.res, 200, JSON.stringify(status));
   });
 }

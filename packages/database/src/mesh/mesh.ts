@@ -1,4 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { PeerStatus } from '@meshkv/client';
 import type { MeshConfig } from '../config';
 import type { Logger } from '@meshkv/common';
 import { fromWire, type ReplicateBody, replicateBody, type WireRecord } from '../record/codec';
@@ -446,7 +447,7 @@ export class Mesh {
 
   // ---- status -----------------------------------------------------------------------
 
-  peerStatus(): unknown[] {
+  peerStatus(): PeerStatus[] {
     const now = this.now();
     return this.membership.list().map((peer) => ({
       url: peer.url,

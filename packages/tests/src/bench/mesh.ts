@@ -1,7 +1,8 @@
 import { waitFor } from '@meshkv/common';
 import { Pool } from 'undici';
 import { loadDirect } from '../cluster/load';
-import { NodeProcess, type SyncReport } from '../cluster/node-process';
+import type { SyncRound } from '@meshkv/client';
+import { NodeProcess } from '../cluster/node-process';
 import { percentile } from './stats';
 
 /**
@@ -109,12 +110,12 @@ export interface AntiEntropyResult {
   readonly keys: number;
   /** Process start of a new node to "ready with every key". */
   readonly joinSeconds: number;
-  readonly bootstrap: SyncReport;
+  readonly bootstrap: SyncRound;
   /** A round between two nodes whose data differs in `diffKeys` keys. */
   readonly diffKeys: number;
-  readonly repair: SyncReport;
+  readonly repair: SyncRound;
   /** A round between two nodes that agree: digests only. */
-  readonly idle: SyncReport;
+  readonly idle: SyncRound;
 }
 
 /**

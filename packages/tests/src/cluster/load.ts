@@ -1,3 +1,4 @@
+import { recordCodec } from '@meshkv/database';
 import type { NodeProcess } from './node-process';
 
 export interface DirectLoad {
@@ -21,9 +22,11 @@ export async function loadDirect(node: NodeProcess, load: DirectLoad): Promise<v
   for (let start = 0; start < load.count; start += 5000) {
     const records = [];
     for (let i = start; i < Math.min(load.count, start + 5000); i++) {
-      records.push([`${load.prefix}-${String(i).padStart(7, '0')}`, `value-${i}-${'x'.repeat(80)}`, hlc + i, 'loader']);
+      const key = `${load.prefix}-${String(i).padStart(7, '0')}`;
+      records.push(recordCodec.toWire(key, { value: `value-${i}-${'x'.repeat(80)}`, hlc: hlc + i, nodeId: 'loader' }));
     }
-    const res = await fetch(`${node.url}/_mesh/replicate`, { method: 'POST', headers, body: JSON.stringify({ records, clear: null }) });
+    const body = recordCodec.replicateBody(records, null);
+    const res = await fetch(`${node.url}/_mesh/replicate`, { method: 'POST', headers, body: JSON.stringify(body) });
     if (res.status !== 200) throw new Error(`loading ${node.name}: HTTP ${res.status} ${await res.text()}`);
   }
 }

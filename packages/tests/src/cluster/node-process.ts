@@ -1,39 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import type { NodeStatus } from '@meshkv/client';
 import { freePort, pinned } from '../bench/processes';
 
 /** The built database node (`npm run build` makes it), found through the workspace link. */
 export const DATABASE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'main.js');
-
-export interface SyncReport {
-  buckets: number;
-  pulled: number;
-  pushed: number;
-  bytesIn: number;
-  bytesOut: number;
-  ms: number;
-  peer: string;
-}
-
-export interface NodeStatus {
-  nodeId: string;
-  incarnation: number;
-  ready: boolean;
-  availableRecords: number;
-  tombstones: number;
-  advertiseUrl: string;
-  memory: { rss: number; heapUsed: number };
-  /** How the storage opened at start (STORAGE=lmdb: digests `saved` at a clean stop or `rebuilt`). */
-  storageOpen: { records: number; tombstones: number; ms: number; digests: 'saved' | 'rebuilt' };
-  peers: { url: string; nodeId: string | null; state: string; outbox: number; ready: boolean }[];
-  mesh: {
-    recordsApplied: number;
-    outboxOverflows: number;
-    syncRounds: number;
-    lastSync?: SyncReport;
-    bootstrap?: SyncReport;
-  };
-}
 
 /**
  * One database node as a real process on 127.0.0.1, for mesh scenarios, stress runs and

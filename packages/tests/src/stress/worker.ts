@@ -1,3 +1,4 @@
+import { paths } from '@meshkv/client';
 import * as hdr from 'hdr-histogram-js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { HttpConnection, RequestError } from './connection';
@@ -38,10 +39,10 @@ export function newHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
-/** `/set?…` etc. for an operation on key number `n`. */
+/** `/set?…` etc. for an operation on key number `n` (the client's request targets). */
 export function pathFor(op: Operation, n: number, value: string): string {
   const key = `stress-${n}`;
-  return op === 'set' ? `/set?k=${key}&v=${value}` : `/${op}?k=${key}`;
+  return op === 'set' ? paths.set(key, value) : paths[op](key);
 }
 
 async function run(task: WorkerTask): Promise<void> {

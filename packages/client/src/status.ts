@@ -1,0 +1,108 @@
+/**
+ * The answer of `GET /status`: the node's own facts, its peers and its mesh counters. The
+ * node builds its answer with these types, so they are the contract, not a copy of it.
+ */
+
+/** A version: the HLC value it was stamped with and the node that stamped it. */
+export interface VersionInfo {
+  readonly hlc: number;
+  readonly nodeId: string;
+}
+
+/** What one anti-entropy round with one peer did. */
+export interface SyncReport {
+  /** Buckets whose digests differed. */
+  readonly buckets: number;
+  readonly pulled: number;
+  readonly pushed: number;
+  /** Bytes of answers received and of requests sent, bodies only. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly ms: number;
+}
+
+/** A round, with the peer and when it ended (ms since the epoch). */
+export interface SyncRound extends SyncReport {
+  readonly peer: string;
+  readonly at: number;
+}
+
+export type PeerState = 'alive' | 'suspect' | 'down';
+
+export interface PeerStatus {
+  readonly url: string;
+  /** Null until the peer answered once (heard of through gossip only). */
+  readonly nodeId: string | null;
+  readonly incarnation: number;
+  readonly state: PeerState;
+  readonly ready: boolean;
+  /** ms since the last exchange; null before the first. */
+  readonly lastContactMs: number | null;
+  /** Records waiting to be sent to it. */
+  readonly outbox: number;
+  /** True while its replication requests fail and are retried. */
+  readonly retrying: boolean;
+}
+
+/** Counters of the mesh since the node started. */
+export interface MeshStats {
+  readonly recordsSent: number;
+  readonly recordsApplied: number;
+  readonly recordsStale: number;
+  /** Refused: their clock was too far ahead (MAX_CLOCK_DRIFT_MS). */
+  readonly recordsDrift: number;
+  /** Refused: tombstones older than TOMBSTONE_TTL_MS. */
+  readonly recordsExpired: number;
+  readonly outboxOverflows: number;
+  readonly syncRounds: number;
+  readonly syncFailures: number;
+  readonly lastSync: SyncRound | undefined;
+  /** The round that made this node ready (its bootstrap), if it had to catch up. */
+  readonly bootstrap: SyncRound | undefined;
+}
+
+/** What opening the storage found at start. */
+export interface StorageOpen {
+  readonly records: number;
+  readonly tombstones: number;
+  readonly ms: number;
+  /** STORAGE=lmdb: digests read from the summary of a clean stop, or rebuilt from every record. */
+  readonly digests: 'saved' | 'rebuilt';
+  readonly dataDir?: string;
+  readonly durability?: string;
+}
+
+export interface NodeStatus {
+  readonly version: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly maxKeyLength: number;
+  readonly maxValueLength: number;
+  /** Keys holding a value. */
+  readonly availableRecords: number;
+  readonly tombstones: number;
+  readonly nodeId: string;
+  readonly incarnation: number;
+  readonly advertiseUrl: string;
+  readonly storage: 'memory' | 'lmdb';
+  readonly storageOpen: StorageOpen;
+  /** False while bootstrapping from peers or shutting down. */
+  readonly ready: boolean;
+  readonly shuttingDown: boolean;
+  readonly connections: number;
+  readonly uptimeMs: number;
+  readonly memory: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number };
+  readonly clearWatermark: VersionInfo | null;
+  readonly peers: readonly PeerStatus[];
+  readonly mesh: MeshStats;
+}
+
+/** A node as the nkvd form of `/ping` lists it. */
+export interface NkvdNode {
+  readonly host: string;
+  readonly port: number;
+  readonly isDown: boolean;
+  readonly nodeId: string | undefined;
+  readonly state: string;
+  readonly url: string;
+}
