@@ -10,8 +10,10 @@ import { HttpServer } from './http/server';
 import type { StorageOpen } from '@meshkv/client';
 import type { Logger } from '@meshkv/common';
 import { MeshAuth } from './mesh/auth';
+import { HttpTransport } from './mesh/http-transport';
 import { Mesh } from './mesh/mesh';
 import { registerMeshRoutes } from './mesh/routes';
+import { MeshService } from './mesh/service';
 import type { StorageAdapter } from './storage/adapter';
 import { LmdbAdapter } from './storage/lmdb';
 import { MemoryAdapter } from './storage/memory';
@@ -21,6 +23,8 @@ import { packageVersion } from './package-version';
 
 /** Names of what a node keeps beside its records (durable storage only). */
 const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact' } as const;
+/** Connections per peer: a peer that hangs can hold no more sockets than this. */
+const PEER_CONNECTIONS = 4;
 /** ms between two saves of the clock and the last contact. */
 const PERSIST_INTERVAL_MS = 1000;
 
@@ -72,7 +76,6 @@ export class DatabaseNode {
       now,
       waitForDisk: config.storage === 'lmdb' && config.durability === 'sync',
     });
-    this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, { ...realScheduler, now }, deps.logger);
     this.storageOpen = {
       records: this.store.liveCount,
       tombstones: this.store.tombstoneCount,
@@ -81,14 +84,23 @@ export class DatabaseNode {
       ...(config.storage === 'lmdb' ? { dataDir: config.dataDir, durability: config.durability } : {}),
     };
     this.server = new HttpServer(this.router, { ...config, logger: deps.logger });
+    const scheduler = { ...realScheduler, now };
     this.mesh = new Mesh(
       config.mesh,
       this.store,
       { nodeId: this.nodeId, incarnation: this.incarnation, url: () => this.advertiseUrl },
-      deps.logger,
-      now,
+      {
+        transport: new HttpTransport({
+          secret: config.mesh.secret,
+          connections: PEER_CONNECTIONS,
+          connectTimeoutMs: Math.min(config.mesh.pingTimeoutMs, config.mesh.requestTimeoutMs),
+        }),
+        scheduler,
+        logger: deps.logger,
+      },
     );
     this.mesh.restoreLastContact(this.savedNumber(META.lastContact));
+    this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, scheduler, deps.logger);
     const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength };
     registerKvRoutes(this.router, {
       store: this.store,
@@ -96,7 +108,11 @@ export class DatabaseNode {
       replicator: this.mesh,
       writeDefaults: { w: config.mesh.writeConcern, timeoutMs: config.mesh.writeTimeoutMs },
     });
-    registerMeshRoutes(this.router, { mesh: this.mesh, store: this.store, auth: new MeshAuth(config.mesh.secret), maxBodyBytes: config.mesh.maxBodyBytes });
+    registerMeshRoutes(this.router, {
+      service: new MeshService(this.mesh, this.store),
+      auth: new MeshAuth(config.mesh.secret),
+      maxBodyBytes: config.mesh.maxBodyBytes,
+    });
     registerAdminRoutes(this.router, {
       server: this.server,
       store: this.store,

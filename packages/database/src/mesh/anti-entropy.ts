@@ -5,7 +5,7 @@ import { compareVersions } from '../record/version';
 import { BUCKETS, BucketDigests } from '../store/digests';
 import { bucketOf } from '../store/hash';
 import type { ApplyOutcome, Store } from '../store/store';
-import type { MeshClient } from './client';
+import type { MeshTransport } from './transport';
 import type { DigestsAnswer } from './wire';
 
 /** What one sync with one peer did. */
@@ -39,7 +39,7 @@ const SESSION_TIMEOUTS = 30;
  */
 export class AntiEntropy {
   constructor(
-    private readonly client: MeshClient,
+    private readonly transport: MeshTransport,
     private readonly store: Store,
     private readonly timeoutMs: number,
     private readonly pageSize: number,
@@ -53,7 +53,7 @@ export class AntiEntropy {
     let pushed = 0;
 
     const digestsRequest = { clear: this.store.clearWatermark ?? null };
-    const answer = await this.client.post<DigestsAnswer>(url, '/_mesh/digests', digestsRequest, this.timeoutMs);
+    const answer = await this.transport.post<DigestsAnswer>(url, '/_mesh/digests', digestsRequest, this.timeoutMs);
     bytesOut += JSON.stringify(digestsRequest).length;
     bytesIn += answer.digests.length;
     if (answer.buckets !== BUCKETS) throw new Error(`the peer uses ${answer.buckets} buckets, this node ${BUCKETS}`);
@@ -78,7 +78,7 @@ export class AntiEntropy {
       const keys = toPull.splice(0);
       const request = { keys };
       bytesOut += JSON.stringify(request).length;
-      const text = await this.client.postRaw(url, '/_mesh/pull', request, this.timeoutMs, (body) => body.text());
+      const text = await this.transport.stream(url, '/_mesh/pull', request, this.timeoutMs, readText);
       bytesIn += text.length;
       for (const wire of decodePullAnswer(JSON.parse(text))) {
         onApply(this.store.apply(wire[0], fromWire(wire), 'repaired'));
@@ -88,7 +88,7 @@ export class AntiEntropy {
 
     const versionsRequest = { buckets: differing, full };
     bytesOut += JSON.stringify(versionsRequest).length;
-    await this.client.postRaw(url, '/_mesh/versions', versionsRequest, this.timeoutMs * SESSION_TIMEOUTS, async (body) => {
+    await this.transport.stream(url, '/_mesh/versions', versionsRequest, this.timeoutMs * SESSION_TIMEOUTS, async (body) => {
       const decoder = new StringDecoder('utf8');
       let rest = '';
       for await (const chunk of body) {
@@ -130,9 +130,16 @@ export class AntiEntropy {
       }
       const request = replicateBody(records, null);
       bytesOut += JSON.stringify(request).length;
-      await this.client.post(url, '/_mesh/replicate', request, this.timeoutMs);
+      await this.transport.post(url, '/_mesh/replicate', request, this.timeoutMs);
       pushed += records.length;
     }
     return { buckets: differing.length, pulled, pushed, bytesIn, bytesOut, ms: performance.now() - started };
   }
+}
+
+/** A whole answer as text (its chunks joined before decoding, so no character is split). */
+async function readText(chunks: AsyncIterable<Buffer>): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return Buffer.concat(parts).toString('utf8');
 }

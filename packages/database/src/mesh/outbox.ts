@@ -1,4 +1,5 @@
 import { backoffDelay } from '@meshkv/common';
+import { realScheduler, type Scheduler, type Timer } from '../clock/scheduler';
 import { toWire, type WireRecord } from '../record/codec';
 import type { StoredRecord } from '../record/record';
 import { compareVersions, type Version } from '../record/version';
@@ -25,6 +26,8 @@ export interface OutboxOptions {
   readonly onOverflow: () => void;
   readonly onError?: (error: unknown, failures: number) => void;
   readonly random?: () => number;
+  /** Timers (default: the real ones). */
+  readonly scheduler?: Scheduler;
 }
 
 interface Entry {
@@ -50,7 +53,7 @@ const RETRY_BASE_MS = 50;
 export class Outbox {
   private pending = new Map<string, Entry>();
   private clear: PendingClear | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private sending = false;
   private failures = 0;
   private closed = false;
@@ -101,17 +104,14 @@ export class Outbox {
   close(): void {
     this.closed = true;
     this.drop();
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
   private schedule(): void {
     if (this.sending || this.timer !== undefined) return;
     const delay = this.pending.size >= this.options.batchSize ? 0 : this.options.batchDelayMs;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, delay);
+    this.flushAfter(delay);
   }
 
   private async flush(): Promise<void> {
@@ -143,14 +143,15 @@ export class Outbox {
     }
     this.sending = false;
     if (this.closed || this.depth === 0) return;
-    if (delay > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, delay);
-    } else {
-      this.schedule();
-    }
+    if (delay > 0) this.flushAfter(delay);
+    else this.schedule();
+  }
+
+  private flushAfter(delay: number): void {
+    this.timer = (this.options.scheduler ?? realScheduler).after(delay, () => {
+      this.timer = undefined;
+      void this.flush();
+    });
   }
 
   /** Only the newest clear is sent; the acks of every clear it covers ride with it. */

@@ -1,3 +1,4 @@
+import { realScheduler, type Scheduler, type Timer } from '../clock/scheduler';
 import { ApiError } from '../errors';
 import type { Ack } from './outbox';
 
@@ -18,17 +19,18 @@ export class AckCounter implements Ack {
   private settled = false;
   private resolve!: () => void;
   private reject!: (error: ApiError) => void;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: Timer;
 
   constructor(
     readonly required: number,
     timeoutMs: number,
+    scheduler: Scheduler = realScheduler,
   ) {
     this.promise = new Promise<void>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
-    this.timer = setTimeout(() => {
+    this.timer = scheduler.after(timeoutMs, () => {
       if (this.settled) return;
       this.settled = true;
       this.reject(
@@ -38,7 +40,7 @@ export class AckCounter implements Ack {
           { acked: this.acked, required: this.required },
         ),
       );
-    }, timeoutMs);
+    });
     this.check();
   }
 
@@ -54,7 +56,7 @@ export class AckCounter implements Ack {
   private check(): void {
     if (this.settled || this.acked < this.required) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    this.timer.cancel();
     this.resolve();
   }
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { type Batch, Outbox, type OutboxOptions } from '../../../src/mesh/outbox';
 import type { StoredRecord } from '../../../src/record/record';
-import { waitFor } from '../../helpers/http';
+import { FakeScheduler } from '../../helpers/fake-scheduler';
 
 const rec = (value: string | null, hlc: number, nodeId = 'n1'): StoredRecord => ({ value, hlc, nodeId });
 
@@ -16,6 +16,11 @@ function counter(): { ack(): void; count: number } {
 
 describe('Outbox', () => {
   const outboxes: Outbox[] = [];
+  let scheduler = new FakeScheduler();
+  beforeEach(() => {
+    scheduler = new FakeScheduler();
+  });
+  const waitFor = (condition: () => boolean, maxMs: number, what: string): Promise<number> => scheduler.until(condition, maxMs, what, 1);
   const make = (send: (batch: Batch) => Promise<void>, options: Partial<OutboxOptions> = {}): Outbox => {
     const outbox = new Outbox(send, {
       batchSize: 100,
@@ -24,6 +29,7 @@ describe('Outbox', () => {
       max: 1000,
       onOverflow: () => undefined,
       random: () => 0.5,
+      scheduler,
       ...options,
     });
     outboxes.push(outbox);
@@ -141,7 +147,7 @@ describe('Outbox', () => {
     outbox.close();
     outbox.enqueue('b', rec('1', 1));
     outbox.enqueueClear({ hlc: 1, nodeId: 'n' });
-    await new Promise((resolve) => setImmediate(resolve));
+    await scheduler.advance(100);
     expect(outbox.depth).to.equal(0);
     expect(batches).to.deep.equal([]);
   });

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { ApiError } from '../../../src/errors';
 import { AckCounter } from '../../../src/mesh/write-concern';
-
+import { FakeScheduler } from '../../helpers/fake-scheduler';
 
 describe('AckCounter', () => {
   it('settles once the required nodes hold the write', async () => {
-    const counter = new AckCounter(3, 5000);
+    const counter = new AckCounter(3, 5000, new FakeScheduler());
     counter.ack();
     expect(counter.count).to.equal(2);
     counter.ack();
@@ -15,12 +15,22 @@ describe('AckCounter', () => {
   });
 
   it('gives up with 504 WRITE_TIMEOUT, saying how many acked', async () => {
-    const counter = new AckCounter(3, 20);
+    const scheduler = new FakeScheduler();
+    const counter = new AckCounter(3, 20, scheduler);
     counter.ack();
-    const error = await counter.promise.then(
-      () => undefined,
-      (e: unknown) => e,
+    let settled = false;
+    const outcome = counter.promise.then(
+      () => (settled = true),
+      (e: unknown) => {
+        settled = true;
+        return e;
+      },
     );
+    await scheduler.advance(19);
+    expect(settled).to.equal(false);
+    await scheduler.advance(1);
+    expect(settled).to.equal(true);
+    const error = await outcome;
     expect(error).to.be.instanceOf(ApiError);
     expect((error as ApiError).toJSON()).to.include({ error: 'WRITE_TIMEOUT', acked: 2, required: 3 });
     expect((error as ApiError).status).to.equal(504);

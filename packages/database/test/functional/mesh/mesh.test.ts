@@ -214,7 +214,7 @@ describe('mesh (in-process nodes on real sockets)', function () {
     c.node.store.set('zombie', 'back from the dead');
     expect(c.node.mesh.isReady).to.equal(true);
     // C's own view: its last contact with anyone was two TTLs ago.
-    (c.node.mesh as unknown as { lastContactAt: number }).lastContactAt = Date.now() - 120_000;
+    (c.node.mesh as unknown as { pinger: { lastContactAt: number } }).pinger.lastContactAt = Date.now() - 120_000;
     await waitFor(() => !c.node.store.has('zombie'), 5000, 'C to drop its stale data');
     await waitFor(() => c.node.mesh.isReady && c.node.store.get('kept') === '1', 5000, 'C to bootstrap again');
     for (const t of [a, b, c]) expect(t.node.store.has('zombie'), 'zombie resurrected').to.equal(false);

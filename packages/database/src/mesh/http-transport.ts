@@ -1,4 +1,5 @@
 import type { Pool } from 'undici';
+import { type MeshTransport, PeerRequestError } from './transport';
 
 type Undici = typeof import('undici');
 let undici: Undici | undefined;
@@ -20,22 +21,12 @@ export interface ClientOptions {
   readonly connectTimeoutMs: number;
 }
 
-export class PeerRequestError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-    this.name = 'PeerRequestError';
-  }
-}
-
 /**
- * Outgoing mesh requests, over one keep-alive pool per peer URL. Every request has a
+ * The mesh over HTTP: one keep-alive pool per peer URL (undici). Every request has a
  * deadline (headers and body), and the pools are capped, so a peer that accepts
  * connections and never answers costs a few sockets and nothing more.
  */
-export class MeshClient {
+export class HttpTransport implements MeshTransport {
   private readonly pools = new Map<string, Pool>();
   private readonly headers: Record<string, string>;
 
@@ -44,17 +35,16 @@ export class MeshClient {
     if (options.secret !== undefined) this.headers.authorization = `Bearer ${options.secret}`;
   }
 
-  /**
-   * POSTs JSON and returns the parsed JSON answer; throws on a non-2xx or a timeout.
-   * `fresh`: on a connection of its own, closed after the answer (see Mesh.ping).
-   */
   async post<T>(baseUrl: string, path: string, body: unknown, timeoutMs: number, fresh = false): Promise<T> {
-    const text = await this.postRaw(baseUrl, path, body, timeoutMs, async (res) => res.text(), fresh);
+    const text = await this.request(baseUrl, path, body, timeoutMs, async (res) => res.text(), fresh);
     return JSON.parse(text) as T;
   }
 
-  /** POSTs JSON and hands the answer's body to `read` as a stream of chunks. */
-  async postRaw<T>(
+  stream<T>(baseUrl: string, path: string, body: unknown, timeoutMs: number, read: (chunks: AsyncIterable<Buffer>) => Promise<T>): Promise<T> {
+    return this.request(baseUrl, path, body, timeoutMs, read);
+  }
+
+  private async request<T>(
     baseUrl: string,
     path: string,
     body: unknown,

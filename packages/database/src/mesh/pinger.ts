@@ -1,0 +1,157 @@
+import type { Logger } from '@meshkv/common';
+import type { Scheduler } from '../clock/scheduler';
+import type { MeshConfig } from '../config';
+import type { Store } from '../store/store';
+import type { Membership, NodeInfo } from './membership';
+import type { MeshTransport } from './transport';
+import { type PingBody, readPing } from './wire';
+
+/** Pings through a seed that answered from this node itself, per round. */
+const SELF_ANSWER_RETRIES = 3;
+/** Rounds with no other node in sight before a node with seeds calls itself complete. */
+const LONELY_ROUNDS = 3;
+
+export interface PingerDeps {
+  readonly config: MeshConfig;
+  readonly membership: Membership;
+  readonly transport: MeshTransport;
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly scheduler: Scheduler;
+  readonly self: () => NodeInfo;
+  readonly isReady: () => boolean;
+  /** No other node answered for LONELY_ROUNDS rounds: this node starts a mesh of its own. */
+  readonly onAlone: () => void;
+  /** This node dropped its data to bootstrap again (see rejoinCheck). */
+  readonly onWiped: () => void;
+}
+
+/**
+ * Drives membership: every PING_INTERVAL_MS it ages the peer table and pings every peer
+ * and seed (down peers less often), merging the lists that come back; it answers the
+ * pings of others the same way. It also keeps the time of the last contact with any node,
+ * for the tombstone-TTL rule.
+ */
+export class Pinger {
+  private readonly inFlight = new Set<string>();
+  /** Pings in a row that failed, per URL: the first and every 60th are logged as warnings. */
+  private readonly failures = new Map<string, number>();
+  /** Seeds that turned out to be nodes themselves (see ping). */
+  private readonly nodeSeeds = new Set<string>();
+  private lonelyRounds = 0;
+  /** Last exchange with any other node (ms), kept apart from the peer table, which forgets. */
+  private lastContactAt = 0;
+  private stopped = false;
+
+  constructor(private readonly deps: PingerDeps) {}
+
+  /** When this node last heard from a peer (ms since the epoch; 0: never). */
+  get lastContact(): number {
+    return this.lastContactAt;
+  }
+
+  /**
+   * Restores the time of the last contact a previous run of this node saved with its
+   * data, so the tombstone-TTL rule (rejoinCheck) also covers the time it was stopped.
+   */
+  restoreLastContact(at: number): void {
+    if (at > this.lastContactAt) this.lastContactAt = at;
+  }
+
+  /** A peer pinged us: note it and whoever it knows, and answer with what we know. */
+  answer(body: PingBody): { node: NodeInfo; peers: ReturnType<Membership['gossip']> } {
+    this.heard(body);
+    return { node: this.deps.self(), peers: this.deps.membership.gossip() };
+  }
+
+  /** A URL forgotten by the membership: its failure count goes too. */
+  forget(url: string): void {
+    this.failures.delete(url);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** One round: age the peer table, then ping every peer and seed not already in flight. */
+  async round(): Promise<void> {
+    if (this.stopped) return;
+    const { membership, config, scheduler } = this.deps;
+    membership.evaluate();
+    const now = scheduler.now();
+    const me = this.deps.self();
+    const targets = new Set<string>();
+    for (const peer of membership.list()) {
+      if (peer.state === 'down' && now - peer.lastProbe < config.downPingIntervalMs) continue;
+      targets.add(peer.url);
+    }
+    for (const seed of config.seeds) if (seed !== me.url) targets.add(seed);
+    await Promise.all([...targets].map((url) => this.ping(url)));
+    if (!this.deps.isReady()) {
+      const known = membership.list().some((peer) => peer.nodeId !== undefined);
+      this.lonelyRounds = known ? 0 : this.lonelyRounds + 1;
+      if (this.lonelyRounds >= LONELY_ROUNDS) this.deps.onAlone();
+    }
+  }
+
+  private async ping(url: string): Promise<void> {
+    if (this.inFlight.has(url) || this.stopped) return;
+    this.inFlight.add(url);
+    const { membership, config, transport, scheduler, logger } = this.deps;
+    const peer = membership.get(url);
+    if (peer !== undefined) peer.lastProbe = scheduler.now();
+    // A seed that is not itself a peer is most likely a load balancer in front of the
+    // nodes (MESH_NETWORK_URL=http://load-balancer:8080): it picks a node per connection,
+    // so a kept-alive connection would reach the same node forever, maybe this one. A new
+    // connection per ping reaches the next node each round.
+    // An answer from this very node (the balancer sent it back here) is asked again at
+    // once, on another new connection: nodes that ping in step, as nodes started together
+    // do, would otherwise each meet themselves every round, for ever.
+    const fresh = peer === undefined && config.seeds.includes(url) && !this.nodeSeeds.has(url);
+    try {
+      let body: PingBody;
+      for (let attempt = 1; ; attempt++) {
+        const answer = await transport.post<unknown>(url, '/ping', { node: this.deps.self(), peers: membership.gossip() }, config.pingTimeoutMs, fresh);
+        body = readPing(answer);
+        // A seed that answers in its own name is a node, not a balancer: pooled from now on.
+        if (body.node.url === url) this.nodeSeeds.add(url);
+        if (!fresh || body.node.nodeId !== this.deps.self().nodeId || attempt >= SELF_ANSWER_RETRIES || this.stopped) break;
+      }
+      this.heard(body);
+      this.failures.delete(url);
+    } catch (error) {
+      const failures = (this.failures.get(url) ?? 0) + 1;
+      this.failures.set(url, failures);
+      const level = failures === 1 || failures % 60 === 0 ? 'warn' : 'debug';
+      logger[level]({ url, failures, err: String(error) }, 'ping failed');
+    } finally {
+      this.inFlight.delete(url);
+    }
+  }
+
+  /** A ping exchange either way: the tombstone-TTL rule, the contact, the gossip. */
+  private heard(body: PingBody): void {
+    this.rejoinCheck(body);
+    if (this.deps.membership.contact(body.node) !== undefined) this.lastContactAt = this.deps.scheduler.now();
+    this.deps.membership.hear(body.peers);
+  }
+
+  /**
+   * A node that heard from no peer for longer than TOMBSTONE_TTL_MS may hold keys whose
+   * deletes the others have already forgotten: it would bring them back. When it reaches
+   * a living mesh again (the peer has other peers), it drops its data and bootstraps.
+   * Checked on the first exchange either way (our ping's answer, or a peer's ping), before
+   * that peer can start a sync with the stale data.
+   */
+  private rejoinCheck(other: PingBody): void {
+    const { config, store, logger } = this.deps;
+    const now = this.deps.scheduler.now();
+    const silentSince = this.lastContactAt;
+    const me = this.deps.self();
+    if (other.node.nodeId === me.nodeId || silentSince === 0 || now - silentSince <= config.tombstoneTtlMs || store.size === 0) return;
+    if (!other.peers.some((peer) => peer.url !== me.url && peer.url !== other.node.url)) return;
+    logger.warn({ awayMs: now - silentSince, ttlMs: config.tombstoneTtlMs }, 'away longer than the tombstone TTL: dropping local data to bootstrap');
+    store.wipe();
+    this.deps.onWiped();
+  }
+}

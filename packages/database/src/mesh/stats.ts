@@ -1,0 +1,39 @@
+import type { MeshStats as MeshStatsView, SyncRound } from '@meshkv/client';
+import type { ApplyOutcome } from '../store/store';
+
+/** The mesh's counters since start, shown in /status (`mesh`). */
+export interface MeshStats extends MeshStatsView {
+  recordsSent: number;
+  recordsApplied: number;
+  recordsStale: number;
+  recordsDrift: number;
+  recordsExpired: number;
+  outboxOverflows: number;
+  syncRounds: number;
+  syncFailures: number;
+  lastSync: SyncRound | undefined;
+  bootstrap: SyncRound | undefined;
+}
+
+export function newMeshStats(): MeshStats {
+  return {
+    recordsSent: 0,
+    recordsApplied: 0,
+    recordsStale: 0,
+    recordsDrift: 0,
+    recordsExpired: 0,
+    outboxOverflows: 0,
+    syncRounds: 0,
+    syncFailures: 0,
+    lastSync: undefined,
+    bootstrap: undefined,
+  };
+}
+
+/** Counts what the store did with one record from a peer. */
+export function countApplied(stats: MeshStats, outcome: ApplyOutcome): void {
+  if (outcome === 'applied') stats.recordsApplied++;
+  else if (outcome === 'stale') stats.recordsStale++;
+  else if (outcome === 'drift') stats.recordsDrift++;
+  else stats.recordsExpired++;
+}

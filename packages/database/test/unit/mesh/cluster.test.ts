@@ -1,0 +1,108 @@
+import { expect } from 'chai';
+import { converged, fullMesh, type SimNode, startCluster } from '../../helpers/memory-cluster';
+
+/**
+ * Whole clusters in one process: the in-memory network and a fake clock, no socket and no
+ * real timer. Every scenario runs the same way every time, in milliseconds of real time;
+ * the figures below are fake time.
+ */
+describe('mesh clusters on the in-memory network (fake clock)', () => {
+  const running: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const stop of running.splice(0)) await stop();
+  });
+  const cluster = (count: number, env: Record<string, string> = {}): ReturnType<typeof startCluster> => {
+    const started = startCluster(count, env);
+    running.push(started.stop);
+    return started;
+  };
+
+  it('turns a chain of 5 seeds into a full mesh within a few ping rounds, every node ready', async () => {
+    const { nodes, scheduler } = cluster(5);
+    const took = await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    expect(took).to.be.at.most(1000);
+    expect(nodes.map((node) => node.mesh.isReady)).to.deep.equal([true, true, true, true, true]);
+    for (const node of nodes) expect(node.alive()).to.have.length(4);
+  });
+
+  it('replicates writes, deletes and a clear to every node', async () => {
+    const { nodes, scheduler } = cluster(3);
+    await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [a, b, c] = nodes as [SimNode, SimNode, SimNode];
+    a.set('x', '1');
+    b.set('y', '2');
+    c.set('z', '3');
+    await scheduler.advance(50);
+    expect(converged(nodes)).to.equal(true);
+    expect(c.contents()).to.deep.equal([
+      ['x', '1'],
+      ['y', '2'],
+      ['z', '3'],
+    ]);
+    b.rm('x');
+    void c.mesh.replicateClear(c.store.clear(), { w: 1, timeoutMs: 1000 });
+    await scheduler.advance(1);
+    a.set('after', 'clear');
+    await scheduler.advance(50);
+    expect(converged(nodes)).to.equal(true);
+    expect(a.contents()).to.deep.equal([['after', 'clear']]);
+  });
+
+  it('converges conflicting writes of one key to the same winner on every node', async () => {
+    const { nodes, scheduler } = cluster(3);
+    await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    // Same fake millisecond on every node: the versions tie on time, the node id decides.
+    nodes.forEach((node, i) => node.set('contested', `from-${i}`));
+    await scheduler.advance(50);
+    expect(converged(nodes)).to.equal(true);
+    expect(nodes.map((node) => node.store.get('contested'))).to.deep.equal(['from-2', 'from-2', 'from-2']);
+  });
+
+  it('splits under a partition (each side sees the other down, keeps taking writes) and converges after it heals', async () => {
+    const { nodes, network, scheduler } = cluster(5);
+    await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    const left = nodes.slice(0, 2);
+    const right = nodes.slice(2);
+    network.partition(
+      left.map((node) => node.url),
+      right.map((node) => node.url),
+    );
+    await scheduler.until(
+      () => left.every((node) => node.mesh.membership.list().filter((peer) => peer.state === 'down').length === 3),
+      5000,
+      'the left side to see the right side down',
+    );
+    for (let i = 0; i < 20; i++) (left[i % 2] as SimNode).set(`left-${i}`, String(i));
+    for (let i = 0; i < 30; i++) (right[i % 3] as SimNode).set(`right-${i}`, String(i));
+    (left[0] as SimNode).set('both', 'left');
+    await scheduler.advance(1);
+    (right[0] as SimNode).set('both', 'right, later');
+    await scheduler.advance(500);
+    expect(converged(nodes)).to.equal(false);
+    expect(converged(left) && converged(right)).to.equal(true);
+    network.heal();
+    const took = await scheduler.until(() => fullMesh(nodes) && converged(nodes), 30_000, 'convergence after the heal');
+    expect(took).to.be.at.most(5000);
+    expect((nodes[0] as SimNode).contents()).to.have.length(51);
+    expect(nodes.map((node) => node.store.get('both'))).to.deep.equal(Array(5).fill('right, later'));
+  });
+
+  it('a node away longer than the tombstone TTL drops what it holds and bootstraps, so a purged delete stays deleted', async () => {
+    const { nodes, network, scheduler } = cluster(3, { TOMBSTONE_TTL_MS: '60000', DOWN_AFTER_MS: '600' });
+    await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [a, b, c] = nodes as [SimNode, SimNode, SimNode];
+    a.set('doomed', '1');
+    a.set('kept', '1');
+    await scheduler.advance(50);
+    network.partition([c.url], [a.url, b.url]);
+    a.rm('doomed');
+    // Two TTLs later the tombstone is purged on A and B; C still holds the key.
+    await scheduler.advance(120_000);
+    expect(a.store.tombstoneCount + b.store.tombstoneCount).to.equal(0);
+    expect(c.store.get('doomed')).to.equal('1');
+    network.heal();
+    await scheduler.until(() => c.mesh.isReady && converged(nodes), 10_000, 'C to bootstrap again');
+    for (const node of nodes) expect(node.store.get('doomed'), node.url).to.equal(undefined);
+    expect(c.store.get('kept')).to.equal('1');
+  });
+});
