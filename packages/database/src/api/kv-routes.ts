@@ -5,7 +5,7 @@ import type { WriteConcern } from '../mesh/write-concern';
 import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
 import type { Store } from '../store/store';
-import { type Limits, readKey, readValue, readWriteConcern } from './params';
+import { firstError, type Limits, readKey, readValue, readWriteConcern } from './params';
 
 /** Where local writes go after they are applied (the mesh; nothing on a lone node). */
 export interface Replicator {
@@ -36,11 +36,9 @@ export function registerKvRoutes(router: Router, { store, limits, replicator, wr
     '/set',
     (ctx) => {
       const key = readKey(ctx.query, limits);
-      if (key instanceof ApiError) return sendError(ctx.res, key);
       const value = readValue(ctx.query, limits);
-      if (value instanceof ApiError) return sendError(ctx.res, value);
       const concern = readWriteConcern(ctx.query, writeDefaults);
-      if (concern instanceof ApiError) return sendError(ctx.res, concern);
+      if (key instanceof ApiError || value instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, value, concern));
       return answer(ctx, replicator.replicateWrite(key, store.set(key, value), concern), store.durable());
     },
     { methods: WRITE_METHODS },
@@ -65,9 +63,8 @@ export function registerKvRoutes(router: Router, { store, limits, replicator, wr
     '/rm',
     (ctx) => {
       const key = readKey(ctx.query, limits);
-      if (key instanceof ApiError) return sendError(ctx.res, key);
       const concern = readWriteConcern(ctx.query, writeDefaults);
-      if (concern instanceof ApiError) return sendError(ctx.res, concern);
+      if (key instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, concern));
       const tombstone = store.remove(key);
       if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
       return answer(ctx, replicator.replicateWrite(key, tombstone, concern), store.durable());

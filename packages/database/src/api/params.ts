@@ -38,27 +38,28 @@ export function readKey(query: QueryParams, limits: Limits): string | ApiError {
   const key = query.get('k');
   if (key === undefined) return ApiError.of('MISSING_KEY_PARAM');
   if (key.length === 0) return ApiError.of('EMPTY_KEY');
-  if (exceedsCodePoints(key, limits.maxKeyLength)) {
-    return new ApiError(
-      'MAXIMUM_KEY_LENGTH_REACHED',
-      `The key is longer than ${limits.maxKeyLength} characters (MAX_KEY_LENGTH); use a shorter key.`,
-      { maxKeyLength: limits.maxKeyLength },
-    );
-  }
+  if (exceedsCodePoints(key, limits.maxKeyLength)) return tooLong('key', limits.maxKeyLength);
   return key;
 }
 
 export function readValue(query: QueryParams, limits: Limits): string | ApiError {
   const value = query.get('v');
   if (value === undefined) return ApiError.of('MISSING_VALUE_PARAM');
-  if (exceedsCodePoints(value, limits.maxValueLength)) {
-    return new ApiError(
-      'MAXIMUM_VALUE_LENGTH_REACHED',
-      `The value is longer than ${limits.maxValueLength} characters (MAX_VALUE_LENGTH); store a shorter value.`,
-      { maxValueLength: limits.maxValueLength },
-    );
-  }
+  if (exceedsCodePoints(value, limits.maxValueLength)) return tooLong('value', limits.maxValueLength);
   return value;
+}
+
+function tooLong(what: 'key' | 'value', max: number): ApiError {
+  const [code, setting, detail, fix] =
+    what === 'key'
+      ? (['MAXIMUM_KEY_LENGTH_REACHED', 'MAX_KEY_LENGTH', 'maxKeyLength', 'use a shorter key'] as const)
+      : (['MAXIMUM_VALUE_LENGTH_REACHED', 'MAX_VALUE_LENGTH', 'maxValueLength', 'store a shorter value'] as const);
+  return new ApiError(code, `The ${what} is longer than ${max} characters (${setting}); ${fix}.`, { [detail]: max });
+}
+
+/** The first of `reads` that is an error (the order of the checks is the order given). */
+export function firstError(...reads: unknown[]): ApiError {
+  return reads.find((read): read is ApiError => read instanceof ApiError) as ApiError;
 }
 
 const MAX_WTIMEOUT_MS = 3_600_000;

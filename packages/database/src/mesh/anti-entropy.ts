@@ -1,3 +1,4 @@
+import type { SyncReport } from '@meshkv/client';
 import { StringDecoder } from 'node:string_decoder';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { decodePullAnswer, decodeVersionLine, fromWire, replicateBody, toWire, type WireRecord } from '../record/codec';
@@ -7,18 +8,6 @@ import { bucketOf } from '../store/hash';
 import type { ApplyOutcome, Store } from '../store/store';
 import type { MeshTransport } from './transport';
 import type { DigestsAnswer } from './wire';
-
-/** What one sync with one peer did. */
-export interface SyncReport {
-  /** Buckets whose digests differed. */
-  readonly buckets: number;
-  readonly pulled: number;
-  readonly pushed: number;
-  /** Bytes of answers received and of requests sent, bodies only. */
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly ms: number;
-}
 
 /** Entries scanned between two yields to the event loop. */
 const SCAN_SLICE = 2000;
