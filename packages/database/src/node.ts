@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { registerAdminRoutes } from './api/admin-routes';
 import { registerKvRoutes } from './api/kv-routes';
 import { HybridClock, type Now } from './clock/hlc';
-import { realScheduler } from './clock/scheduler';
+import { realScheduler, type Scheduler, type Timer } from './clock/scheduler';
 import type { NodeConfig } from './config';
 import { Router } from './http/router';
 import { HttpServer } from './http/server';
@@ -47,7 +47,8 @@ export class DatabaseNode {
   private readonly clock: HybridClock;
   private readonly purge: TombstonePurge;
   private address: AddressInfo | undefined;
-  private persistTimer: NodeJS.Timeout | undefined;
+  private persistTimer: Timer | undefined;
+  private readonly scheduler: Scheduler;
 
   constructor(
     readonly config: NodeConfig,
@@ -85,6 +86,7 @@ export class DatabaseNode {
     };
     this.server = new HttpServer(this.router, { ...config, logger: deps.logger });
     const scheduler = { ...realScheduler, now };
+    this.scheduler = scheduler;
     this.mesh = new Mesh(
       config.mesh,
       this.store,
@@ -105,7 +107,7 @@ export class DatabaseNode {
     registerKvRoutes(this.router, {
       store: this.store,
       limits,
-      replicator: this.mesh,
+      replication: this.mesh,
       writeDefaults: { w: config.mesh.writeConcern, timeoutMs: config.mesh.writeTimeoutMs },
     });
     registerMeshRoutes(this.router, {
@@ -144,8 +146,7 @@ export class DatabaseNode {
     this.mesh.start();
     this.purge.start();
     if (this.config.storage === 'lmdb') {
-      this.persistTimer = setInterval(() => this.persistState(), PERSIST_INTERVAL_MS);
-      this.persistTimer.unref();
+      this.persistTimer = this.scheduler.every(PERSIST_INTERVAL_MS, () => this.persistState());
     }
     return this.address;
   }
@@ -169,7 +170,7 @@ export class DatabaseNode {
     await this.server.shutdown(this.config.shutdownTimeoutMs, this.config.shutdownDrainMs);
     await this.mesh.stop();
     this.purge.stop();
-    clearInterval(this.persistTimer);
+    this.persistTimer?.cancel();
     if (this.config.storage === 'lmdb') {
       this.persistState();
       this.store.saveSummary();

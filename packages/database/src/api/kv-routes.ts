@@ -8,7 +8,7 @@ import type { Store } from '../store/store';
 import { firstError, type Limits, readKey, readValue, readWriteConcern } from './params';
 
 /** Where local writes go after they are applied (the mesh; nothing on a lone node). */
-export interface Replicator {
+export interface ReplicationTarget {
   /** Undefined when the client can be answered at once; else settles when `w` is met. */
   replicateWrite(key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined;
   replicateClear(watermark: Version, concern: WriteConcern): Promise<void> | undefined;
@@ -17,7 +17,7 @@ export interface Replicator {
 export interface KvRouteDeps {
   readonly store: Store;
   readonly limits: Limits;
-  readonly replicator: Replicator;
+  readonly replication: ReplicationTarget;
   /** `w` and `wtimeout` when a request gives none (WRITE_CONCERN, WRITE_TIMEOUT_MS). */
   readonly writeDefaults: WriteConcern;
 }
@@ -31,7 +31,7 @@ const MISSING_RECORD = ApiError.of('MISSING_RECORD');
  * `{"error":CODE,"message":…}` with its status, returned by the parameter readers rather
  * than thrown: these are the hot routes.
  */
-export function registerKvRoutes(router: Router, { store, limits, replicator, writeDefaults }: KvRouteDeps): void {
+export function registerKvRoutes(router: Router, { store, limits, replication, writeDefaults }: KvRouteDeps): void {
   router.register(
     '/set',
     (ctx) => {
@@ -39,7 +39,7 @@ export function registerKvRoutes(router: Router, { store, limits, replicator, wr
       const value = readValue(ctx.query, limits);
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (key instanceof ApiError || value instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, value, concern));
-      return answer(ctx, replicator.replicateWrite(key, store.set(key, value), concern), store.durable());
+      return answer(ctx, replication.replicateWrite(key, store.set(key, value), concern), store.durable());
     },
     { methods: WRITE_METHODS },
   );
@@ -67,7 +67,7 @@ export function registerKvRoutes(router: Router, { store, limits, replicator, wr
       if (key instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, concern));
       const tombstone = store.remove(key);
       if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
-      return answer(ctx, replicator.replicateWrite(key, tombstone, concern), store.durable());
+      return answer(ctx, replication.replicateWrite(key, tombstone, concern), store.durable());
     },
     { methods: WRITE_METHODS },
   );
@@ -77,7 +77,7 @@ export function registerKvRoutes(router: Router, { store, limits, replicator, wr
     (ctx) => {
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (concern instanceof ApiError) return sendError(ctx.res, concern);
-      return answer(ctx, replicator.replicateClear(store.clear(), concern), store.durable());
+      return answer(ctx, replication.replicateClear(store.clear(), concern), store.durable());
     },
     { methods: WRITE_METHODS },
   );

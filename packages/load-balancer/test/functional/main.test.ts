@@ -38,6 +38,28 @@ describe('the balancer process', () => {
     }
   });
 
+  it('starts nothing when imported as a library, and still runs as a program from dist/index.js', async () => {
+    const library = path.join(__dirname, '..', '..', 'src', 'index.js');
+    const imported = spawn(process.execPath, ['-e', `const lb = require(${JSON.stringify(library)}); console.log(typeof lb.createBalancer)`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    imported.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => imported.on('close', resolve));
+    expect({ code, out: out.trim() }).to.deep.equal({ code: 0, out: 'function' });
+    const backend = await startBackend('via-index');
+    const port = await deadPort();
+    const child = spawn(process.execPath, [library], {
+      env: { PATH: process.env.PATH ?? '', BACKENDS: `127.0.0.1:${backend.port}`, SERVICE_PORT: String(port), BALANCER_BIND_ADDRESS: '127.0.0.1', ADMIN_PORT: '0' },
+      stdio: 'ignore',
+    });
+    try {
+      await waitFor(async () => (await get(port).catch(() => '')) === 'via-index', 10_000, 'the balancer started from index.js');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('close', resolve));
+      await backend.close();
+    }
+  });
+
   it('exits 1 when its port is taken', async () => {
     const backend = await startBackend('taken');
     const r = run({ BACKENDS: '127.0.0.1:1', SERVICE_PORT: String(backend.port), BIND_ADDRESS: '127.0.0.1', ADMIN_PORT: '0' });
