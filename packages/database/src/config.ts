@@ -71,7 +71,7 @@ export const DEFAULTS = {
   DURABILITY: 'sync' as 'sync' | 'batch' | 'none', // lmdb: when a write is on disk (docs/operations.md)
   DURABILITY_INTERVAL_MS: 100, // ms, batch: longest time between a write and its commit
   MAX_URL_LENGTH: 8192, // characters of the request target; longer gets 414
-  MAX_CONNECTIONS: 10000, // open client sockets; more are dropped
+  MAX_CONNECTIONS: 10000, // open client sockets; more get 503 with Retry-After and are closed
   HEADERS_TIMEOUT_MS: 10000, // ms to receive the request headers, else 408
   REQUEST_TIMEOUT_MS: 30000, // ms to receive the whole request, else 408
   KEEP_ALIVE_TIMEOUT_MS: 5000, // ms an idle keep-alive connection stays open

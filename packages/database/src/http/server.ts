@@ -41,6 +41,10 @@ export interface HttpServerEvents {
 }
 
 const CLOSE_HEADERS = ['Connection', 'close'] as const;
+/** Seconds a client refused for MAX_CONNECTIONS is told to wait. */
+const RETRY_AFTER_S = 1;
+/** ms a connection over MAX_CONNECTIONS may take to send its request before it is cut. */
+const OVER_LIMIT_GRACE_MS = 1000;
 
 /**
  * An HTTP/1.1 server on node:http that routes by exact path and guards itself against
@@ -52,6 +56,11 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
   private readonly logger: Logger;
   private readonly maxUrlLength: number;
   private draining = false;
+  /** Connections over MAX_CONNECTIONS: their first request is refused. */
+  private readonly overLimit = new WeakSet<Socket>();
+  /** Connections that got their refusal: nothing more sent on them is routed. */
+  private readonly refused = new WeakSet<Socket>();
+  private readonly maxConnections: number;
   private closing: Promise<void> | undefined;
   private openConnections = 0;
 
@@ -69,10 +78,13 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
         keepAliveTimeout: options.keepAliveTimeoutMs,
         // Timeouts are enforced by a periodic sweep; sweep often enough to honour short ones.
         connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(options.headersTimeoutMs / 2))),
+        // Checked in onRequest, to answer in JSON like every other refusal.
+        requireHostHeader: false,
       },
       (req, res) => this.onRequest(req, res),
     );
-    this.server.maxConnections = options.maxConnections;
+    // Not server.maxConnections: it resets the connections past it with no answer at all.
+    this.maxConnections = options.maxConnections;
     this.server.on('connection', (socket: Socket) => this.onConnection(socket));
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.onClientError(error, socket));
   }
@@ -117,6 +129,12 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
   }
 
   private onConnection(socket: Socket): void {
+    if (this.openConnections >= this.maxConnections) {
+      // Not counted: it gets a 503 for its first request (or is cut if none comes soon).
+      this.overLimit.add(socket);
+      socket.setTimeout(OVER_LIMIT_GRACE_MS, () => socket.destroy());
+      return;
+    }
     this.openConnections++;
     this.emit('connect', socket);
     socket.once('close', () => {
@@ -126,6 +144,11 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const refusal = this.refused.has(req.socket) || this.overLimit.has(req.socket) ? ApiError.of('TOO_MANY_CONNECTIONS') : framingError(req);
+    if (refusal !== undefined) {
+      this.refuseAndClose(req, res, refusal);
+      return;
+    }
     const url = originForm(req.url ?? '/');
     const method = req.method ?? 'GET';
     const extra = this.draining ? CLOSE_HEADERS : undefined;
@@ -191,6 +214,22 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     }
   }
 
+  /**
+   * Answers `error` once on this connection and closes it. Requests already read behind
+   * this one (pipelined, or smuggled in a body that could not be framed) are never routed:
+   * their responses are destroyed, which ends the connection after the refusal is out.
+   */
+  private refuseAndClose(req: http.IncomingMessage, res: http.ServerResponse, error: ApiError): void {
+    const socket = req.socket;
+    if (this.refused.has(socket)) {
+      res.destroy();
+      return;
+    }
+    this.refused.add(socket);
+    res.once('finish', () => socket.destroySoon());
+    sendError(res, error, error.code === 'TOO_MANY_CONNECTIONS' ? ['Connection', 'close', 'Retry-After', String(RETRY_AFTER_S)] : CLOSE_HEADERS);
+  }
+
   private watchEnd(ctx: RequestContext): void {
     const started = performance.now();
     ctx.res.once('close', () => {
@@ -223,6 +262,11 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
       socket.destroy();
       return;
     }
+    if (this.refused.has(socket)) {
+      // Its refusal is out (or on its way): only close, once that is sent.
+      socket.end();
+      return;
+    }
     let apiError: ApiError;
     switch (error.code) {
       case 'ERR_HTTP_REQUEST_TIMEOUT':
@@ -242,6 +286,22 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
         `Connection: close\r\n\r\n${body}`,
     );
   }
+}
+
+/**
+ * A request that cannot be read safely: HTTP/1.1 without Host (RFC 9112 3.2), or a
+ * Transfer-Encoding whose last coding is not chunked (RFC 9112 6.3: the body's end cannot
+ * be found, and what follows it could be taken for a request of its own).
+ */
+function framingError(req: http.IncomingMessage): ApiError | undefined {
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 && req.headers.host === undefined) {
+    return new ApiError('BAD_REQUEST', 'An HTTP/1.1 request needs a Host header (RFC 9112 3.2).');
+  }
+  const encoding = req.headers['transfer-encoding'];
+  if (encoding !== undefined && encoding.split(',').pop()?.trim().toLowerCase() !== 'chunked') {
+    return new ApiError('BAD_REQUEST', `The request's Transfer-Encoding must end with chunked (got "${encoding.slice(0, 60)}"): its body cannot be framed.`);
+  }
+  return undefined;
 }
 
 /** `http://host/path?q` (absolute-form, RFC 9112 3.2.2) to `/path?q`; other targets as they are. */

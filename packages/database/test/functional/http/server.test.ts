@@ -204,11 +204,43 @@ describe('HttpServer', () => {
       expect(text).to.contain('"error":"HEADERS_TOO_LARGE"');
     });
 
-    it('drops connections over MAX_CONNECTIONS', async () => {
+    it('answers an HTTP/1.1 request without Host with a JSON 400, and closes', async () => {
+      await start();
+      const text = await rawExchange(port, 'GET /ok HTTP/1.1\r\n\r\n');
+      expect(text).to.match(/^HTTP\/1\.1 400/);
+      expect(text).to.match(/connection: close/i);
+      expect(text).to.contain('"error":"BAD_REQUEST"').and.contain('Host');
+      // HTTP/1.0 needs no Host.
+      expect(await rawExchange(port, 'GET /ok HTTP/1.0\r\n\r\n')).to.match(/^HTTP\/1\.1 200/);
+    });
+
+    it('refuses a Transfer-Encoding that is not chunked with a JSON 400 and closes, running nothing that follows', async () => {
+      let calls = 0;
+      await start();
+      router.register('/count', (ctx) => {
+        calls++;
+        sendJson(ctx.res, 200, '{}');
+      }, { methods: ['GET', 'POST'] });
+      const text = await rawExchange(
+        port,
+        'POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\nGET /count HTTP/1.1\r\nHost: x\r\n\r\n',
+      );
+      expect(text).to.match(/^HTTP\/1\.1 400/);
+      expect(text).to.contain('"error":"BAD_REQUEST"').and.contain('Transfer-Encoding');
+      expect(text.match(/HTTP\/1\.1 /g), 'one answer only').to.have.length(1);
+      expect(calls, 'no handler ran').to.equal(0);
+    });
+
+    it('answers connections over MAX_CONNECTIONS with a JSON 503 and Retry-After, then closes them', async () => {
       await start({ maxConnections: 2 });
       const sockets = [1, 2].map(() => net.connect(port, '127.0.0.1'));
       await waitFor(() => server.connections === 2, 2000, 'two connections');
-      expect(await requestFails(base, '/ok'), 'the third connection is refused').to.equal(true);
+      const refused = await request(base, '/ok');
+      expect(refused.status, 'the third connection').to.equal(503);
+      expect(refused.headers['retry-after']).to.equal('1');
+      expect(refused.headers.connection).to.equal('close');
+      expect(refused.json()).to.include({ error: 'TOO_MANY_CONNECTIONS' });
+      expect(server.connections).to.equal(2);
       sockets.forEach((s) => s.destroy());
       await waitFor(() => server.connections === 0, 2000, 'connections to close');
       expect((await request(base, '/ok')).status).to.equal(200);
