@@ -129,12 +129,21 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return known;
   }
 
-  /** Second-hand news: peers another node lists. Unknown URLs are added, to be pinged. */
+  /**
+   * Second-hand news: peers another node lists. Unknown URLs are added, to be pinged, up
+   * to MAX_UNKNOWN_PEERS held at once: a buggy or hostile list cannot make this node
+   * contact thousands of addresses. The rest are heard again from the next gossip, once the
+   * ones held have answered (or been forgotten, after DOWN_AFTER_MS of silence).
+   */
   hear(list: readonly { readonly url: string }[]): void {
     const me = this.self();
     const now = this.now();
+    let unknown = 0;
+    for (const peer of this.peers.values()) if (peer.nodeId === undefined) unknown++;
     for (const { url } of list) {
       if (url === me.url || this.peers.has(url)) continue;
+      if (unknown >= MAX_UNKNOWN_PEERS) return;
+      unknown++;
       this.peers.set(url, {
         url,
         nodeId: undefined,
@@ -177,3 +186,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return list;
   }
 }
+
+/** Peers heard of but never answered, held at once (bounds the addresses a node contacts). */
+export const MAX_UNKNOWN_PEERS = 64;

@@ -44,6 +44,10 @@ function bad(what: string): ApiError {
   return new ApiError('MALFORMED_BODY', `The request body is not the JSON this route takes: ${what}.`);
 }
 
+function tooMany(what: string, max: number): ApiError {
+  return new ApiError('PAYLOAD_TOO_LARGE', `A mesh request carries at most ${max} ${what}: send them in several requests.`, { max });
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -80,7 +84,8 @@ export function readPing(body: unknown): PingBody {
   const node = readNodeInfo(body.node);
   const peers: { url: string }[] = [];
   if (body.peers !== undefined) {
-    if (!Array.isArray(body.peers) || body.peers.length > 10_000) throw bad('peers must be a list');
+    if (!Array.isArray(body.peers)) throw bad('peers must be a list');
+    if (body.peers.length > MAX_PING_PEERS) throw tooMany('peers', MAX_PING_PEERS);
     for (const peer of body.peers as unknown[]) {
       if (!isObject(peer) || !isPeerUrl(peer.url)) throw bad('each peer must have a url');
       peers.push({ url: peer.url });
@@ -90,6 +95,7 @@ export function readPing(body: unknown): PingBody {
 }
 
 export function readReplicate(body: unknown): ReplicateBody {
+  if (isObject(body) && Array.isArray(body.records) && body.records.length > MAX_BATCH_RECORDS) throw tooMany('records', MAX_BATCH_RECORDS);
   return decoded(() => decodeReplicateBody(body));
 }
 
@@ -114,8 +120,16 @@ export function readVersionsRequest(body: unknown): VersionsRequest {
 }
 
 export function readPullRequest(body: unknown): PullRequest {
+  if (isObject(body) && Array.isArray(body.keys) && body.keys.length > MAX_PULL_KEYS) throw tooMany('keys', MAX_PULL_KEYS);
   if (!isObject(body) || !Array.isArray(body.keys) || !(body.keys as unknown[]).every((k) => typeof k === 'string')) {
     throw bad('expected {keys: [string, ...]}');
   }
   return { keys: body.keys as string[] };
 }
+
+/** Peers one ping may list: more than any mesh this node can serve has. */
+export const MAX_PING_PEERS = 1000;
+/** Keys one pull may ask for (anti-entropy pages hold REPLICATION_BATCH keys, at most 100,000). */
+export const MAX_PULL_KEYS = 100_000;
+/** Records one replicate body may carry (REPLICATION_BATCH is at most 100,000). */
+export const MAX_BATCH_RECORDS = 100_000;

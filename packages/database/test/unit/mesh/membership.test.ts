@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Membership, type NodeInfo } from '../../../src/mesh/membership';
+import { MAX_UNKNOWN_PEERS, Membership, type NodeInfo } from '../../../src/mesh/membership';
 
 const timers = { suspectAfterMs: 100, downAfterMs: 300, forgetAfterMs: 1000 };
 const me: NodeInfo = { nodeId: 'me', url: 'http://me:1', incarnation: 1, ready: true };
@@ -24,6 +24,21 @@ describe('Membership', () => {
     table.contact({ ...me, url: 'http://elsewhere:1' });
     expect(table.alive().map((p) => p.url)).to.deep.equal([b.url]);
     expect(events).to.deep.equal(['join:http://b:1']);
+  });
+
+  it('holds a bounded number of peers it has only heard of, however many a ping names', () => {
+    table.contact(b);
+    const flood = Array.from({ length: 10_000 }, (_, i) => ({ url: `http://10.0.${Math.floor(i / 250)}.${i % 250}:8100` }));
+    table.hear(flood);
+    table.hear(flood.slice(5000));
+    const unknown = table.list().filter((peer) => peer.nodeId === undefined);
+    expect(unknown).to.have.length(MAX_UNKNOWN_PEERS);
+    expect(table.get(b.url)?.state).to.equal('alive');
+    // Once they are forgotten (never answered), room is made for others.
+    now += timers.downAfterMs;
+    table.evaluate();
+    table.hear([{ url: 'http://new:1' }]);
+    expect(table.list().filter((peer) => peer.nodeId === undefined).map((peer) => peer.url)).to.deep.equal(['http://new:1']);
   });
 
   it('ages a silent peer to suspect, down, then forgets it', () => {

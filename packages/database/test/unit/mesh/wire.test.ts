@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ApiError } from '../../../src/errors';
-import { readDigestsRequest, readReplicate } from '../../../src/mesh/wire';
+import { MAX_BATCH_RECORDS, MAX_PING_PEERS, MAX_PULL_KEYS, readDigestsRequest, readPing, readPullRequest, readReplicate } from '../../../src/mesh/wire';
 
 describe('mesh wire bodies', () => {
   it('reads records and the clear watermark of a replicate body', () => {
@@ -14,6 +14,18 @@ describe('mesh wire bodies', () => {
       expect(() => readReplicate(body)).to.throw(ApiError).with.property('code', 'MALFORMED_BODY');
     });
   }
+
+  it('refuses a ping naming more peers than a mesh can have, and a pull of too many keys, with 413', () => {
+    const node = { nodeId: 'n1', url: 'http://a:1', incarnation: 1, ready: true };
+    const peers = Array.from({ length: MAX_PING_PEERS + 1 }, (_, i) => ({ url: `http://p${i}:1` }));
+    expect(() => readPing({ node, peers })).to.throw(ApiError).with.property('code', 'PAYLOAD_TOO_LARGE');
+    expect(readPing({ node, peers: peers.slice(1) }).peers).to.have.length(MAX_PING_PEERS);
+    const keys = Array.from({ length: MAX_PULL_KEYS + 1 }, (_, i) => `k${i}`);
+    expect(() => readPullRequest({ keys })).to.throw(ApiError).with.property('code', 'PAYLOAD_TOO_LARGE');
+    expect(readPullRequest({ keys: keys.slice(1) }).keys).to.have.length(MAX_PULL_KEYS);
+    const records = Array.from({ length: MAX_BATCH_RECORDS + 1 }, (_, i) => [`k${i}`, 'v', 1, 'n']);
+    expect(() => readReplicate({ records })).to.throw(ApiError).with.property('code', 'PAYLOAD_TOO_LARGE');
+  });
 
   it('refuses a clear watermark that is not {hlc, nodeId} with MALFORMED_BODY, naming it', () => {
     expect(() => readDigestsRequest({ clear: { hlc: -1, nodeId: 'n' } }))
