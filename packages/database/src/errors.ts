@@ -26,6 +26,10 @@ export const ERROR_CATALOGUE = {
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts.' },
   INTERNAL_ERROR: { status: 500, message: 'The server failed to answer this request; it has been logged.' },
   SHUTTING_DOWN: { status: 503, message: 'The node is shutting down.' },
+  WRITE_REFUSED: {
+    status: 503,
+    message: 'The write is applied on this node, but peers refused it, so fewer nodes than w hold it.',
+  },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'The node has as many open connections as it takes (MAX_CONNECTIONS): retry after the time in Retry-After, or reuse a connection.' },
   WRITE_TIMEOUT: {
     status: 504,

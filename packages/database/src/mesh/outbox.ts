@@ -7,6 +7,8 @@ import { compareVersions, type Version } from '../record/version';
 /** Told once when the peer holds the write (or a newer one of the same key). */
 export interface Ack {
   ack(): void;
+  /** The peer answered but did not take the write (`why` names the peer and the reason). */
+  refuse(why: string): void;
 }
 
 /** One replication request: records in their wire form, and a clear. */
@@ -15,7 +17,14 @@ export interface Batch {
   readonly clear: Version | undefined;
 }
 
-export type Send = (batch: Batch) => Promise<void>;
+/** What the peer did not take of a batch it answered: keys with the reason, and the clear. */
+export interface Refusals {
+  readonly keys: ReadonlyMap<string, string>;
+  readonly clear: string | undefined;
+}
+
+/** Sends a batch; resolves with what the peer refused (nothing: undefined). */
+export type Send = (batch: Batch) => Promise<Refusals | undefined>;
 
 export interface OutboxOptions {
   readonly batchSize: number;
@@ -131,10 +140,12 @@ export class Outbox {
     };
     let delay = 0;
     try {
-      await this.send(batch);
+      const refusals = await this.send(batch);
       this.failures = 0;
-      for (const [, entry] of taken) entry.acks?.forEach((ack) => ack.ack());
-      clear?.acks?.forEach((ack) => ack.ack());
+      // A refused record is never an acknowledgement; it is not sent again either (the
+      // peer would refuse it again): anti-entropy offers it once the cause is gone.
+      for (const [key, entry] of taken) settle(entry.acks, refusals?.keys.get(key));
+      settle(clear?.acks, refusals?.clear);
     } catch (error) {
       this.failures++;
       this.options.onError?.(error, this.failures);
@@ -181,5 +192,13 @@ export class Outbox {
       this.drop();
       this.options.onOverflow();
     }
+  }
+}
+
+function settle(acks: Ack[] | undefined, refused: string | undefined): void {
+  if (acks === undefined) return;
+  for (const ack of acks) {
+    if (refused === undefined) ack.ack();
+    else ack.refuse(refused);
   }
 }

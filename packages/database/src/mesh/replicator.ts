@@ -6,7 +6,7 @@ import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
 import type { ApplyOutcome, Store } from '../store/store';
 import type { Membership, Peer } from './membership';
-import { type Batch, Outbox } from './outbox';
+import { type Batch, Outbox, type Refusals } from './outbox';
 import { countApplied, type MeshStats } from './stats';
 import type { MeshTransport } from './transport';
 import { AckCounter, type WriteConcern } from './write-concern';
@@ -16,7 +16,19 @@ export interface ReceiveOutcome {
   readonly applied: number;
   readonly stale: number;
   readonly refused: number;
+  /** The records refused, `[key, reason]` (`drift`: too far in this node's future; `expired`: a tombstone past its TTL here). */
+  readonly refusals: [string, RefusalReason][];
+  /** Why the clear was refused, if it was. */
+  readonly clearRefused: RefusalReason | null;
 }
+
+export type RefusalReason = 'drift' | 'expired';
+
+/** What a refusal means, for the client whose write it was. */
+const REFUSAL_TEXT: Record<RefusalReason, string> = {
+  drift: "its version is further ahead of that node's clock than MAX_CLOCK_DRIFT_MS allows (a clock is off)",
+  expired: "it is a delete older than that node's TOMBSTONE_TTL_MS (a clock is off)",
+};
 
 export interface ReplicatorDeps {
   readonly config: MeshConfig;
@@ -48,13 +60,23 @@ export class Replicator {
    */
   replicateWrite(key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined {
     const counter = this.counter(concern);
-    for (const outbox of this.liveOutboxes()) outbox.enqueue(key, record, counter);
+    let asked = 0;
+    for (const outbox of this.liveOutboxes()) {
+      outbox.enqueue(key, record, counter);
+      asked++;
+    }
+    counter?.asked(asked);
     return counter?.promise;
   }
 
   replicateClear(watermark: Version, concern: WriteConcern): Promise<void> | undefined {
     const counter = this.counter(concern);
-    for (const outbox of this.liveOutboxes()) outbox.enqueueClear(watermark, counter);
+    let asked = 0;
+    for (const outbox of this.liveOutboxes()) {
+      outbox.enqueueClear(watermark, counter);
+      asked++;
+    }
+    counter?.asked(asked);
     return counter?.promise;
   }
 
@@ -63,17 +85,22 @@ export class Replicator {
     const { store, stats, logger } = this.deps;
     let applied = 0;
     let stale = 0;
-    let refused = 0;
-    const count = (outcome: ApplyOutcome): void => {
+    const refusals: [string, RefusalReason][] = [];
+    const count = (outcome: ApplyOutcome): RefusalReason | undefined => {
       countApplied(stats, outcome);
       if (outcome === 'applied') applied++;
       else if (outcome === 'stale') stale++;
-      else refused++;
+      else return outcome;
+      return undefined;
     };
-    if (body.clear !== null) count(store.applyClear(body.clear, 'replicated'));
-    for (const wire of body.records) count(store.apply(wire[0], fromWire(wire), 'replicated'));
+    const clearRefused = body.clear === null ? undefined : count(store.applyClear(body.clear, 'replicated'));
+    for (const wire of body.records) {
+      const refused = count(store.apply(wire[0], fromWire(wire), 'replicated'));
+      if (refused !== undefined) refusals.push([wire[0], refused]);
+    }
+    const refused = refusals.length + (clearRefused === undefined ? 0 : 1);
     if (refused > 0) logger.warn({ refused }, 'records refused (clock too far ahead, or expired tombstones)');
-    return { applied, stale, refused };
+    return { applied, stale, refused, refusals, clearRefused: clearRefused ?? null };
   }
 
   /** What waits for a peer is dropped (its acks never come): it is down, or restarted. */
@@ -134,8 +161,23 @@ export class Replicator {
     return outbox;
   }
 
-  private async send(url: string, batch: Batch): Promise<void> {
-    await this.deps.transport.post(url, '/_mesh/replicate', replicateBody(batch.records, batch.clear ?? null), this.deps.config.requestTimeoutMs);
+  private async send(url: string, batch: Batch): Promise<Refusals | undefined> {
+    const answer = await this.deps.transport.post<Partial<ReceiveOutcome>>(url, '/_mesh/replicate', replicateBody(batch.records, batch.clear ?? null), this.deps.config.requestTimeoutMs);
     this.deps.stats.recordsSent += batch.records.length;
+    return readRefusals(url, answer);
   }
+}
+
+/**
+ * The refusals in a peer's answer, each reason spelled out for the client. An answer
+ * without them (a node before refusals were reported) refused nothing it says.
+ */
+function readRefusals(url: string, answer: Partial<ReceiveOutcome>): Refusals | undefined {
+  const listed = Array.isArray(answer.refusals) ? answer.refusals : [];
+  const clear = answer.clearRefused;
+  if (listed.length === 0 && (clear === null || clear === undefined)) return undefined;
+  const why = (reason: unknown): string => `${url} refused it: ${REFUSAL_TEXT[reason === 'expired' ? 'expired' : 'drift']}`;
+  const keys = new Map<string, string>();
+  for (const entry of listed) if (Array.isArray(entry) && typeof entry[0] === 'string') keys.set(entry[0], why(entry[1]));
+  return { keys, clear: clear === null || clear === undefined ? undefined : why(clear) };
 }

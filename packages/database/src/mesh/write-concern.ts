@@ -16,6 +16,9 @@ export interface WriteConcern {
 export class AckCounter implements Ack {
   readonly promise: Promise<void>;
   private acked = 1;
+  /** Peers the write was sent to; undefined until known (then any number may answer). */
+  private sentTo: number | undefined;
+  private readonly refusals: string[] = [];
   private settled = false;
   private resolve!: () => void;
   private reject!: (error: ApiError) => void;
@@ -53,10 +56,41 @@ export class AckCounter implements Ack {
     this.check();
   }
 
+  /** How many peers the write was sent to: with refusals, `w` may become out of reach. */
+  asked(peers: number): void {
+    this.sentTo = peers;
+    this.check();
+  }
+
+  /**
+   * A peer answered without taking the write: never an acknowledgement. Once too few
+   * peers are left to reach `w`, the write fails at once with 503 WRITE_REFUSED and the
+   * reasons (it stays applied here; anti-entropy offers it again once the cause is gone).
+   */
+  refuse(why: string): void {
+    this.refusals.push(why);
+    this.check();
+  }
+
   private check(): void {
-    if (this.settled || this.acked < this.required) return;
+    if (this.settled) return;
+    if (this.acked >= this.required) {
+      this.settled = true;
+      this.timer.cancel();
+      this.resolve();
+      return;
+    }
+    if (this.refusals.length === 0 || this.sentTo === undefined) return;
+    const waiting = this.sentTo - (this.acked - 1) - this.refusals.length;
+    if (this.acked + waiting >= this.required) return;
     this.settled = true;
     this.timer.cancel();
-    this.resolve();
+    this.reject(
+      new ApiError(
+        'WRITE_REFUSED',
+        `The write is applied on this node, but ${this.refusals.length} node(s) refused it, so ${this.required} cannot hold it: ${[...new Set(this.refusals)].join('; ')}.`,
+        { acked: this.acked, required: this.required, refused: this.refusals.length },
+      ),
+    );
   }
 }

@@ -36,11 +36,14 @@ export class SimNode {
     config: MeshConfig,
     network: MemoryNetwork,
     scheduler: FakeScheduler,
+    /** ms this node's wall clock is ahead of the others (negative: behind). */
+    clockOffsetMs = 0,
   ) {
-    this.store = new Store(new MemoryAdapter(), new HybridClock(scheduler.now), nodeId, {
+    const wallClock = (): number => scheduler.now() + clockOffsetMs;
+    this.store = new Store(new MemoryAdapter(), new HybridClock(wallClock), nodeId, {
       maxClockDriftMs: config.maxClockDriftMs,
       tombstoneTtlMs: config.tombstoneTtlMs,
-      now: scheduler.now,
+      now: wallClock,
     });
     this.mesh = new Mesh(config, this.store, { nodeId, incarnation: scheduler.now(), url: () => url }, { transport: network.transportFor(url), scheduler, logger: silentLogger() });
     network.attach(url, new MeshService(this.mesh, this.store));
@@ -62,6 +65,11 @@ export class SimNode {
     void this.mesh.replicateWrite(key, this.store.set(key, value), { w: 1, timeoutMs: 1000 });
   }
 
+  /** A client's /set with a write concern: settles as the client's answer would. */
+  setWith(key: string, value: string, w: number | 'all', timeoutMs = 1000): Promise<void> {
+    return this.mesh.replicateWrite(key, this.store.set(key, value), { w, timeoutMs }) ?? Promise.resolve();
+  }
+
   /** A client's /rm on this node (w=1). */
   rm(key: string): void {
     const tombstone = this.store.remove(key);
@@ -80,14 +88,14 @@ export class SimNode {
 }
 
 /** `count` nodes on one in-memory network and one fake clock; node i seeds with node i-1 (a chain). */
-export function startCluster(count: number, env: Record<string, string> = {}): { nodes: SimNode[]; network: MemoryNetwork; scheduler: FakeScheduler; stop: () => Promise<void> } {
+export function startCluster(count: number, env: Record<string, string> = {}, clockOffsetsMs: readonly number[] = []): { nodes: SimNode[]; network: MemoryNetwork; scheduler: FakeScheduler; stop: () => Promise<void> } {
   const scheduler = new FakeScheduler();
   const network = new MemoryNetwork();
   const nodes: SimNode[] = [];
   for (let i = 0; i < count; i++) {
     const seed = i === 0 ? '' : `http://node-${i - 1}:8100`;
     const config = loadConfig({ ...SIM_MESH, MESH_NETWORK_URL: seed, MESH_SECRET: 'sim', HOSTNAME: `node-${i}`, ...env }).mesh;
-    nodes.push(new SimNode(`http://node-${i}:8100`, `n${i}`, config, network, scheduler));
+    nodes.push(new SimNode(`http://node-${i}:8100`, `n${i}`, config, network, scheduler, clockOffsetsMs[i] ?? 0));
   }
   for (const node of nodes) node.start();
   return { nodes, network, scheduler, stop: async () => void (await Promise.all(nodes.map((node) => node.stop()))) };

@@ -153,7 +153,7 @@ describe('mesh (in-process nodes on real sockets)', function () {
     expect((await a.get('/ping?nodes=x:1')).status).to.equal(401);
     expect(a.node.store.has('evil')).to.equal(false);
     const ok = await post(a.url, '/_mesh/replicate', body, { authorization: 'Bearer open sesame' });
-    expect(ok.json()).to.deep.equal({ applied: 1, stale: 0, refused: 0 });
+    expect(ok.json()).to.deep.equal({ applied: 1, stale: 0, refused: 0, refusals: [], clearRefused: null });
   });
 
   it('cannot be told by a client to skip replication', async () => {
@@ -174,7 +174,7 @@ describe('mesh (in-process nodes on real sockets)', function () {
       ['fine', 'y', hlcFromMs(now), 'n'],
     ];
     const reply = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records, clear: { hlc: hlcFromMs(now + 60_000), nodeId: 'n' } }));
-    expect(reply.json()).to.deep.equal({ applied: 1, stale: 0, refused: 3 });
+    expect(reply.json()).to.deep.equal({ applied: 1, stale: 0, refused: 3, refusals: [['future', 'drift'], ['dead', 'expired']], clearRefused: 'drift' });
     expect(a!.node.mesh.stats).to.include({ recordsDrift: 2, recordsExpired: 1 });
     expect(contents(a!)).to.deep.equal([['fine', 'y']]);
   });

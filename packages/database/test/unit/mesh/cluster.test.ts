@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ApiError } from '../../../src/errors';
 import { converged, fullMesh, type SimNode, startCluster } from '../../helpers/memory-cluster';
 
 /**
@@ -11,8 +12,8 @@ describe('mesh clusters on the in-memory network (fake clock)', () => {
   afterEach(async () => {
     for (const stop of running.splice(0)) await stop();
   });
-  const cluster = (count: number, env: Record<string, string> = {}): ReturnType<typeof startCluster> => {
-    const started = startCluster(count, env);
+  const cluster = (count: number, env: Record<string, string> = {}, offsets: number[] = []): ReturnType<typeof startCluster> => {
+    const started = startCluster(count, env, offsets);
     running.push(started.stop);
     return started;
   };
@@ -104,5 +105,26 @@ describe('mesh clusters on the in-memory network (fake clock)', () => {
     await scheduler.until(() => c.mesh.isReady && converged(nodes), 10_000, 'C to bootstrap again');
     for (const node of nodes) expect(node.store.get('doomed'), node.url).to.equal(undefined);
     expect(c.store.get('kept')).to.equal('1');
+  });
+
+  it('never counts a record a peer refused (clock too far ahead) as an acknowledgement: w fails at once, naming why', async () => {
+    // Node 0's clock is 90 s ahead; peers refuse versions more than 60 s in their future.
+    const { nodes, scheduler } = cluster(3, { MAX_CLOCK_DRIFT_MS: '60000' }, [90_000, 0, 0]);
+    await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [skewed, healthy] = nodes as [SimNode, SimNode];
+    const outcome = skewed.setWith('k', 'from the future', 'all').then(
+      () => 'acknowledged',
+      (error: unknown) => error,
+    );
+    await scheduler.advance(50);
+    const error = await outcome;
+    expect(error).to.be.instanceOf(ApiError);
+    expect((error as ApiError).toJSON()).to.include({ error: 'WRITE_REFUSED', acked: 1, required: 3 });
+    expect((error as ApiError).message).to.match(/clock/);
+    expect(healthy.store.get('k')).to.equal(undefined);
+    // A write w=2 from a healthy node is acknowledged as before.
+    const healthyWrite = healthy.setWith('ok', '1', 2);
+    await scheduler.advance(50);
+    await healthyWrite;
   });
 });

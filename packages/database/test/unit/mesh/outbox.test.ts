@@ -1,15 +1,19 @@
 import { expect } from 'chai';
-import { type Batch, Outbox, type OutboxOptions } from '../../../src/mesh/outbox';
+import { type Batch, Outbox, type OutboxOptions, type Refusals } from '../../../src/mesh/outbox';
 import type { StoredRecord } from '../../../src/record/record';
 import { FakeScheduler } from '../../helpers/fake-scheduler';
 
 const rec = (value: string | null, hlc: number, nodeId = 'n1'): StoredRecord => ({ value, hlc, nodeId });
 
-function counter(): { ack(): void; count: number } {
+function counter(): { ack(): void; refuse(why: string): void; count: number; refused: string[] } {
   return {
     count: 0,
+    refused: [],
     ack() {
       this.count++;
+    },
+    refuse(why: string) {
+      this.refused.push(why);
     },
   };
 }
@@ -21,8 +25,8 @@ describe('Outbox', () => {
     scheduler = new FakeScheduler();
   });
   const waitFor = (condition: () => boolean, maxMs: number, what: string): Promise<number> => scheduler.until(condition, maxMs, what, 1);
-  const make = (send: (batch: Batch) => Promise<void>, options: Partial<OutboxOptions> = {}): Outbox => {
-    const outbox = new Outbox(send, {
+  const make = (send: (batch: Batch) => Promise<Refusals | undefined | void>, options: Partial<OutboxOptions> = {}): Outbox => {
+    const outbox = new Outbox(async (batch) => (await send(batch)) ?? undefined, {
       batchSize: 100,
       batchDelayMs: 0,
       retryMaxMs: 20,
@@ -52,6 +56,26 @@ describe('Outbox', () => {
     await waitFor(() => second.count === 1, 2000, 'the ack');
     expect(batches).to.deep.equal([{ records: [['a', '2', 2, 'n1'], ['b', null, 3, 'n1']], clear: undefined }]);
     expect(first.count).to.equal(1);
+    expect(outbox.depth).to.equal(0);
+  });
+
+  it('never acks a record the peer refused, tells its acks why, and does not send it again', async () => {
+    const batches: Batch[] = [];
+    const outbox = make((batch) => {
+      batches.push(batch);
+      return Promise.resolve({ keys: new Map([['bad', 'http://p refused it: clock']]), clear: 'http://p refused the clear' });
+    });
+    const good = counter();
+    const bad = counter();
+    const clear = counter();
+    outbox.enqueue('good', rec('1', 1), good);
+    outbox.enqueue('bad', rec('2', 2), bad);
+    outbox.enqueueClear({ hlc: 3, nodeId: 'n1' }, clear);
+    await waitFor(() => good.count === 1, 2000, 'the ack');
+    await scheduler.advance(100);
+    expect([bad.count, bad.refused]).to.deep.equal([0, ['http://p refused it: clock']]);
+    expect([clear.count, clear.refused]).to.deep.equal([0, ['http://p refused the clear']]);
+    expect(batches).to.have.length(1);
     expect(outbox.depth).to.equal(0);
   });
 

@@ -36,4 +36,32 @@ describe('AckCounter', () => {
     expect((error as ApiError).status).to.equal(504);
     counter.ack(); // a late ack changes nothing
   });
+
+  it('fails at once with 503 WRITE_REFUSED once refusals leave too few peers, naming why; not before', async () => {
+    const counter = new AckCounter(3, 5000, new FakeScheduler());
+    let outcome: unknown = 'pending';
+    counter.promise.then(
+      () => (outcome = 'acknowledged'),
+      (error: unknown) => (outcome = error),
+    );
+    counter.asked(3);
+    counter.refuse('http://a refused it: clock');
+    await Promise.resolve();
+    expect(outcome, 'two peers may still ack').to.equal('pending');
+    counter.refuse('http://b refused it: clock');
+    await Promise.resolve();
+    expect(outcome).to.be.instanceOf(ApiError);
+    expect((outcome as ApiError).toJSON()).to.include({ error: 'WRITE_REFUSED', acked: 1, required: 3, refused: 2 });
+    expect((outcome as ApiError).status).to.equal(503);
+    expect((outcome as ApiError).message).to.contain('http://a refused it: clock; http://b refused it: clock');
+    counter.ack(); // a late ack changes nothing
+  });
+
+  it('is acknowledged despite a refusal when enough other peers ack', async () => {
+    const counter = new AckCounter(2, 5000, new FakeScheduler());
+    counter.refuse('http://a refused it');
+    counter.asked(2);
+    counter.ack();
+    await counter.promise;
+  });
 });
