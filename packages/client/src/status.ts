@@ -61,6 +61,18 @@ export interface MeshStats {
   readonly bootstrap: SyncRound | undefined;
 }
 
+/** This node's clock against its peers', measured from the pings. */
+export interface ClockStatus {
+  /** This node's clock minus the median member's, ms. */
+  readonly offsetMs: number;
+  /** True when |offsetMs| is over thresholdMs: the node takes no writes (503 CLOCK_SKEW). */
+  readonly skewed: boolean;
+  /** Half of MAX_CLOCK_DRIFT_MS (at least 100 ms). */
+  readonly thresholdMs: number;
+  /** Each peer's clock minus this node's, and the round trip that measured it. */
+  readonly peers: readonly { readonly url: string; readonly offsetMs: number; readonly rttMs: number }[];
+}
+
 /** What opening the storage found at start. */
 export interface StorageOpen {
   readonly records: number;
@@ -94,6 +106,7 @@ export interface NodeStatus {
   readonly memory: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number };
   readonly clearWatermark: VersionInfo | null;
   readonly peers: readonly PeerStatus[];
+  readonly clock: ClockStatus;
   readonly mesh: MeshStats;
 }
 

@@ -30,6 +30,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: 'The write is applied on this node, but peers refused it, so fewer nodes than w hold it.',
   },
+  CLOCK_SKEW: {
+    status: 503,
+    message: "This node's clock is off from the other nodes' by more than half of MAX_CLOCK_DRIFT_MS: it takes no writes until the clock is corrected (see clock in /status); write to another node.",
+  },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'The node has as many open connections as it takes (MAX_CONNECTIONS): retry after the time in Retry-After, or reuse a connection.' },
   WRITE_TIMEOUT: {
     status: 504,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { registerAdminRoutes } from './api/admin-routes';
 import { registerKvRoutes } from './api/kv-routes';
+import { ApiError } from './errors';
 import { HybridClock, type Now } from './clock/hlc';
 import { realScheduler, type Scheduler, type Timer } from './clock/scheduler';
 import type { NodeConfig } from './config';
@@ -109,6 +110,7 @@ export class DatabaseNode {
       limits,
       replication: this.mesh,
       writeDefaults: { w: config.mesh.writeConcern, timeoutMs: config.mesh.writeTimeoutMs },
+      writeHooks: [() => (this.mesh.clock.skewed ? ApiError.of('CLOCK_SKEW') : undefined)],
     });
     registerMeshRoutes(this.router, {
       service: new MeshService(this.mesh, this.store),

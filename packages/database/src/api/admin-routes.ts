@@ -1,4 +1,4 @@
-import type { MeshStats, NodeStatus, PeerStatus, StorageOpen } from '@meshkv/client';
+import type { ClockStatus, MeshStats, NodeStatus, PeerStatus, StorageOpen } from '@meshkv/client';
 import { sendJson } from '../http/reply';
 import type { Router } from '../http/router';
 import type { Store } from '../store/store';
@@ -28,6 +28,7 @@ export interface ServerView {
 export interface MeshView {
   readonly isReady: boolean;
   peerStatus(): PeerStatus[];
+  clockStatus(): ClockStatus;
   readonly stats: MeshStats;
 }
 
@@ -77,6 +78,7 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
       memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
       clearWatermark: store.clearWatermark ?? null,
       peers: mesh.peerStatus(),
+      clock: mesh.clockStatus(),
       mesh: mesh.stats,
     };
     sendJson(ctx.res, 200, JSON.stringify(status));

@@ -1,6 +1,6 @@
 import { ApiError } from '../errors';
 import { SUCCESS_BODY, sendError, sendJson, streamJsonArray } from '../http/reply';
-import type { RequestContext, Router } from '../http/router';
+import type { Hook, RequestContext, Router } from '../http/router';
 import type { WriteConcern } from '../mesh/write-concern';
 import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
@@ -20,10 +20,12 @@ export interface KvRouteDeps {
   readonly replication: ReplicationTarget;
   /** `w` and `wtimeout` when a request gives none (WRITE_CONCERN, WRITE_TIMEOUT_MS). */
   readonly writeDefaults: WriteConcern;
+  /** Hooks of the routes that write (a node whose clock is off takes no writes). */
+  readonly writeHooks?: readonly Hook[];
 }
 
 /** Methods of the routes that change data: HEAD must stay safe, so it is not one of them. */
-const WRITE_METHODS = ['GET'];
+const WRITE_METHODS = ['GET'] as const;
 const MISSING_RECORD = ApiError.of('MISSING_RECORD');
 
 /**
@@ -31,7 +33,8 @@ const MISSING_RECORD = ApiError.of('MISSING_RECORD');
  * `{"error":CODE,"message":…}` with its status, returned by the parameter readers rather
  * than thrown: these are the hot routes.
  */
-export function registerKvRoutes(router: Router, { store, limits, replication, writeDefaults }: KvRouteDeps): void {
+export function registerKvRoutes(router: Router, { store, limits, replication, writeDefaults, writeHooks = [] }: KvRouteDeps): void {
+  const WRITES = { methods: WRITE_METHODS, hooks: writeHooks };
   router.register(
     '/set',
     (ctx) => {
@@ -41,7 +44,7 @@ export function registerKvRoutes(router: Router, { store, limits, replication, w
       if (key instanceof ApiError || value instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, value, concern));
       return answer(ctx, replication.replicateWrite(key, store.set(key, value), concern), store.durable());
     },
-    { methods: WRITE_METHODS },
+    WRITES,
   );
 
   router.register('/get', (ctx) => {
@@ -69,7 +72,7 @@ export function registerKvRoutes(router: Router, { store, limits, replication, w
       if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
       return answer(ctx, replication.replicateWrite(key, tombstone, concern), store.durable());
     },
-    { methods: WRITE_METHODS },
+    WRITES,
   );
 
   router.register(
@@ -79,7 +82,7 @@ export function registerKvRoutes(router: Router, { store, limits, replication, w
       if (concern instanceof ApiError) return sendError(ctx.res, concern);
       return answer(ctx, replication.replicateClear(store.clear(), concern), store.durable());
     },
-    { methods: WRITE_METHODS },
+    WRITES,
   );
 
   router.register('/getKeys', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([k]) => JSON.stringify(k))));

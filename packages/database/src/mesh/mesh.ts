@@ -1,4 +1,4 @@
-import type { PeerStatus, SyncReport } from '@meshkv/client';
+import type { ClockStatus, PeerStatus, SyncReport } from '@meshkv/client';
 import type { Logger } from '@meshkv/common';
 import type { Scheduler, Timer } from '../clock/scheduler';
 import type { MeshConfig } from '../config';
@@ -7,6 +7,7 @@ import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
 import type { Store } from '../store/store';
 import { AntiEntropy } from './anti-entropy';
+import { ClockWatch } from './clock-watch';
 import { Membership, type NodeInfo, type Peer } from './membership';
 import { nkvdPing } from './nkvd-ping';
 import { Pinger } from './pinger';
@@ -39,6 +40,8 @@ export interface MeshDependencies {
 export class Mesh {
   readonly membership: Membership;
   readonly stats: MeshStats = newMeshStats();
+  /** This node's clock against its peers' (measured from the pings). */
+  readonly clock: ClockWatch;
   private readonly pinger: Pinger;
   private readonly replicator: Replicator;
   private readonly syncs: SyncQueue;
@@ -55,6 +58,7 @@ export class Mesh {
     const self = (): NodeInfo => this.self();
     const isReady = (): boolean => this.ready;
     this.membership = new Membership(self, config, () => scheduler.now());
+    this.clock = new ClockWatch(config.maxClockDriftMs, logger);
     this.pinger = new Pinger({
       config,
       membership: this.membership,
@@ -63,6 +67,7 @@ export class Mesh {
       logger,
       scheduler,
       self,
+      clock: this.clock,
       isReady,
       onAlone: () => {
         this.ready = true;
@@ -105,12 +110,18 @@ export class Mesh {
     this.membership.on('forget', (peer) => this.onForget(peer));
   }
 
+  /** Holds what its peers hold, and its clock agrees with theirs. */
   get isReady(): boolean {
-    return this.ready;
+    return this.ready && !this.clock.skewed;
   }
 
   self(): NodeInfo {
-    return { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.identity.incarnation, ready: this.ready };
+    return { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.identity.incarnation, ready: this.isReady };
+  }
+
+  /** What /status shows of the clock. */
+  clockStatus(): ClockStatus {
+    return { offsetMs: this.clock.offsetMs, skewed: this.clock.skewed, thresholdMs: this.clock.thresholdMs, peers: this.clock.peers };
   }
 
   start(): void {
@@ -213,12 +224,14 @@ export class Mesh {
   private onDown(peer: Peer): void {
     this.deps.logger.warn({ peer: peer.url, nodeId: peer.nodeId }, 'peer is down');
     this.replicator.drop(peer.url);
+    this.clock.forget(peer.url);
   }
 
   private onForget(peer: Peer): void {
     this.pinger.forget(peer.url);
     if (peer.nodeId !== undefined) this.deps.logger.info({ peer: peer.url, nodeId: peer.nodeId }, 'peer forgotten');
     this.replicator.remove(peer.url);
+    this.clock.forget(peer.url);
     this.deps.transport.forget(peer.url);
   }
 }

@@ -2,6 +2,7 @@ import type { Logger } from '@meshkv/common';
 import type { Scheduler } from '../clock/scheduler';
 import type { MeshConfig } from '../config';
 import type { Store } from '../store/store';
+import type { ClockWatch } from './clock-watch';
 import type { Membership, NodeInfo } from './membership';
 import type { MeshTransport } from './transport';
 import { type PingBody, readPing } from './wire';
@@ -19,6 +20,7 @@ export interface PingerDeps {
   readonly logger: Logger;
   readonly scheduler: Scheduler;
   readonly self: () => NodeInfo;
+  readonly clock: ClockWatch;
   readonly isReady: () => boolean;
   /** No other node answered for LONELY_ROUNDS rounds: this node starts a mesh of its own. */
   readonly onAlone: () => void;
@@ -59,9 +61,9 @@ export class Pinger {
   }
 
   /** A peer pinged us: note it and whoever it knows, and answer with what we know. */
-  answer(body: PingBody): { node: NodeInfo; peers: ReturnType<Membership['gossip']> } {
+  answer(body: PingBody): { node: NodeInfo; peers: ReturnType<Membership['gossip']>; time: number } {
     this.heard(body);
-    return { node: this.deps.self(), peers: this.deps.membership.gossip() };
+    return { node: this.deps.self(), peers: this.deps.membership.gossip(), time: this.deps.scheduler.now() };
   }
 
   /** A URL forgotten by the membership: its failure count goes too. */
@@ -110,13 +112,16 @@ export class Pinger {
     const fresh = peer === undefined && config.seeds.includes(url) && !this.nodeSeeds.has(url);
     try {
       let body: PingBody;
+      let sentAt: number;
       for (let attempt = 1; ; attempt++) {
-        const answer = await transport.post<unknown>(url, '/ping', { node: this.deps.self(), peers: membership.gossip() }, config.pingTimeoutMs, fresh);
+        sentAt = scheduler.now();
+        const answer = await transport.post<unknown>(url, '/ping', { node: this.deps.self(), peers: membership.gossip(), time: sentAt }, config.pingTimeoutMs, fresh);
         body = readPing(answer);
         // A seed that answers in its own name is a node, not a balancer: pooled from now on.
         if (body.node.url === url) this.nodeSeeds.add(url);
         if (!fresh || body.node.nodeId !== this.deps.self().nodeId || attempt >= SELF_ANSWER_RETRIES || this.stopped) break;
       }
+      if (body.time !== undefined && body.node.nodeId !== this.deps.self().nodeId) this.deps.clock.measure(body.node.url, sentAt, scheduler.now(), body.time);
       this.heard(body);
       this.failures.delete(url);
     } catch (error) {

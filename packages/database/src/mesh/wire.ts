@@ -14,6 +14,8 @@ import type { NodeInfo } from './membership';
 export interface PingBody {
   readonly node: NodeInfo;
   readonly peers: readonly { readonly url: string }[];
+  /** The sender's wall clock when it sent this (ms since the epoch); absent from older nodes. */
+  readonly time?: number;
 }
 
 export interface DigestsRequest {
@@ -91,7 +93,8 @@ export function readPing(body: unknown): PingBody {
       peers.push({ url: peer.url });
     }
   }
-  return { node, peers };
+  const time = typeof body.time === 'number' && Number.isFinite(body.time) ? body.time : undefined;
+  return time === undefined ? { node, peers } : { node, peers, time };
 }
 
 export function readReplicate(body: unknown): ReplicateBody {

@@ -45,9 +45,11 @@ export class SimNode {
       tombstoneTtlMs: config.tombstoneTtlMs,
       now: wallClock,
     });
-    this.mesh = new Mesh(config, this.store, { nodeId, incarnation: scheduler.now(), url: () => url }, { transport: network.transportFor(url), scheduler, logger: silentLogger() });
+    // The node's own view of time: the shared fake clock, off by its offset.
+    const timers = { now: wallClock, after: scheduler.after.bind(scheduler), every: scheduler.every.bind(scheduler) };
+    this.mesh = new Mesh(config, this.store, { nodeId, incarnation: wallClock(), url: () => url }, { transport: network.transportFor(url), scheduler: timers, logger: silentLogger() });
     network.attach(url, new MeshService(this.mesh, this.store));
-    this.purge = new TombstonePurge(this.store, config.tombstoneTtlMs, scheduler, silentLogger());
+    this.purge = new TombstonePurge(this.store, config.tombstoneTtlMs, timers, silentLogger());
   }
 
   start(): void {

@@ -11,10 +11,11 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
-/** A real node listening on 127.0.0.1 on a free port, configured as from `env`. */
-export async function startTestNode(env: Record<string, string> = {}): Promise<TestNode> {
+/** A real node listening on 127.0.0.1 on a free port, configured as from `env`, its wall clock `clockOffsetMs` ahead. */
+export async function startTestNode(env: Record<string, string> = {}, clockOffsetMs = 0): Promise<TestNode> {
   const config = loadConfig({ PORT: '0', BIND_ADDRESS: '127.0.0.1', HOSTNAME: 'test-node', SHUTDOWN_TIMEOUT_MS: '2000', ...env });
-  const node = new DatabaseNode(config, { logger: silentLogger() });
+  const now = clockOffsetMs === 0 ? undefined : (): number => Date.now() + clockOffsetMs;
+  const node = new DatabaseNode(config, { logger: silentLogger(), ...(now === undefined ? {} : { now }) });
   const address = await node.listen();
   const url = node.url;
   return {

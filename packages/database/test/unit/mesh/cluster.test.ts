@@ -127,4 +127,20 @@ describe('mesh clusters on the in-memory network (fake clock)', () => {
     await scheduler.advance(50);
     await healthyWrite;
   });
+
+  it('measures clock offsets from the pings: the node off by more than half MAX_CLOCK_DRIFT_MS says so and stops stamping writes; the others do not', async () => {
+    const { nodes, scheduler } = cluster(3, { MAX_CLOCK_DRIFT_MS: '60000' }, [90_000, 0, 250]);
+    await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    await scheduler.advance(500);
+    const [skewed, a, b] = nodes as [SimNode, SimNode, SimNode];
+    expect(skewed.mesh.clock.skewed).to.equal(true);
+    expect(skewed.mesh.clock.offsetMs).to.be.within(89_000, 91_000);
+    expect(skewed.mesh.isReady).to.equal(false);
+    for (const node of [a, b]) {
+      expect(node.mesh.clock.skewed, node.url).to.equal(false);
+      expect(Math.abs(node.mesh.clock.offsetMs), node.url).to.be.at.most(300);
+    }
+    const peers = a.mesh.clock.peers;
+    expect(peers.find((p) => p.url === skewed.url)?.offsetMs).to.be.within(89_000, 91_000);
+  });
 });
