@@ -59,6 +59,8 @@ export class Mesh {
     const isReady = (): boolean => this.ready;
     this.membership = new Membership(self, config, () => scheduler.now());
     this.clock = new ClockWatch(config.maxClockDriftMs, logger);
+    // A node whose clock is off judges records from elsewhere by the mesh's time.
+    store.correctRemoteTime(() => -this.clock.offsetMs);
     this.pinger = new Pinger({
       config,
       membership: this.membership,

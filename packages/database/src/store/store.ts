@@ -46,6 +46,7 @@ export class Store {
   /** XOR fingerprints of every record per bucket, kept up to date on every change. */
   readonly digests = new BucketDigests();
   private readonly listeners: ChangeListener[] = [];
+  private correction: () => number = () => 0;
   private tombstones = 0;
   private watermark: Version | undefined;
   private readonly maxDriftMs: number;
@@ -79,6 +80,20 @@ export class Store {
       }
     }
     if (this.watermark) clock.observe(this.watermark.hlc);
+  }
+
+  /**
+   * How far (ms) the mesh's time is from this node's clock, as measured by the mesh: added
+   * to `now()` when judging versions from elsewhere (drift, expired tombstones), so a node
+   * whose clock is behind does not refuse the present. Zero until set.
+   */
+  correctRemoteTime(correction: () => number): void {
+    this.correction = correction;
+  }
+
+  /** This node's idea of the mesh's time, for judging versions from elsewhere. */
+  private remoteNow(): number {
+    return this.now() + this.correction();
   }
 
   /** Calls `listener` for every change applied from now on (see ChangeListener). */
@@ -184,7 +199,7 @@ export class Store {
   /** Merges a record from elsewhere: sent by its writer (`replicated`) or by anti-entropy (`repaired`). */
   apply(key: string, record: StoredRecord, origin: ChangeOrigin): ApplyOutcome {
     const physical = physicalMs(record.hlc);
-    const now = this.now();
+    const now = this.remoteNow();
     if (physical > now + this.maxDriftMs) return 'drift';
     if (record.value === null && physical < now - this.tombstoneTtlMs) return 'expired';
     this.clock.observe(record.hlc);
@@ -201,7 +216,7 @@ export class Store {
 
   /** Merges a clear watermark from elsewhere (or a local clear). */
   applyClear(watermark: Version, origin: ChangeOrigin): ApplyOutcome {
-    if (physicalMs(watermark.hlc) > this.now() + this.maxDriftMs) return 'drift';
+    if (physicalMs(watermark.hlc) > this.remoteNow() + this.maxDriftMs) return 'drift';
     this.clock.observe(watermark.hlc);
     if (this.watermark !== undefined && compareVersions(watermark, this.watermark) <= 0) return 'stale';
     this.watermark = { hlc: watermark.hlc, nodeId: watermark.nodeId };

@@ -143,4 +143,19 @@ describe('mesh clusters on the in-memory network (fake clock)', () => {
     const peers = a.mesh.clock.peers;
     expect(peers.find((p) => p.url === skewed.url)?.offsetMs).to.be.within(89_000, 91_000);
   });
+
+  it('a node whose clock is behind judges remote versions by the mesh time it measured, so it keeps taking the others\' writes', async () => {
+    // Node 0 is 120 s behind: without correction every version from the others is "in its future".
+    const { nodes, scheduler } = cluster(3, { MAX_CLOCK_DRIFT_MS: '60000' }, [-120_000, 0, 0]);
+    await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    await scheduler.advance(500);
+    const [behind, healthy] = nodes as [SimNode, SimNode];
+    expect(behind.mesh.clock.skewed).to.equal(true);
+    const write = healthy.setWith('k', 'now', 'all');
+    await scheduler.advance(50);
+    await write;
+    expect(behind.store.get('k')).to.equal('now');
+    expect(behind.mesh.stats.recordsDrift).to.equal(0);
+    expect(converged(nodes)).to.equal(true);
+  });
 });
