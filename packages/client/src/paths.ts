@@ -5,8 +5,8 @@
 
 /** `w` and `wtimeout` of a write: how many nodes must hold it before the answer, and how long to wait. */
 export interface WriteOptions {
-  /** A number of nodes, or 'all' (every peer alive). Default: the node's WRITE_CONCERN. */
-  readonly w?: number | 'all';
+  /** A number of nodes, 'all' (every member of the mesh, a down one included) or 'majority'. Default: the node's WRITE_CONCERN. */
+  readonly w?: number | 'all' | 'majority';
   /** ms; default: the node's WRITE_TIMEOUT_MS. */
   readonly wtimeout?: number;
 }

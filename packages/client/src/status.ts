@@ -42,6 +42,8 @@ export interface PeerStatus {
   readonly outbox: number;
   /** True while its replication requests fail and are retried. */
   readonly retrying: boolean;
+  /** Alive (it answers pings), yet its replication requests fail: a one-way partition, say. */
+  readonly degraded: boolean;
 }
 
 /** Counters of the mesh since the node started. */

@@ -37,7 +37,7 @@ export interface MeshConfig {
   readonly seeds: readonly string[];
   /** Undefined: mesh routes are open (a warning is logged at start). */
   readonly secret: string | undefined;
-  readonly writeConcern: number | 'all';
+  readonly writeConcern: WriteCount;
   readonly writeTimeoutMs: number;
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
@@ -200,18 +200,21 @@ function readSeeds(raw: string | undefined, problems: string[]): string[] {
   return seeds;
 }
 
-/** `WRITE_CONCERN` and the `w` parameter: a whole number of nodes from 1, or `all`. */
-export function parseWriteConcern(text: string): number | 'all' | undefined {
-  if (text === 'all') return 'all';
+/** How many nodes must hold a write: a number, every member (`all`), or more than half of them (`majority`). */
+export type WriteCount = number | 'all' | 'majority';
+
+/** `WRITE_CONCERN` and the `w` parameter: a whole number of nodes from 1, `all` or `majority`. */
+export function parseWriteConcern(text: string): WriteCount | undefined {
+  if (text === 'all' || text === 'majority') return text;
   if (!/^[1-9]\d{0,3}$/.test(text)) return undefined;
   return Number(text);
 }
 
-function readWriteConcern(raw: string | undefined, problems: string[]): number | 'all' {
+function readWriteConcern(raw: string | undefined, problems: string[]): WriteCount {
   if (raw === undefined || raw.trim() === '') return 1;
   const concern = parseWriteConcern(raw.trim().toLowerCase());
   if (concern === undefined) {
-    problems.push(`WRITE_CONCERN must be a whole number from 1 to 9999 or "all" (got "${raw}")`);
+    problems.push(`WRITE_CONCERN must be a whole number from 1 to 9999, "all" or "majority" (got "${raw}")`);
     return 1;
   }
   return concern;

@@ -12,7 +12,7 @@ export const ERROR_CATALOGUE = {
   MALFORMED_QUERY: { status: 400, message: 'The query string cannot be read.' },
   INVALID_WRITE_CONCERN: {
     status: 400,
-    message: 'The write concern cannot be read: w takes a whole number of nodes or "all", wtimeout milliseconds.',
+    message: 'The write concern cannot be read: w takes a whole number of nodes, "all" or "majority", wtimeout milliseconds.',
   },
   MALFORMED_BODY: { status: 400, message: 'The request body is not the JSON this route takes.' },
   BAD_REQUEST: { status: 400, message: 'The request cannot be read as HTTP/1.1.' },

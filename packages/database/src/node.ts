@@ -23,7 +23,7 @@ import { TombstonePurge } from './store/tombstone-purge';
 import { packageVersion } from './package-version';
 
 /** Names of what a node keeps beside its records (durable storage only). */
-const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact' } as const;
+const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact', incarnation: 'incarnation' } as const;
 /** Connections per peer: a peer that hangs can hold no more sockets than this. */
 const PEER_CONNECTIONS = 4;
 /** ms between two saves of the clock and the last contact. */
@@ -41,7 +41,9 @@ export class DatabaseNode {
   readonly store: Store;
   readonly mesh: Mesh;
   readonly nodeId: string;
-  readonly incarnation: number;
+  /** The incarnation this run started with (see `incarnation` for the one now). */
+  readonly startIncarnation: number;
+  readonly startedAt: number;
   /** What opening the storage found (logged at start, shown in /status). */
   readonly storageOpen: StorageOpen;
   private readonly adapter: StorageAdapter;
@@ -65,9 +67,12 @@ export class DatabaseNode {
     // A node keeps its id with its data: peers then see it restart, not a stranger.
     this.nodeId = config.nodeId ?? this.adapter.getMeta(META.nodeId) ?? randomBytes(8).toString('hex');
     if (config.storage === 'lmdb') this.adapter.setMeta(META.nodeId, this.nodeId);
-    // Grows at every start as long as the wall clock does; peers use it to tell a
-    // restarted node from its previous life.
-    this.incarnation = now();
+    // Grows at every start: the start time, but above the one saved by the previous run
+    // when the clock went back. Peers use it to tell a restarted node from its previous
+    // life; a memory node whose clock went back learns a higher one from its peers.
+    this.startedAt = now();
+    this.startIncarnation = Math.max(this.startedAt, this.savedNumber(META.incarnation) + 1);
+    if (config.storage === 'lmdb') this.adapter.setMeta(META.incarnation, String(this.startIncarnation));
     this.clock = new HybridClock(now);
     // Never issue a version below one issued before the restart, even if the wall clock
     // went back meanwhile (the records' own versions are observed by the Store too).
@@ -91,7 +96,7 @@ export class DatabaseNode {
     this.mesh = new Mesh(
       config.mesh,
       this.store,
-      { nodeId: this.nodeId, incarnation: this.incarnation, url: () => this.advertiseUrl },
+      { nodeId: this.nodeId, incarnation: this.startIncarnation, url: () => this.advertiseUrl },
       {
         transport: new HttpTransport({
           secret: config.mesh.secret,
@@ -127,11 +132,11 @@ export class DatabaseNode {
         hostname: config.hostname,
         port: () => this.address?.port ?? config.port,
         nodeId: this.nodeId,
-        incarnation: this.incarnation,
+        incarnation: () => this.incarnation,
         advertiseUrl: () => this.advertiseUrl,
         storage: config.storage,
         storageOpen: this.storageOpen,
-        startedAt: this.incarnation,
+        startedAt: this.startedAt,
         now,
       },
     });
@@ -153,6 +158,11 @@ export class DatabaseNode {
     return this.address;
   }
 
+  /** The incarnation peers know this node by now. */
+  get incarnation(): number {
+    return this.mesh.self().incarnation;
+  }
+
   /** ADVERTISE_URL, with the real port when the configured one was 0. */
   get advertiseUrl(): string {
     const configured = this.config.advertiseUrl;
@@ -169,6 +179,8 @@ export class DatabaseNode {
 
   /** See HttpServer.shutdown; resolves when every connection is closed. */
   async shutdown(): Promise<void> {
+    // Leave first, while pings are still answered (peers check the notice by pinging back).
+    await this.mesh.leave();
     await this.server.shutdown(this.config.shutdownTimeoutMs, this.config.shutdownDrainMs);
     await this.mesh.stop();
     this.purge.stop();
@@ -189,6 +201,7 @@ export class DatabaseNode {
   private persistState(): void {
     this.adapter.setMeta(META.hlc, String(this.clock.peek()));
     this.adapter.setMeta(META.lastContact, String(this.mesh.lastContact));
+    this.adapter.setMeta(META.incarnation, String(this.incarnation));
   }
 }
 

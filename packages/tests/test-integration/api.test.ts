@@ -50,6 +50,11 @@ describe(`MeshKV API at ${SERVICE_URL}`, function () {
   });
 
   describe('set, get, is, rm', () => {
+    it('acknowledges a write with w=majority (more than half of the nodes) and reads it back', async () => {
+      expect((await call(paths.set(key('majority'), 'm', { w: 'majority' }))).json()).to.deep.equal({ success: true });
+      expect((await get(key('majority'))).json()).to.equal('m');
+    });
+
     it('stores a value and reads it back as a JSON string', async () => {
       expect((await set(key('a'), 'hello')).json()).to.deep.equal({ success: true });
       const answer = await get(key('a'));

@@ -9,7 +9,8 @@ export interface NodeIdentity {
   readonly hostname: string;
   readonly port: () => number;
   readonly nodeId: string;
-  readonly incarnation: number;
+  /** The node's incarnation now (it may grow while the node runs, see Pinger.learn). */
+  readonly incarnation: () => number;
   readonly advertiseUrl: () => string;
   readonly storage: NodeStatus['storage'];
   /** What opening the storage found: records, time taken, and its settings. */
@@ -67,7 +68,7 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
       availableRecords: store.liveCount,
       tombstones: store.tombstoneCount,
       nodeId: identity.nodeId,
-      incarnation: identity.incarnation,
+      incarnation: identity.incarnation(),
       advertiseUrl: identity.advertiseUrl(),
       storage: identity.storage,
       storageOpen: identity.storageOpen,

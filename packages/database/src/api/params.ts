@@ -1,4 +1,4 @@
-import { parseWriteConcern } from '../config';
+import { parseWriteConcern, type WriteCount } from '../config';
 import { ApiError } from '../errors';
 import type { QueryParams } from '../http/query';
 import type { WriteConcern } from '../mesh/write-concern';
@@ -69,10 +69,10 @@ export function readWriteConcern(query: QueryParams, defaults: WriteConcern): Wr
   const w = query.get('w');
   const wtimeout = query.get('wtimeout');
   if (w === undefined && wtimeout === undefined) return defaults;
-  let concern: number | 'all' | undefined = defaults.w;
+  let concern: WriteCount | undefined = defaults.w;
   if (w !== undefined) {
     concern = parseWriteConcern(w.toLowerCase());
-    if (concern === undefined) return new ApiError('INVALID_WRITE_CONCERN', `w must be a whole number of nodes from 1 to 9999 or "all" (got "${w}").`);
+    if (concern === undefined) return new ApiError('INVALID_WRITE_CONCERN', `w must be a whole number of nodes from 1 to 9999, "all" or "majority" (got "${w}").`);
   }
   let timeoutMs = defaults.timeoutMs;
   if (wtimeout !== undefined) {

@@ -7,6 +7,8 @@ export interface NodeInfo {
   readonly incarnation: number;
   /** False while the node is still bootstrapping its data from peers. */
   readonly ready: boolean;
+  /** True once the node is stopping: it leaves the mesh (peers remove it at once). */
+  readonly leaving?: boolean;
 }
 
 export type PeerState = 'alive' | 'suspect' | 'down';
@@ -36,6 +38,7 @@ export interface MembershipTimers {
  * - `restart`: a peer came back with a higher incarnation (a new process, maybe empty).
  * - `down`: a peer has not answered for DOWN_AFTER_MS.
  * - `forget`: a peer has not answered for FORGET_AFTER_MS and was removed.
+ * - `leave`: a peer said it is stopping, and was removed.
  */
 export interface MembershipEvents {
   join: [peer: Peer];
@@ -43,7 +46,24 @@ export interface MembershipEvents {
   restart: [peer: Peer];
   down: [peer: Peer];
   forget: [peer: Peer];
+  leave: [peer: Peer];
 }
+
+/** What an incoming ping's claim about its sender needs before it is believed (see `claim`). */
+export type ClaimOutcome = 'taken' | 'verify' | 'ignored';
+
+/**
+ * A node that left (or was forgotten), kept for a while so that gossip from nodes that
+ * have not noticed yet does not bring it back; the node itself comes back by answering.
+ */
+interface Departed {
+  readonly nodeId: string;
+  readonly incarnation: number;
+  readonly at: number;
+}
+
+/** Departed nodes remembered at once (the oldest goes first). */
+const MAX_DEPARTED = 1024;
 
 /**
  * The peer table of one node, keyed by advertised URL. It only records what pings tell
@@ -53,9 +73,17 @@ export interface MembershipEvents {
  * hand (another node listed it: `hear`). Only direct contact makes a peer alive. Gossip
  * lists only peers the sender itself has heard from recently, so a dead node is not
  * passed around forever.
+ *
+ * Members are the peers that answered at least once and have not left or been forgotten,
+ * whatever their state: `w=all` waits for every one of them, so a down member makes it
+ * wait. Only a node's own word changes who it is: the answer to a ping sent to it
+ * (`contact`). What an incoming ping claims about its sender is believed only when it
+ * matches what is known (`claim`); anything new is checked by pinging that URL, so a
+ * third party cannot replace, restart or remove another node.
  */
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly peers = new Map<string, Peer>();
+  private readonly departed = new Map<string, Departed>();
 
   constructor(
     private readonly self: () => NodeInfo,
@@ -78,15 +106,57 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.peers.values();
   }
 
-  /** Peers that answered recently enough to count for `w=all`. */
+  /** Peers that answered recently. */
   alive(): Peer[] {
     return this.list().filter((peer) => peer.state === 'alive');
   }
 
-  /** Direct contact: `info` answered our ping, or pinged us. */
+  /** The other members of the mesh: every peer that answered once and has not left or been forgotten. */
+  members(): Peer[] {
+    return this.list().filter((peer) => peer.nodeId !== undefined);
+  }
+
+  /**
+   * The incarnation this node holds for the node at `url` (a member, or one that left),
+   * with its id: sent to whatever node answers at that URL, so a node restarted with its
+   * clock set back learns that it must count from higher up.
+   */
+  seen(url: string): { nodeId: string; incarnation: number } | undefined {
+    const peer = this.peers.get(url);
+    if (peer?.nodeId !== undefined) return { nodeId: peer.nodeId, incarnation: peer.incarnation };
+    return this.departed.get(url);
+  }
+
+  /**
+   * An incoming ping's word about its sender. Believed (`taken`, as contact) only when it
+   * is the member already known by that URL, id and incarnation; a new node, a new life,
+   * a node that left or one saying it leaves must be checked by pinging its URL (`verify`);
+   * an older life of a known member is `ignored` (the answer's `seen` tells it).
+   */
+  claim(info: NodeInfo): ClaimOutcome {
+    const me = this.self();
+    if (info.nodeId === me.nodeId || info.url === me.url) return 'ignored';
+    const known = this.peers.get(info.url);
+    if (known !== undefined && known.nodeId === info.nodeId && known.incarnation === info.incarnation && info.leaving !== true) {
+      this.contact(info);
+      return 'taken';
+    }
+    if (known?.nodeId !== undefined && known.incarnation > info.incarnation) return 'ignored';
+    return 'verify';
+  }
+
+  /**
+   * Direct contact: `info` is the answer to our own ping (or a claim that matched). A
+   * node that says it is leaving is removed at once.
+   */
   contact(info: NodeInfo): Peer | undefined {
     const me = this.self();
     if (info.nodeId === me.nodeId || info.url === me.url) return undefined;
+    if (info.leaving === true) {
+      this.leave(info.url);
+      return undefined;
+    }
+    this.departed.delete(info.url);
     const now = this.now();
     // The same node id at another URL: the node moved; its old entry is stale.
     for (const other of this.peers.values()) {
@@ -110,7 +180,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.emit('join', peer);
       return peer;
     }
-    if (info.incarnation < known.incarnation) return known; // a late answer from a previous life
+    // A lower incarnation: a late answer from a previous life, or a node restarted with its
+    // clock set back, which learns from `seen` to count higher. Per URL, incarnations grow.
+    if (info.incarnation < known.incarnation) return known;
     if (info.incarnation > known.incarnation || info.nodeId !== known.nodeId) {
       known.nodeId = info.nodeId;
       known.incarnation = info.incarnation;
@@ -141,7 +213,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     let unknown = 0;
     for (const peer of this.peers.values()) if (peer.nodeId === undefined) unknown++;
     for (const { url } of list) {
-      if (url === me.url || this.peers.has(url)) continue;
+      if (url === me.url || this.peers.has(url) || this.departed.has(url)) continue;
       if (unknown >= MAX_UNKNOWN_PEERS) return;
       unknown++;
       this.peers.set(url, {
@@ -156,13 +228,25 @@ export class Membership extends EventEmitter<MembershipEvents> {
     }
   }
 
+  /** The member at `url` leaves the mesh (it said so): removed at once, and remembered as departed. */
+  leave(url: string): void {
+    const peer = this.peers.get(url);
+    if (peer === undefined) return;
+    this.remove(peer);
+    this.emit('leave', peer);
+  }
+
   /** Ages every entry: alive -> suspect -> down -> forgotten, by time since last contact. */
   evaluate(): void {
     const now = this.now();
+    for (const [url, departed] of this.departed) {
+      if (now - departed.at < this.timers.forgetAfterMs) break;
+      this.departed.delete(url);
+    }
     for (const peer of [...this.peers.values()]) {
       const silent = now - peer.lastContact;
       if (silent >= this.timers.forgetAfterMs || (peer.nodeId === undefined && silent >= this.timers.downAfterMs)) {
-        this.peers.delete(peer.url);
+        this.remove(peer);
         this.emit('forget', peer);
       } else if (silent >= this.timers.downAfterMs) {
         if (peer.state !== 'down') {
@@ -173,6 +257,15 @@ export class Membership extends EventEmitter<MembershipEvents> {
         peer.state = 'suspect';
       }
     }
+  }
+
+  /** Takes a peer out of the table; a member is remembered as departed (gossip cannot bring it back). */
+  private remove(peer: Peer): void {
+    this.peers.delete(peer.url);
+    if (peer.nodeId === undefined) return;
+    this.departed.delete(peer.url);
+    this.departed.set(peer.url, { nodeId: peer.nodeId, incarnation: peer.incarnation, at: this.now() });
+    if (this.departed.size > MAX_DEPARTED) this.departed.delete(this.departed.keys().next().value as string);
   }
 
   /** What this node tells others: itself is sent apart; here, the peers heard from lately. */

@@ -15,6 +15,8 @@ import { type MeshTransport, PeerRequestError } from './transport';
 export class MemoryNetwork {
   private readonly services = new Map<string, MeshService>();
   private readonly cut = new Set<string>();
+  /** `url path`: requests to that path of that node fail (a one-way fault pings do not see). */
+  private readonly failing = new Set<string>();
 
   /** The transport of the node at `url`: its requests to the others. */
   transportFor(url: string): MeshTransport {
@@ -36,14 +38,21 @@ export class MemoryNetwork {
     for (const a of side) for (const b of other) this.cut.add(link(a, b));
   }
 
+  /** Requests to `path` of the node at `url` fail from now on; its other routes still answer. */
+  failPath(url: string, path: string): void {
+    this.failing.add(`${url} ${path}`);
+  }
+
+  /** Restores every link and path. */
   heal(): void {
     this.cut.clear();
+    this.failing.clear();
   }
 
   /** The answer of `to`'s service to a request from `from`, as JSON-ready data. */
   async deliver(from: string, to: string, path: string, body: unknown): Promise<unknown> {
     const service = this.services.get(to);
-    if (service === undefined || this.cut.has(link(from, to))) throw new PeerRequestError(`${to}${path}: ECONNREFUSED (memory network)`);
+    if (service === undefined || this.cut.has(link(from, to)) || this.failing.has(`${to} ${path}`)) throw new PeerRequestError(`${to}${path}: ECONNREFUSED (memory network)`);
     const request = JSON.parse(JSON.stringify(body)) as unknown;
     try {
       switch (path) {

@@ -47,6 +47,9 @@ export class Mesh {
   private readonly syncs: SyncQueue;
   private readonly timers: Timer[] = [];
   private ready: boolean;
+  /** Grows past the identity's when a peer held this node at a higher one (see Pinger.learn). */
+  private incarnation: number;
+  private leaving = false;
 
   constructor(
     private readonly config: MeshConfig,
@@ -55,6 +58,7 @@ export class Mesh {
     private readonly deps: MeshDependencies,
   ) {
     const { transport, scheduler, logger } = deps;
+    this.incarnation = identity.incarnation;
     const self = (): NodeInfo => this.self();
     const isReady = (): boolean => this.ready;
     this.membership = new Membership(self, config, () => scheduler.now());
@@ -77,6 +81,9 @@ export class Mesh {
       },
       onWiped: () => {
         this.ready = false;
+      },
+      onOutdated: (held) => {
+        this.incarnation = Math.max(this.incarnation, held + 1);
       },
     });
     this.replicator = new Replicator({
@@ -110,6 +117,10 @@ export class Mesh {
     this.membership.on('restart', (peer) => this.onRestart(peer));
     this.membership.on('down', (peer) => this.onDown(peer));
     this.membership.on('forget', (peer) => this.onForget(peer));
+    this.membership.on('leave', (peer) => {
+      logger.info({ peer: peer.url, nodeId: peer.nodeId }, 'peer left the mesh');
+      this.onForget(peer);
+    });
   }
 
   /** Holds what its peers hold, and its clock agrees with theirs. */
@@ -118,7 +129,8 @@ export class Mesh {
   }
 
   self(): NodeInfo {
-    return { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.identity.incarnation, ready: this.isReady };
+    const info = { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.incarnation, ready: this.isReady };
+    return this.leaving ? { ...info, leaving: true } : info;
   }
 
   /** What /status shows of the clock. */
@@ -136,8 +148,24 @@ export class Mesh {
     void this.pinger.round();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Tells every member this node leaves the mesh: they remove it at once, so their w=all
+   * stops waiting for it. From now on its pings say so. Its own writes still replicate
+   * until `stop`. Once only.
+   */
+  async leave(): Promise<void> {
+    if (this.leaving) return;
+    this.leaving = true;
+    await this.pinger.leave();
+  }
+
+  /**
+   * Leaves the mesh (see `leave`), then stops every timer and connection. Pings are still answered, saying it leaves.
+   * `leave: false` stops without a word, as a crash would (tests).
+   */
+  async stop({ leave = true }: { leave?: boolean } = {}): Promise<void> {
     for (const timer of this.timers.splice(0)) timer.cancel();
+    if (leave) await this.leave();
     this.pinger.stop();
     this.syncs.stop();
     this.replicator.close();
@@ -200,6 +228,7 @@ export class Mesh {
         lastContactMs: peer.nodeId === undefined ? null : now - peer.lastContact,
         outbox: queue.depth,
         retrying: queue.retrying,
+        degraded: this.replicator.isDegraded(peer),
       };
     });
   }

@@ -26,6 +26,8 @@ export interface PingerDeps {
   readonly onAlone: () => void;
   /** This node dropped its data to bootstrap again (see rejoinCheck). */
   readonly onWiped: () => void;
+  /** A peer holds this node at `incarnation`, at least this one's: count from higher up. */
+  readonly onOutdated: (incarnation: number) => void;
 }
 
 /**
@@ -60,10 +62,20 @@ export class Pinger {
     if (at > this.lastContactAt) this.lastContactAt = at;
   }
 
-  /** A peer pinged us: note it and whoever it knows, and answer with what we know. */
-  answer(body: PingBody): { node: NodeInfo; peers: ReturnType<Membership['gossip']>; time: number } {
-    this.heard(body);
-    return { node: this.deps.self(), peers: this.deps.membership.gossip(), time: this.deps.scheduler.now() };
+  /**
+   * A peer pinged us: note whoever it knows, and answer with what we know. What it says
+   * of itself is believed only if it matches what we hold; otherwise its URL is pinged
+   * at once, and that answer decides (Membership.claim).
+   */
+  answer(body: PingBody): PingBody {
+    const { membership } = this.deps;
+    this.rejoinCheck(body);
+    this.learn(body);
+    const outcome = this.stopped ? 'ignored' : membership.claim(body.node);
+    if (outcome === 'taken') this.lastContactAt = this.deps.scheduler.now();
+    else if (outcome === 'verify') void this.ping(body.node.url, body.node.leaving === true);
+    membership.hear(body.peers);
+    return this.body(body.node.url);
   }
 
   /** A URL forgotten by the membership: its failure count goes too. */
@@ -73,6 +85,15 @@ export class Pinger {
 
   stop(): void {
     this.stopped = true;
+  }
+
+  /**
+   * Tells every member this node leaves (a ping saying so); each checks it by pinging back,
+   * and finds it leaving or gone. Waits at most PING_TIMEOUT_MS.
+   */
+  async leave(): Promise<void> {
+    const { membership, transport, config } = this.deps;
+    await Promise.allSettled(membership.members().map((peer) => transport.post(peer.url, '/ping', this.body(peer.url), config.pingTimeoutMs)));
   }
 
   /** One round: age the peer table, then ping every peer and seed not already in flight. */
@@ -96,7 +117,11 @@ export class Pinger {
     }
   }
 
-  private async ping(url: string): Promise<void> {
+  /**
+   * Pings `url` and takes its answer. `leaving`: the node said it leaves; if it no longer
+   * answers at all, it has: removed too.
+   */
+  private async ping(url: string, leaving = false): Promise<void> {
     if (this.inFlight.has(url) || this.stopped) return;
     this.inFlight.add(url);
     const { membership, config, transport, scheduler, logger } = this.deps;
@@ -115,7 +140,7 @@ export class Pinger {
       let sentAt: number;
       for (let attempt = 1; ; attempt++) {
         sentAt = scheduler.now();
-        const answer = await transport.post<unknown>(url, '/ping', { node: this.deps.self(), peers: membership.gossip(), time: sentAt }, config.pingTimeoutMs, fresh);
+        const answer = await transport.post<unknown>(url, '/ping', this.body(url), config.pingTimeoutMs, fresh);
         body = readPing(answer);
         // A seed that answers in its own name is a node, not a balancer: pooled from now on.
         if (body.node.url === url) this.nodeSeeds.add(url);
@@ -125,6 +150,7 @@ export class Pinger {
       this.heard(body);
       this.failures.delete(url);
     } catch (error) {
+      if (leaving) membership.leave(url);
       const failures = (this.failures.get(url) ?? 0) + 1;
       this.failures.set(url, failures);
       const level = failures === 1 || failures % 60 === 0 ? 'warn' : 'debug';
@@ -134,11 +160,33 @@ export class Pinger {
     }
   }
 
-  /** A ping exchange either way: the tombstone-TTL rule, the contact, the gossip. */
+  /** What this node sends in a ping to `url`, or answers to it: itself, its gossip, its time, and what it holds of `url`. */
+  private body(url: string): PingBody {
+    const { membership, scheduler } = this.deps;
+    const seen = membership.seen(url);
+    const body = { node: this.deps.self(), peers: membership.gossip(), time: scheduler.now() };
+    return seen === undefined ? body : { ...body, seen: { url, ...seen } };
+  }
+
+  /** The answer to our own ping: the node's own word. The tombstone-TTL rule, the contact, the gossip. */
   private heard(body: PingBody): void {
     this.rejoinCheck(body);
+    this.learn(body);
     if (this.deps.membership.contact(body.node) !== undefined) this.lastContactAt = this.deps.scheduler.now();
     this.deps.membership.hear(body.peers);
+  }
+
+  /**
+   * A peer holds the node at this node's URL at an incarnation not below ours: this node
+   * restarted with its clock set back (or took over the URL of a node with a faster clock).
+   */
+  private learn(body: PingBody): void {
+    const seen = body.seen;
+    const me = this.deps.self();
+    if (seen === undefined || this.stopped || seen.url !== me.url || seen.incarnation < me.incarnation || seen.incarnation >= Number.MAX_SAFE_INTEGER) return;
+    if (seen.nodeId === me.nodeId && seen.incarnation === me.incarnation) return;
+    this.deps.logger.warn({ peer: body.node.url, held: seen.incarnation, incarnation: me.incarnation }, 'a peer knows this node at a higher incarnation (restarted with the clock set back?): counting from above it');
+    this.deps.onOutdated(seen.incarnation);
   }
 
   /**

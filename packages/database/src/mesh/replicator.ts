@@ -9,7 +9,7 @@ import type { Membership, Peer } from './membership';
 import { type Batch, Outbox, type Refusals } from './outbox';
 import { countApplied, type MeshStats } from './stats';
 import type { MeshTransport } from './transport';
-import { AckCounter, type WriteConcern } from './write-concern';
+import { AckCounter, requiredNodes, type WriteConcern } from './write-concern';
 
 /** What a replicate request did, as answered to the sender. */
 export interface ReceiveOutcome {
@@ -55,29 +55,27 @@ export class Replicator {
 
   /**
    * Sends a local write to every peer that is not down. Undefined when the client can be
-   * answered at once (w=1); otherwise a promise that settles when `w` nodes hold the write,
-   * or rejects with 504 WRITE_TIMEOUT.
+   * answered at once (w=1); otherwise a promise that settles when `w` nodes hold the write
+   * (`all`: every member, a down one included; `majority`: more than half of them), or
+   * rejects with 504 WRITE_TIMEOUT naming who did not answer.
    */
   replicateWrite(key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined {
     const counter = this.counter(concern);
-    let asked = 0;
-    for (const outbox of this.liveOutboxes()) {
-      outbox.enqueue(key, record, counter);
-      asked++;
-    }
-    counter?.asked(asked);
+    for (const [url, outbox] of this.liveOutboxes()) outbox.enqueue(key, record, counter?.sendTo(url));
+    counter?.sent();
     return counter?.promise;
   }
 
   replicateClear(watermark: Version, concern: WriteConcern): Promise<void> | undefined {
     const counter = this.counter(concern);
-    let asked = 0;
-    for (const outbox of this.liveOutboxes()) {
-      outbox.enqueueClear(watermark, counter);
-      asked++;
-    }
-    counter?.asked(asked);
+    for (const [url, outbox] of this.liveOutboxes()) outbox.enqueueClear(watermark, counter?.sendTo(url));
+    counter?.sent();
     return counter?.promise;
+  }
+
+  /** A peer that answers pings but whose replication requests keep failing (a one-way partition, a full disk…). */
+  isDegraded(peer: Peer): boolean {
+    return peer.state === 'alive' && (this.outboxes.get(peer.url)?.retrying ?? false);
   }
 
   /** Merges a batch from a peer. */
@@ -125,14 +123,26 @@ export class Replicator {
   }
 
   private counter(concern: WriteConcern): AckCounter | undefined {
-    const required = concern.w === 'all' ? 1 + this.deps.membership.alive().length : concern.w;
-    return required <= 1 ? undefined : new AckCounter(required, concern.timeoutMs, this.deps.scheduler);
+    if (concern.w === 1) return undefined;
+    const members = this.deps.membership.members();
+    const required = requiredNodes(concern.w, 1 + members.length);
+    if (required <= 1) return undefined;
+    return new AckCounter(required, concern.timeoutMs, this.deps.scheduler, members.map((peer) => peer.url), (url) => this.describe(url));
   }
 
-  private *liveOutboxes(): Generator<Outbox> {
+  /** A member that did not acknowledge a write, as the 504 names it. */
+  private describe(url: string): string {
+    const peer = this.deps.membership.get(url);
+    if (peer === undefined) return `${url} (left)`;
+    if (this.isDegraded(peer)) return `${url} (degraded: replication failing)`;
+    if (peer.state !== 'alive') return `${url} (${peer.state})`;
+    return `${url} (no answer yet)`;
+  }
+
+  private *liveOutboxes(): Generator<[string, Outbox]> {
     for (const peer of this.deps.membership.each()) {
       if (peer.nodeId === undefined || peer.state === 'down') continue;
-      yield this.outboxFor(peer);
+      yield [peer.url, this.outboxFor(peer)];
     }
   }
 

@@ -16,6 +16,8 @@ export interface PingBody {
   readonly peers: readonly { readonly url: string }[];
   /** The sender's wall clock when it sent this (ms since the epoch); absent from older nodes. */
   readonly time?: number;
+  /** What the sender holds of the node at `url` (the one it pings, or answers): see Membership.seen. */
+  readonly seen?: { readonly url: string; readonly nodeId: string; readonly incarnation: number };
 }
 
 export interface DigestsRequest {
@@ -78,7 +80,14 @@ export function readNodeInfo(value: unknown): NodeInfo {
   ) {
     throw bad('node must be {nodeId, url, incarnation, ready}');
   }
-  return { nodeId: value.nodeId, url: value.url, incarnation: value.incarnation, ready: value.ready };
+  const info = { nodeId: value.nodeId, url: value.url, incarnation: value.incarnation, ready: value.ready };
+  return value.leaving === true ? { ...info, leaving: true } : info;
+}
+
+function readSeen(value: unknown): PingBody['seen'] {
+  if (value === undefined) return undefined;
+  if (!isObject(value) || !isPeerUrl(value.url) || !isNodeId(value.nodeId) || !isHlc(value.incarnation)) throw bad('seen must be {url, nodeId, incarnation}');
+  return { url: value.url, nodeId: value.nodeId, incarnation: value.incarnation };
 }
 
 export function readPing(body: unknown): PingBody {
@@ -94,7 +103,8 @@ export function readPing(body: unknown): PingBody {
     }
   }
   const time = typeof body.time === 'number' && Number.isFinite(body.time) ? body.time : undefined;
-  return time === undefined ? { node, peers } : { node, peers, time };
+  const seen = readSeen(body.seen);
+  return { node, peers, ...(time === undefined ? {} : { time }), ...(seen === undefined ? {} : { seen }) };
 }
 
 export function readReplicate(body: unknown): ReplicateBody {

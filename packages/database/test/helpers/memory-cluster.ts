@@ -1,6 +1,6 @@
 import { silentLogger } from '@meshkv/common';
 import { HybridClock } from '../../src/clock/hlc';
-import { loadConfig, type MeshConfig } from '../../src/config';
+import { loadConfig, type MeshConfig, type WriteCount } from '../../src/config';
 import { MemoryNetwork } from '../../src/mesh/memory-network';
 import { Mesh } from '../../src/mesh/mesh';
 import { MeshService } from '../../src/mesh/service';
@@ -62,13 +62,20 @@ export class SimNode {
     await this.mesh.stop();
   }
 
+  /** Stops without leaving the mesh and drops off the network, as a killed process does. */
+  async crash(network: MemoryNetwork): Promise<void> {
+    network.detach(this.url);
+    this.purge.stop();
+    await this.mesh.stop({ leave: false });
+  }
+
   /** A client's /set on this node (w=1). */
   set(key: string, value: string): void {
     void this.mesh.replicateWrite(key, this.store.set(key, value), { w: 1, timeoutMs: 1000 });
   }
 
   /** A client's /set with a write concern: settles as the client's answer would. */
-  setWith(key: string, value: string, w: number | 'all', timeoutMs = 1000): Promise<void> {
+  setWith(key: string, value: string, w: WriteCount, timeoutMs = 1000): Promise<void> {
     return this.mesh.replicateWrite(key, this.store.set(key, value), { w, timeoutMs }) ?? Promise.resolve();
   }
 
@@ -90,7 +97,7 @@ export class SimNode {
 }
 
 /** `count` nodes on one in-memory network and one fake clock; node i seeds with node i-1 (a chain). */
-export function startCluster(count: number, env: Record<string, string> = {}, clockOffsetsMs: readonly number[] = []): { nodes: SimNode[]; network: MemoryNetwork; scheduler: FakeScheduler; stop: () => Promise<void> } {
+export function startCluster(count: number, env: Record<string, string> = {}, clockOffsetsMs: readonly number[] = []): { nodes: SimNode[]; network: MemoryNetwork; scheduler: FakeScheduler; restart: (index: number, clockOffsetMs: number) => Promise<SimNode>; stop: () => Promise<void> } {
   const scheduler = new FakeScheduler();
   const network = new MemoryNetwork();
   const nodes: SimNode[] = [];
@@ -100,7 +107,17 @@ export function startCluster(count: number, env: Record<string, string> = {}, cl
     nodes.push(new SimNode(`http://node-${i}:8100`, `n${i}`, config, network, scheduler, clockOffsetsMs[i] ?? 0));
   }
   for (const node of nodes) node.start();
-  return { nodes, network, scheduler, stop: async () => void (await Promise.all(nodes.map((node) => node.stop()))) };
+  /** Node `index` is killed and started again with the same URL and id, its wall clock off by `clockOffsetMs`. */
+  const restart = async (index: number, clockOffsetMs: number): Promise<SimNode> => {
+    const old = nodes[index] as SimNode;
+    await old.crash(network);
+    const config = loadConfig({ ...SIM_MESH, MESH_NETWORK_URL: `http://node-${index === 0 ? 1 : 0}:8100`, MESH_SECRET: 'sim', HOSTNAME: `node-${index}`, ...env }).mesh;
+    const node = new SimNode(old.url, old.nodeId, config, network, scheduler, clockOffsetMs);
+    nodes[index] = node;
+    node.start();
+    return node;
+  };
+  return { nodes, network, scheduler, restart, stop: async () => void (await Promise.all(nodes.map((node) => node.stop()))) };
 }
 
 /** True when every node holds every other alive. */

@@ -194,7 +194,7 @@ describe('mesh scenarios (real node processes)', function () {
   });
 
   for (const victim of [0, 1, 2]) {
-    it(`with w=all, killing node ${victim + 1} of 3 mid-traffic loses no acknowledged write`, async () => {
+    it(`with w=majority, killing node ${victim + 1} of 3 mid-traffic loses no acknowledged write; w=all then names it in its 504`, async () => {
       const three = await start(3);
       await waitFor(() => isFullMesh(three), 10_000, 'a full mesh');
       const acked: string[] = [];
@@ -205,7 +205,7 @@ describe('mesh scenarios (real node processes)', function () {
           const i = next++;
           const node = three[(i + w) % 3] as NodeProcess;
           try {
-            const res = await clients.get(node.url, `/set?k=k-${i}&v=v-${i}&w=all&wtimeout=1500`, 3000);
+            const res = await clients.get(node.url, `/set?k=k-${i}&v=v-${i}&w=majority&wtimeout=1500`, 3000);
             if (res.status === 200) acked.push(`k-${i}`);
           } catch {
             // the killed node: no answer, so no acknowledgement
@@ -221,12 +221,29 @@ describe('mesh scenarios (real node processes)', function () {
       stop = true;
       await Promise.all(writers);
       const survivors = three.filter((_, i) => i !== victim);
+      // A write acknowledged by the victim and one survivor reaches the other by anti-entropy.
+      await waitFor(async () => converged(survivors), 20_000, 'the survivors to converge');
       const contents = await Promise.all(survivors.map(getAll));
       const lost = acked.filter((key) => !contents.every((c) => c.has(key)));
       expect(acked.length).to.be.above(killAt / 2);
       expect(lost, `acknowledged writes missing on a survivor (of ${acked.length})`).to.deep.equal([]);
+      // The victim is still a member (it did not leave): w=all waits for it, and says so.
+      const all = await clients.get(survivors[0]!.url, '/set?k=after&v=1&w=all&wtimeout=300');
+      expect(all.status).to.equal(504);
+      expect(all.text).to.contain(three[victim]!.url);
     });
   }
+
+  it('a node stopped cleanly leaves the mesh: its peers remove it at once and w=all goes on without it', async () => {
+    const three = await start(3);
+    await waitFor(() => isFullMesh(three), 10_000, 'a full mesh');
+    const [a, b, c] = three as [NodeProcess, NodeProcess, NodeProcess];
+    await c.stop();
+    const peers = async (node: NodeProcess): Promise<string[]> => (await node.status()).peers.map((peer) => peer.url);
+    expect(await peers(a)).to.deep.equal([b.url]);
+    expect(await peers(b)).to.deep.equal([a.url]);
+    expect((await clients.get(a.url, '/set?k=k&v=1&w=all&wtimeout=2000')).status).to.equal(200);
+  });
 
   it('a peer that accepts connections but never answers costs bounded sockets and memory', async () => {
     // A fake peer: it answers pings (so it is a member) and nothing else, ever.

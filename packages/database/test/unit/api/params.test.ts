@@ -33,13 +33,14 @@ describe('query parameter readers', () => {
     expect(readWriteConcern(query({}), defaults)).to.equal(defaults);
     expect(readWriteConcern(query({ w: '3' }), defaults)).to.deep.equal({ w: 3, timeoutMs: 1000 });
     expect(readWriteConcern(query({ w: 'ALL', wtimeout: '250' }), defaults)).to.deep.equal({ w: 'all', timeoutMs: 250 });
+    expect(readWriteConcern(query({ w: 'Majority' }), defaults)).to.deep.equal({ w: 'majority', timeoutMs: 1000 });
     expect(readWriteConcern(query({ wtimeout: '3600000' }), defaults)).to.deep.equal({ w: 1, timeoutMs: 3_600_000 });
   });
 
   for (const [name, value] of [
     ['w', '0'],
     ['w', '-1'],
-    ['w', 'majority'],
+    ['w', 'most'],
     ['w', '1.5'],
     ['w', ''],
     ['wtimeout', '0'],

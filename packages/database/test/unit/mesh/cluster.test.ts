@@ -158,4 +158,109 @@ describe('mesh clusters on the in-memory network (fake clock)', () => {
     expect(behind.mesh.stats.recordsDrift).to.equal(0);
     expect(converged(nodes)).to.equal(true);
   });
+
+  describe('w=all and w=majority', () => {
+    /** Settles a write as its client would see it: 'ok', or the error code and details. */
+    const outcome = (write: Promise<void>): Promise<unknown> =>
+      write.then(
+        () => 'ok',
+        (error: unknown) => (error instanceof ApiError ? error.toJSON() : error),
+      );
+
+    it('w=all waits for every member, a down one included, and the 504 names who did not answer; w=majority does not', async () => {
+      const { nodes, network, scheduler } = cluster(3);
+      await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+      const [a, b, c] = nodes as [SimNode, SimNode, SimNode];
+      network.partition([c.url], [a.url, b.url]);
+      await scheduler.until(() => a.mesh.membership.get(c.url)?.state === 'down', 5000, 'C down on A');
+      const all = outcome(a.setWith('k', '1', 'all', 1000));
+      const majority = outcome(a.setWith('m', '1', 'majority', 1000));
+      await scheduler.advance(1100);
+      expect(await majority).to.equal('ok');
+      const timedOut = (await all) as Record<string, unknown>;
+      expect(timedOut).to.include({ error: 'WRITE_TIMEOUT', acked: 2, required: 3 });
+      expect(timedOut.message).to.contain(`${c.url} (down)`);
+    });
+
+    it('a node alone does not acknowledge w=all with its own copy', async () => {
+      const { nodes, network, scheduler } = cluster(3);
+      await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+      const [a, b, c] = nodes as [SimNode, SimNode, SimNode];
+      network.partition([a.url], [b.url, c.url]);
+      await scheduler.until(() => a.mesh.membership.alive().length === 0, 5000, 'A alone');
+      const write = outcome(a.setWith('k', '1', 'all', 500));
+      const majority = outcome(a.setWith('m', '1', 'majority', 500));
+      await scheduler.advance(600);
+      expect(await write).to.include({ error: 'WRITE_TIMEOUT', acked: 1, required: 3 });
+      expect(await majority).to.include({ error: 'WRITE_TIMEOUT', acked: 1, required: 2 });
+    });
+
+    it('a node that leaves (stops) is removed by its peers at once, so w=all does not wait for it', async () => {
+      const { nodes, scheduler } = cluster(3);
+      await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+      const [a, b, c] = nodes as [SimNode, SimNode, SimNode];
+      await c.stop();
+      await scheduler.advance(10);
+      expect(a.mesh.membership.get(c.url)).to.equal(undefined);
+      expect(b.mesh.membership.get(c.url)).to.equal(undefined);
+      const write = outcome(a.setWith('k', '1', 'all', 500));
+      await scheduler.advance(50);
+      expect(await write).to.equal('ok');
+    });
+
+    it('shows a peer that answers pings but takes no replication as degraded, and the 504 names it', async () => {
+      const { nodes, network, scheduler } = cluster(3);
+      await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+      const [a, , c] = nodes as [SimNode, SimNode, SimNode];
+      network.failPath(c.url, '/_mesh/replicate');
+      const write = outcome(a.setWith('k', '1', 'all', 1000));
+      await scheduler.advance(1100);
+      const peer = a.mesh.peerStatus().find((p) => p.url === c.url);
+      expect(peer).to.include({ state: 'alive', degraded: true });
+      expect(((await write) as { message: string }).message).to.contain(`${c.url} (degraded: replication failing)`);
+      network.heal();
+      await scheduler.until(() => a.mesh.peerStatus().every((p) => !p.degraded), 5000, 'C no longer degraded');
+    });
+  });
+
+  describe('membership: restarts and what others claim', () => {
+    it('re-admits within seconds a node restarted with its clock set back an hour (its old incarnation was higher)', async () => {
+      const { nodes, scheduler, restart } = cluster(3);
+      await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+      const [a] = nodes as [SimNode];
+      const before = a.mesh.membership.get('http://node-2:8100')?.incarnation ?? 0;
+      const back = await restart(2, -3_600_000);
+      expect(back.mesh.self().incarnation).to.be.below(before);
+      const took = await scheduler.until(() => fullMesh(nodes) && (a.mesh.membership.get(back.url)?.incarnation ?? 0) > before, 5000, 'the restarted node re-admitted');
+      expect(took).to.be.at.most(1000);
+      expect(back.mesh.self().incarnation).to.be.above(before);
+    });
+
+    it('does not restart, replace or remove a node on a third party\'s word', async () => {
+      const { nodes, network, scheduler } = cluster(3);
+      await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+      const [a, b] = nodes as [SimNode, SimNode];
+      const real = a.mesh.membership.get(b.url);
+      const forged = (node: Record<string, unknown>) => network.deliver('http://intruder:1', a.url, '/ping', { node: { url: b.url, ready: true, ...node }, peers: [] });
+      await forged({ nodeId: 'forged', incarnation: Number.MAX_SAFE_INTEGER - 5 });
+      await forged({ nodeId: b.nodeId, incarnation: (real?.incarnation ?? 0) + 1 });
+      await forged({ nodeId: b.nodeId, incarnation: real?.incarnation, leaving: true });
+      await scheduler.advance(2000);
+      expect(a.mesh.membership.get(b.url)).to.include({ nodeId: b.nodeId, incarnation: real?.incarnation, state: 'alive' });
+      expect(fullMesh(nodes)).to.equal(true);
+    });
+
+    it('a new node that pings is checked by a ping back before it becomes a member', async () => {
+      const { nodes, network, scheduler } = cluster(2);
+      await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+      const [a] = nodes as [SimNode];
+      await network.deliver('http://ghost:1', a.url, '/ping', { node: { url: 'http://ghost:1', nodeId: 'ghost', incarnation: 1, ready: true }, peers: [] });
+      await scheduler.advance(2000);
+      expect(a.mesh.membership.members().map((peer) => peer.url)).to.deep.equal([(nodes[1] as SimNode).url]);
+      // A w=all write does not wait for it.
+      const write = a.setWith('k', '1', 'all', 500);
+      await scheduler.advance(50);
+      await write;
+    });
+  });
 });

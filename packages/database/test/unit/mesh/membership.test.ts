@@ -13,7 +13,7 @@ describe('Membership', () => {
     now = 1_000_000;
     table = new Membership(() => me, timers, () => now);
     events = [];
-    for (const name of ['join', 'recover', 'restart', 'down', 'forget'] as const) {
+    for (const name of ['join', 'recover', 'restart', 'down', 'forget', 'leave'] as const) {
       table.on(name, (peer) => events.push(`${name}:${peer.url}`));
     }
   });
@@ -110,5 +110,38 @@ describe('Membership', () => {
     now += 200;
     table.evaluate();
     expect(table.gossip().map((p) => p.url)).to.deep.equal(['http://c:1']);
+  });
+
+  it('believes an incoming ping only when it is the member already known; anything new is to be verified', () => {
+    expect(table.claim(b)).to.equal('verify');
+    expect(table.members()).to.deep.equal([]);
+    table.contact(b);
+    expect(table.claim(b)).to.equal('taken');
+    expect(table.claim({ ...b, nodeId: 'forged', incarnation: 99 })).to.equal('verify');
+    expect(table.claim({ ...b, incarnation: 6 })).to.equal('verify');
+    expect(table.claim({ ...b, leaving: true })).to.equal('verify');
+    expect(table.claim({ ...b, incarnation: 4 })).to.equal('ignored');
+    expect(table.claim(me)).to.equal('ignored');
+    expect(table.get(b.url)).to.include({ nodeId: 'b', incarnation: 5 });
+  });
+
+  it('removes a member that answers as leaving, keeps out gossip of it, and takes it back when it answers again', () => {
+    table.contact(b);
+    table.contact({ ...b, leaving: true });
+    expect(table.members()).to.deep.equal([]);
+    expect(events).to.deep.equal(['join:http://b:1', 'leave:http://b:1']);
+    table.hear([{ url: b.url }]);
+    expect(table.list()).to.deep.equal([]);
+    expect(table.seen(b.url)).to.deep.include({ nodeId: 'b', incarnation: 5 });
+    table.contact({ ...b, incarnation: 2 });
+    expect(table.members().map((p) => p.incarnation)).to.deep.equal([2]);
+  });
+
+  it('counts as members the peers that answered, whatever their state', () => {
+    table.contact(b);
+    table.hear([{ url: 'http://c:1' }]);
+    now += 400;
+    table.evaluate();
+    expect(table.members().map((p) => [p.url, p.state])).to.deep.equal([[b.url, 'down']]);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ApiError } from '../../../src/errors';
-import { AckCounter } from '../../../src/mesh/write-concern';
+import { AckCounter, requiredNodes } from '../../../src/mesh/write-concern';
+import type { Ack } from '../../../src/mesh/outbox';
 import { FakeScheduler } from '../../helpers/fake-scheduler';
 
 describe('AckCounter', () => {
@@ -44,11 +45,12 @@ describe('AckCounter', () => {
       () => (outcome = 'acknowledged'),
       (error: unknown) => (outcome = error),
     );
-    counter.asked(3);
-    counter.refuse('http://a refused it: clock');
+    const [a, b] = ['http://a', 'http://b', 'http://c'].map((url) => counter.sendTo(url)) as [Ack, Ack];
+    counter.sent();
+    a.refuse('http://a refused it: clock');
     await Promise.resolve();
     expect(outcome, 'two peers may still ack').to.equal('pending');
-    counter.refuse('http://b refused it: clock');
+    b.refuse('http://b refused it: clock');
     await Promise.resolve();
     expect(outcome).to.be.instanceOf(ApiError);
     expect((outcome as ApiError).toJSON()).to.include({ error: 'WRITE_REFUSED', acked: 1, required: 3, refused: 2 });
@@ -59,9 +61,41 @@ describe('AckCounter', () => {
 
   it('is acknowledged despite a refusal when enough other peers ack', async () => {
     const counter = new AckCounter(2, 5000, new FakeScheduler());
-    counter.refuse('http://a refused it');
-    counter.asked(2);
-    counter.ack();
+    const [a, b] = [counter.sendTo('http://a'), counter.sendTo('http://b')];
+    a.refuse('http://a refused it');
+    counter.sent();
+    b.ack();
     await counter.promise;
+  });
+
+  it('names the members that did not acknowledge in the 504, as described', async () => {
+    const scheduler = new FakeScheduler();
+    const describe = (url: string): string => (url === 'http://c' ? `${url} (down)` : `${url} (degraded: replication failing)`);
+    const counter = new AckCounter(4, 100, scheduler, ['http://a', 'http://b', 'http://c'], describe);
+    counter.sendTo('http://a').ack();
+    counter.sendTo('http://b');
+    counter.sent();
+    const outcome = counter.promise.catch((error: unknown) => error);
+    await scheduler.advance(100);
+    const error = (await outcome) as ApiError;
+    expect(error.toJSON()).to.include({ error: 'WRITE_TIMEOUT', acked: 2, required: 4 });
+    expect(error.message).to.contain('Not acknowledged by: http://b (degraded: replication failing), http://c (down).');
+  });
+});
+
+describe('requiredNodes', () => {
+  it('is every member for all, more than half for majority, the number otherwise', () => {
+    const table: [Parameters<typeof requiredNodes>[0], number, number][] = [
+      ['all', 1, 1],
+      ['all', 3, 3],
+      ['majority', 1, 1],
+      ['majority', 2, 2],
+      ['majority', 3, 2],
+      ['majority', 4, 3],
+      ['majority', 5, 3],
+      [2, 5, 2],
+      [7, 3, 7],
+    ];
+    for (const [w, members, required] of table) expect(requiredNodes(w, members), `w=${w} of ${members}`).to.equal(required);
   });
 });
