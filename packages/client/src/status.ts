@@ -109,7 +109,18 @@ export interface NodeStatus {
   readonly clearWatermark: VersionInfo | null;
   readonly peers: readonly PeerStatus[];
   readonly clock: ClockStatus;
+  readonly tombstonePurge: TombstonePurgeStatus;
   readonly mesh: MeshStats;
+}
+
+/**
+ * Whom deletes wait for: a tombstone is kept past TOMBSTONE_TTL_MS until every node listed
+ * has completed an anti-entropy round with this one after the delete.
+ */
+export interface TombstonePurgeStatus {
+  /** Tombstones older than this (ms since the epoch) may go once past the TTL; null: none may yet. */
+  readonly heldUntil: number | null;
+  readonly waitingFor: readonly { readonly nodeId: string; readonly url: string; readonly syncedAt: number | null }[];
 }
 
 /** A node as the nkvd form of `/ping` lists it. */

@@ -23,7 +23,7 @@ import { TombstonePurge } from './store/tombstone-purge';
 import { packageVersion } from './package-version';
 
 /** Names of what a node keeps beside its records (durable storage only). */
-const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact', incarnation: 'incarnation' } as const;
+const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact', incarnation: 'incarnation', purgeHolders: 'purgeHolders' } as const;
 /** Connections per peer: a peer that hangs can hold no more sockets than this. */
 const PEER_CONNECTIONS = 4;
 /** ms between two saves of the clock and the last contact. */
@@ -108,7 +108,8 @@ export class DatabaseNode {
       },
     );
     this.mesh.restoreLastContact(this.savedNumber(META.lastContact));
-    this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, scheduler, deps.logger);
+    this.mesh.purgeGuard.restore(this.adapter.getMeta(META.purgeHolders));
+    this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, scheduler, deps.logger, () => this.mesh.purgeHorizonMs);
     const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength };
     registerKvRoutes(this.router, {
       store: this.store,
@@ -202,6 +203,7 @@ export class DatabaseNode {
     this.adapter.setMeta(META.hlc, String(this.clock.peek()));
     this.adapter.setMeta(META.lastContact, String(this.mesh.lastContact));
     this.adapter.setMeta(META.incarnation, String(this.incarnation));
+    this.adapter.setMeta(META.purgeHolders, this.mesh.purgeGuard.encode());
   }
 }
 

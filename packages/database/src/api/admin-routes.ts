@@ -1,4 +1,4 @@
-import type { ClockStatus, MeshStats, NodeStatus, PeerStatus, StorageOpen } from '@meshkv/client';
+import type { ClockStatus, MeshStats, NodeStatus, PeerStatus, StorageOpen, TombstonePurgeStatus } from '@meshkv/client';
 import { sendJson } from '../http/reply';
 import type { Router } from '../http/router';
 import type { Store } from '../store/store';
@@ -30,6 +30,7 @@ export interface MeshView {
   readonly isReady: boolean;
   peerStatus(): PeerStatus[];
   clockStatus(): ClockStatus;
+  purgeStatus(): TombstonePurgeStatus;
   readonly stats: MeshStats;
 }
 
@@ -80,6 +81,7 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
       clearWatermark: store.clearWatermark ?? null,
       peers: mesh.peerStatus(),
       clock: mesh.clockStatus(),
+      tombstonePurge: mesh.purgeStatus(),
       mesh: mesh.stats,
     };
     sendJson(ctx.res, 200, JSON.stringify(status));

@@ -1,4 +1,4 @@
-import type { ClockStatus, PeerStatus, SyncReport } from '@meshkv/client';
+import type { ClockStatus, PeerStatus, SyncReport, TombstonePurgeStatus } from '@meshkv/client';
 import type { Logger } from '@meshkv/common';
 import type { Scheduler, Timer } from '../clock/scheduler';
 import type { MeshConfig } from '../config';
@@ -11,6 +11,7 @@ import { ClockWatch } from './clock-watch';
 import { Membership, type NodeInfo, type Peer } from './membership';
 import { nkvdPing } from './nkvd-ping';
 import { Pinger } from './pinger';
+import { PurgeGuard } from './purge-guard';
 import { type ReceiveOutcome, Replicator } from './replicator';
 import { type MeshStats, newMeshStats } from './stats';
 import { SyncQueue } from './sync-queue';
@@ -42,6 +43,8 @@ export class Mesh {
   readonly stats: MeshStats = newMeshStats();
   /** This node's clock against its peers' (measured from the pings). */
   readonly clock: ClockWatch;
+  /** Whom deletes wait for before their tombstones may be purged. */
+  readonly purgeGuard = new PurgeGuard();
   private readonly pinger: Pinger;
   private readonly replicator: Replicator;
   private readonly syncs: SyncQueue;
@@ -103,6 +106,10 @@ export class Mesh {
       logger,
       scheduler,
       isReady,
+      onSynced: (url, startedAt) => {
+        const nodeId = this.membership.get(url)?.nodeId;
+        if (nodeId !== undefined) this.purgeGuard.synced(nodeId, url, startedAt);
+      },
       onRound: (peer) => {
         if (this.ready) return;
         this.ready = true;
@@ -119,8 +126,17 @@ export class Mesh {
     this.membership.on('forget', (peer) => this.onForget(peer));
     this.membership.on('leave', (peer) => {
       logger.info({ peer: peer.url, nodeId: peer.nodeId }, 'peer left the mesh');
+      if (peer.nodeId !== undefined) this.purgeGuard.left(peer.nodeId);
       this.onForget(peer);
     });
+  }
+
+  /**
+   * Tombstones older than this (ms) may be purged: every node that may hold the records
+   * they deleted has them (PurgeGuard), give or take the clock offsets MAX_CLOCK_DRIFT_MS allows.
+   */
+  get purgeHorizonMs(): number {
+    return this.purgeGuard.horizonMs - this.config.maxClockDriftMs;
   }
 
   /** Holds what its peers hold, and its clock agrees with theirs. */
@@ -131,6 +147,12 @@ export class Mesh {
   self(): NodeInfo {
     const info = { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.incarnation, ready: this.isReady };
     return this.leaving ? { ...info, leaving: true } : info;
+  }
+
+  /** What /status shows of the tombstone purge. */
+  purgeStatus(): TombstonePurgeStatus {
+    const horizon = this.purgeHorizonMs;
+    return { heldUntil: horizon === Infinity ? null : Math.max(0, horizon), waitingFor: this.purgeGuard.status() };
   }
 
   /** What /status shows of the clock. */
@@ -236,6 +258,7 @@ export class Mesh {
   // ---- membership events ------------------------------------------------------------
 
   private onJoin(peer: Peer): void {
+    if (peer.nodeId !== undefined) this.purgeGuard.met(peer.nodeId, peer.url);
     this.deps.logger.info({ peer: peer.url, nodeId: peer.nodeId, ready: peer.ready }, 'peer joined');
     if (!this.ready || peer.ready) this.syncs.request(peer.url);
   }
@@ -246,6 +269,7 @@ export class Mesh {
   }
 
   private onRestart(peer: Peer): void {
+    if (peer.nodeId !== undefined) this.purgeGuard.met(peer.nodeId, peer.url);
     this.deps.logger.info({ peer: peer.url, nodeId: peer.nodeId, incarnation: peer.incarnation }, 'peer restarted');
     // What waited for its previous life is either there already or comes with a sync.
     this.replicator.drop(peer.url);

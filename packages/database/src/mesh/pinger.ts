@@ -1,6 +1,7 @@
 import type { Logger } from '@meshkv/common';
 import type { Scheduler } from '../clock/scheduler';
 import type { MeshConfig } from '../config';
+import { hlcFromMs } from '../clock/hlc';
 import type { Store } from '../store/store';
 import type { ClockWatch } from './clock-watch';
 import type { Membership, NodeInfo } from './membership';
@@ -191,10 +192,13 @@ export class Pinger {
 
   /**
    * A node that heard from no peer for longer than TOMBSTONE_TTL_MS may hold keys whose
-   * deletes the others have already forgotten: it would bring them back. When it reaches
-   * a living mesh again (the peer has other peers), it drops its data and bootstraps.
-   * Checked on the first exchange either way (our ping's answer, or a peer's ping), before
-   * that peer can start a sync with the stale data.
+   * deletes the others have forgotten (they wait for a member however long it is away,
+   * but not for a node that left): it would bring them back. When it reaches a living
+   * mesh again (the peer has other peers: a mesh that restarts as a whole has forgotten
+   * nothing), it drops what it held from before that last contact (the others had it, and
+   * may have deleted it since) and keeps what is newer, which it wrote while away and now
+   * hands over; then it bootstraps. Checked on the first exchange either way (our ping's
+   * answer, or a peer's ping), before that peer can start a sync with the stale data.
    */
   private rejoinCheck(other: PingBody): void {
     const { config, store, logger } = this.deps;
@@ -203,8 +207,10 @@ export class Pinger {
     const me = this.deps.self();
     if (other.node.nodeId === me.nodeId || silentSince === 0 || now - silentSince <= config.tombstoneTtlMs || store.size === 0) return;
     if (!other.peers.some((peer) => peer.url !== me.url && peer.url !== other.node.url)) return;
-    logger.warn({ awayMs: now - silentSince, ttlMs: config.tombstoneTtlMs }, 'away longer than the tombstone TTL: dropping local data to bootstrap');
-    store.wipe();
+    const dropped = store.dropBefore(hlcFromMs(silentSince));
+    logger.warn({ awayMs: now - silentSince, ttlMs: config.tombstoneTtlMs, dropped, kept: store.size, keptFrom: new Date(silentSince).toISOString() }, 'away longer than the tombstone TTL: dropped what the others may have deleted since, kept what is newer; bootstrapping');
+    // Once: what arrives from here on is the bootstrap, not stale data.
+    this.lastContactAt = now;
     this.deps.onWiped();
   }
 }

@@ -16,6 +16,8 @@ export interface SyncQueueDeps {
   readonly isReady: () => boolean;
   /** A round completed with `peer`: a node that was not ready is now. */
   readonly onRound: (peer: Peer, report: SyncReport) => void;
+  /** A round with the node at `url`, started at `startedAt` (ms), completed (for the PurgeGuard). */
+  readonly onSynced?: (url: string, startedAt: number) => void;
 }
 
 /**
@@ -51,7 +53,9 @@ export class SyncQueue {
   /** One round with the peer at `url`, now; resolves with what it did. */
   async syncNow(url: string): Promise<SyncReport> {
     const { antiEntropy, stats, scheduler } = this.deps;
+    const startedAt = scheduler.now();
     const report = await antiEntropy.sync(url, (outcome) => countApplied(stats, outcome));
+    this.deps.onSynced?.(url, startedAt);
     stats.syncRounds++;
     stats.lastSync = { ...report, peer: url, at: scheduler.now() };
     return report;

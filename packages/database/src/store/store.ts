@@ -201,7 +201,9 @@ export class Store {
     const physical = physicalMs(record.hlc);
     const now = this.remoteNow();
     if (physical > now + this.maxDriftMs) return 'drift';
-    if (record.value === null && physical < now - this.tombstoneTtlMs) return 'expired';
+    // A fresh delete that looks older than the TTL means a clock is off. Anti-entropy may
+    // hand over an old delete on purpose: a node kept it for a member that had not seen it.
+    if (record.value === null && origin === 'replicated' && physical < now - this.tombstoneTtlMs) return 'expired';
     this.clock.observe(record.hlc);
     if (this.watermark !== undefined && compareVersions(record, this.watermark) <= 0) return 'stale';
     const previous = this.adapter.head(key);
@@ -254,10 +256,30 @@ export class Store {
     return purged;
   }
 
-  /** Drops tombstones older than TOMBSTONE_TTL_MS; returns how many. */
-  purgeExpiredTombstones(): number {
+  /**
+   * Drops tombstones older than TOMBSTONE_TTL_MS, and older than `heldUntilMs` (the deletes
+   * every node that may hold the deleted records has seen, see PurgeGuard); returns how many.
+   */
+  purgeExpiredTombstones(heldUntilMs = Infinity): number {
     if (this.tombstoneTtlMs === Infinity) return 0;
-    return this.purgeTombstones(hlcFromMs(this.now() - this.tombstoneTtlMs));
+    const before = Math.min(this.now() - this.tombstoneTtlMs, heldUntilMs);
+    return before <= 0 ? 0 : this.purgeTombstones(hlcFromMs(before));
+  }
+
+  /**
+   * Drops every record and tombstone written before `beforeHlc` (a node back from longer
+   * than the TTL away: the others may have forgotten deletes of those); keeps the newer
+   * ones, which it wrote or received since, and the clear watermark. Returns how many.
+   */
+  dropBefore(beforeHlc: number): number {
+    let dropped = 0;
+    for (const [key, head] of this.adapter.heads()) {
+      if (head.hlc < beforeHlc) {
+        this.drop(key, head, 'wiped');
+        dropped++;
+      }
+    }
+    return dropped;
   }
 
   /** Forgets everything, watermark included (a node rejoining after too long away). */

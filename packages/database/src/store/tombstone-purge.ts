@@ -4,7 +4,9 @@ import type { Store } from './store';
 
 /**
  * Purges tombstones older than TOMBSTONE_TTL_MS, at an eighth of the TTL (between 1 s and
- * 1 min), so a delete is remembered at least the TTL and at most an eighth longer.
+ * 1 min), so a delete is remembered at least the TTL and at most an eighth longer once
+ * `heldUntil` allows it (ms: the deletes every node that may hold the deleted records has
+ * seen; by default, all of them).
  */
 export class TombstonePurge {
   private timer: Timer | undefined;
@@ -14,6 +16,7 @@ export class TombstonePurge {
     private readonly ttlMs: number,
     private readonly scheduler: Scheduler,
     private readonly logger: Logger,
+    private readonly heldUntil: () => number = () => Infinity,
   ) {}
 
   get intervalMs(): number {
@@ -22,7 +25,7 @@ export class TombstonePurge {
 
   start(): void {
     this.timer ??= this.scheduler.every(this.intervalMs, () => {
-      const purged = this.store.purgeExpiredTombstones();
+      const purged = this.store.purgeExpiredTombstones(this.heldUntil());
       if (purged > 0) this.logger.info({ purged }, 'expired tombstones purged');
     });
   }

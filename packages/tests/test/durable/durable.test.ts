@@ -164,7 +164,8 @@ describe('durable storage (real node processes, STORAGE=lmdb)', function () {
   });
 
   it('a node stopped longer than the tombstone TTL and started from its file does not bring deleted keys back', async () => {
-    const env = { TOMBSTONE_TTL_MS: '1000' };
+    // Deletes are held MAX_CLOCK_DRIFT_MS past the last sync with every node still waited for.
+    const env = { TOMBSTONE_TTL_MS: '1000', MAX_CLOCK_DRIFT_MS: '1000' };
     const a = await start('ttl-a', { ...env, DATA_DIR: dataDir() });
     const b = await start('ttl-b', { ...env, DATA_DIR: dataDir(), MESH_NETWORK_URL: a.url });
     const c = await start('ttl-c', { ...env, DATA_DIR: dataDir(), MESH_NETWORK_URL: a.url });

@@ -205,19 +205,23 @@ describe('mesh (in-process nodes on real sockets)', function () {
     expect(contents(a!)).to.deep.equal([['keep', '1']]);
   });
 
-  it('drops its data and bootstraps when it comes back after longer than the tombstone TTL', async () => {
+  it('drops what may be stale, keeps what is newer than its last sync, and bootstraps when it comes back after longer than the tombstone TTL', async () => {
     const nodes = track(await startChain(3, { TOMBSTONE_TTL_MS: '60000', SUSPECT_AFTER_MS: '1000000', DOWN_AFTER_MS: '1000000', FORGET_AFTER_MS: '1000000' }));
     await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
     const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
     await a.get('/set?k=kept&v=1&w=all');
-    // A key whose delete the others purged long ago: only a node that was away still has it.
-    c.node.store.set('zombie', 'back from the dead');
+    // A key whose delete the others purged long ago: only a node that was away still has it
+    // (a version from before its last contact).
+    c.node.store.apply('zombie', { value: 'back from the dead', hlc: hlcFromMs(Date.now() - 200_000), nodeId: 'gone' }, 'repaired');
+    c.node.store.set('fresh', 'mine');
     expect(c.node.mesh.isReady).to.equal(true);
     // C's own view: its last contact with anyone was two TTLs ago.
     (c.node.mesh as unknown as { pinger: { lastContactAt: number } }).pinger.lastContactAt = Date.now() - 120_000;
     await waitFor(() => !c.node.store.has('zombie'), 5000, 'C to drop its stale data');
     await waitFor(() => c.node.mesh.isReady && c.node.store.get('kept') === '1', 5000, 'C to bootstrap again');
     for (const t of [a, b, c]) expect(t.node.store.has('zombie'), 'zombie resurrected').to.equal(false);
+    // Written on C alone while "away" (no replication): kept, and handed over.
+    await waitFor(() => [a, b, c].every((t) => t.node.store.get('fresh') === 'mine'), 5000, 'what C wrote alone on every node');
   });
 
   it('speaks the nkvd ping form, learning the nodes it is told about', async () => {

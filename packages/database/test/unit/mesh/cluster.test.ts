@@ -88,23 +88,51 @@ describe('mesh clusters on the in-memory network (fake clock)', () => {
     expect(nodes.map((node) => node.store.get('both'))).to.deep.equal(Array(5).fill('right, later'));
   });
 
-  it('a node away longer than the tombstone TTL drops what it holds and bootstraps, so a purged delete stays deleted', async () => {
+  it('a delete is kept while a member that has not seen it is away, however long past the TTL; the member comes back, the delete holds, what it wrote alone stays', async () => {
     const { nodes, network, scheduler } = cluster(3, { TOMBSTONE_TTL_MS: '60000', DOWN_AFTER_MS: '600' });
     await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
     const [a, b, c] = nodes as [SimNode, SimNode, SimNode];
     a.set('doomed', '1');
     a.set('kept', '1');
-    await scheduler.advance(50);
+    await scheduler.advance(600); // an anti-entropy round with each peer after the writes
     network.partition([c.url], [a.url, b.url]);
     a.rm('doomed');
-    // Two TTLs later the tombstone is purged on A and B; C still holds the key.
+    for (let i = 0; i < 20; i++) c.set(`alone-${i}`, String(i));
+    // Two TTLs later A and B still hold the tombstone: C has not seen the delete.
     await scheduler.advance(120_000);
-    expect(a.store.tombstoneCount + b.store.tombstoneCount).to.equal(0);
+    expect([a.store.tombstoneCount, b.store.tombstoneCount]).to.deep.equal([1, 1]);
+    expect(a.mesh.purgeStatus().waitingFor.map((holder) => holder.url)).to.include(c.url);
     expect(c.store.get('doomed')).to.equal('1');
     network.heal();
-    await scheduler.until(() => c.mesh.isReady && converged(nodes), 10_000, 'C to bootstrap again');
-    for (const node of nodes) expect(node.store.get('doomed'), node.url).to.equal(undefined);
-    expect(c.store.get('kept')).to.equal('1');
+    await scheduler.until(() => c.mesh.isReady && converged(nodes), 10_000, 'C back and converged');
+    for (const node of nodes) {
+      expect(node.store.get('doomed'), node.url).to.equal(undefined);
+      expect(node.store.get('kept'), node.url).to.equal('1');
+      for (let i = 0; i < 20; i++) expect(node.store.get(`alone-${i}`), `${node.url} alone-${i}`).to.equal(String(i));
+    }
+    // Once every node has the delete, it is forgotten everywhere.
+    await scheduler.until(() => nodes.every((node) => node.store.tombstoneCount === 0), 30_000, 'the tombstone purged');
+  });
+
+  it('every node alone longer than the TTL: no acknowledged delete comes back, and what each wrote alone survives', async () => {
+    const { nodes, network, scheduler } = cluster(3, { TOMBSTONE_TTL_MS: '60000', DOWN_AFTER_MS: '600' });
+    await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+    const [a, b, c] = nodes as [SimNode, SimNode, SimNode];
+    for (let i = 0; i < 30; i++) a.set(`k-${i}`, String(i));
+    await scheduler.advance(600);
+    network.partition([a.url], [b.url, c.url]);
+    network.partition([b.url], [c.url]);
+    for (let i = 0; i < 10; i++) a.rm(`k-${i}`);
+    for (let i = 10; i < 20; i++) b.rm(`k-${i}`);
+    nodes.forEach((node, n) => {
+      for (let i = 0; i < 5; i++) node.set(`alone-${n}-${i}`, 'x');
+    });
+    await scheduler.advance(150_000);
+    network.heal();
+    await scheduler.until(() => fullMesh(nodes) && converged(nodes), 30_000, 'convergence after the heal');
+    const keys = a.contents().map(([key]) => key);
+    expect(keys.filter((key) => key.startsWith('k-'))).to.have.members(Array.from({ length: 10 }, (_, i) => `k-${i + 20}`));
+    expect(keys.filter((key) => key.startsWith('alone-'))).to.have.length(15);
   });
 
   it('never counts a record a peer refused (clock too far ahead) as an acknowledgement: w fails at once, naming why', async () => {
