@@ -34,6 +34,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: "This node's clock is off from the other nodes' by more than half of MAX_CLOCK_DRIFT_MS: it takes no writes until the clock is corrected (see clock in /status); write to another node.",
   },
+  DUPLICATE_NODE_ID: {
+    status: 503,
+    message: 'Another node of the mesh, started earlier, has this node\'s NODE_ID: this one left the mesh and takes no writes. Give each node its own NODE_ID (or none: one is made at first start) and restart it.',
+  },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'The node has as many open connections as it takes (MAX_CONNECTIONS): retry after the time in Retry-After, or reuse a connection.' },
   WRITE_TIMEOUT: {
     status: 504,

@@ -116,7 +116,10 @@ export class DatabaseNode {
       limits,
       replication: this.mesh,
       writeDefaults: { w: config.mesh.writeConcern, timeoutMs: config.mesh.writeTimeoutMs },
-      writeHooks: [() => (this.mesh.clock.skewed ? ApiError.of('CLOCK_SKEW') : undefined)],
+      writeHooks: [
+        () => (this.mesh.duplicateOf !== undefined ? ApiError.of('DUPLICATE_NODE_ID') : undefined),
+        () => (this.mesh.clock.skewed ? ApiError.of('CLOCK_SKEW') : undefined),
+      ],
     });
     registerMeshRoutes(this.router, {
       service: new MeshService(this.mesh, this.store),

@@ -53,6 +53,8 @@ export class Mesh {
   /** Grows past the identity's when a peer held this node at a higher one (see Pinger.learn). */
   private incarnation: number;
   private leaving = false;
+  /** The URL of an earlier node with this node's id: then this one left the mesh for good. */
+  private twin: string | undefined;
 
   constructor(
     private readonly config: MeshConfig,
@@ -84,6 +86,12 @@ export class Mesh {
       },
       onWiped: () => {
         this.ready = false;
+      },
+      onTwin: (url) => {
+        if (this.twin !== undefined) return;
+        this.twin = url;
+        logger.error({ nodeId: identity.nodeId, other: url }, 'another node, started earlier, has this NODE_ID: leaving the mesh and refusing writes (give each node its own NODE_ID, then restart this one)');
+        void this.leave().then(() => this.pinger.stop());
       },
       onOutdated: (held) => {
         this.incarnation = Math.max(this.incarnation, held + 1);
@@ -139,9 +147,14 @@ export class Mesh {
     return this.purgeGuard.horizonMs - this.config.maxClockDriftMs;
   }
 
-  /** Holds what its peers hold, and its clock agrees with theirs. */
+  /** Holds what its peers hold, its clock agrees with theirs, and its id is its own. */
   get isReady(): boolean {
-    return this.ready && !this.clock.skewed;
+    return this.ready && !this.clock.skewed && this.twin === undefined;
+  }
+
+  /** The URL of an earlier node with this node's NODE_ID, if one was met (this one then left the mesh). */
+  get duplicateOf(): string | undefined {
+    return this.twin;
   }
 
   self(): NodeInfo {

@@ -27,6 +27,8 @@ export interface PingerDeps {
   readonly onAlone: () => void;
   /** This node dropped its data to bootstrap again (see rejoinCheck). */
   readonly onWiped: () => void;
+  /** A node started earlier has this node's id (at `url`): this one must leave (see twinCheck). */
+  readonly onTwin: (url: string) => void;
   /** A peer holds this node at `incarnation`, at least this one's: count from higher up. */
   readonly onOutdated: (incarnation: number) => void;
 }
@@ -72,6 +74,7 @@ export class Pinger {
     const { membership } = this.deps;
     this.rejoinCheck(body);
     this.learn(body);
+    if (body.node.nodeId === this.deps.self().nodeId && body.node.url !== this.deps.self().url && !this.stopped) void this.ping(body.node.url);
     const outcome = this.stopped ? 'ignored' : membership.claim(body.node);
     if (outcome === 'taken') this.lastContactAt = this.deps.scheduler.now();
     else if (outcome === 'verify') void this.ping(body.node.url, body.node.leaving === true);
@@ -171,10 +174,25 @@ export class Pinger {
 
   /** The answer to our own ping: the node's own word. The tombstone-TTL rule, the contact, the gossip. */
   private heard(body: PingBody): void {
+    if (this.twinCheck(body.node)) return;
     this.rejoinCheck(body);
     this.learn(body);
     if (this.deps.membership.contact(body.node) !== undefined) this.lastContactAt = this.deps.scheduler.now();
     this.deps.membership.hear(body.peers);
+  }
+
+  /**
+   * Two live nodes with one node id (a NODE_ID given twice) would each take the other's
+   * acknowledgements for its own. The answer of a node with this node's id at another URL
+   * (never an incoming ping's word: anyone could claim it) decides: the one started later
+   * (higher incarnation; on a tie, the greater URL) is the duplicate and leaves.
+   */
+  private twinCheck(other: NodeInfo): boolean {
+    const me = this.deps.self();
+    if (other.nodeId !== me.nodeId || other.url === me.url || other.leaving === true) return false;
+    const later = me.incarnation > other.incarnation || (me.incarnation === other.incarnation && me.url > other.url);
+    if (later && !this.stopped) this.deps.onTwin(other.url);
+    return true;
   }
 
   /**

@@ -97,7 +97,7 @@ export class SimNode {
 }
 
 /** `count` nodes on one in-memory network and one fake clock; node i seeds with node i-1 (a chain). */
-export function startCluster(count: number, env: Record<string, string> = {}, clockOffsetsMs: readonly number[] = []): { nodes: SimNode[]; network: MemoryNetwork; scheduler: FakeScheduler; restart: (index: number, clockOffsetMs: number) => Promise<SimNode>; stop: () => Promise<void> } {
+export function startCluster(count: number, env: Record<string, string> = {}, clockOffsetsMs: readonly number[] = []): { nodes: SimNode[]; network: MemoryNetwork; scheduler: FakeScheduler; restart: (index: number, clockOffsetMs: number) => Promise<SimNode>; add: (url: string, nodeId: string) => SimNode; stop: () => Promise<void> } {
   const scheduler = new FakeScheduler();
   const network = new MemoryNetwork();
   const nodes: SimNode[] = [];
@@ -107,6 +107,7 @@ export function startCluster(count: number, env: Record<string, string> = {}, cl
     nodes.push(new SimNode(`http://node-${i}:8100`, `n${i}`, config, network, scheduler, clockOffsetsMs[i] ?? 0));
   }
   for (const node of nodes) node.start();
+  const running: SimNode[] = [];
   /** Node `index` is killed and started again with the same URL and id, its wall clock off by `clockOffsetMs`. */
   const restart = async (index: number, clockOffsetMs: number): Promise<SimNode> => {
     const old = nodes[index] as SimNode;
@@ -117,7 +118,15 @@ export function startCluster(count: number, env: Record<string, string> = {}, cl
     node.start();
     return node;
   };
-  return { nodes, network, scheduler, restart, stop: async () => void (await Promise.all(nodes.map((node) => node.stop()))) };
+  /** A node more on the network, seeded with node 0 (`nodeId` may be another node's, to test duplicates). */
+  const add = (url: string, nodeId: string): SimNode => {
+    const config = loadConfig({ ...SIM_MESH, MESH_NETWORK_URL: 'http://node-0:8100', MESH_SECRET: 'sim', HOSTNAME: 'extra', ...env }).mesh;
+    const node = new SimNode(url, nodeId, config, network, scheduler);
+    running.push(node);
+    node.start();
+    return node;
+  };
+  return { nodes, network, scheduler, restart, add, stop: async () => void (await Promise.all([...nodes, ...running].map((node) => node.stop()))) };
 }
 
 /** True when every node holds every other alive. */

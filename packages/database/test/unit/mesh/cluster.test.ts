@@ -278,6 +278,24 @@ describe('mesh clusters on the in-memory network (fake clock)', () => {
       expect(fullMesh(nodes)).to.equal(true);
     });
 
+    it('a second node started with an id already in the mesh leaves, refuses writes and says why; the first goes on', async () => {
+      const { nodes, scheduler, add } = cluster(2);
+      await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
+      await scheduler.advance(10);
+      const [a, b] = nodes as [SimNode, SimNode];
+      const twin = add('http://twin:8100', a.nodeId);
+      await scheduler.until(() => twin.mesh.duplicateOf !== undefined, 5000, 'the twin to notice');
+      expect(twin.mesh.duplicateOf).to.equal(a.url);
+      expect(twin.mesh.isReady).to.equal(false);
+      expect(a.mesh.duplicateOf).to.equal(undefined);
+      await scheduler.advance(2000);
+      expect(b.mesh.membership.members().map((peer) => [peer.url, peer.nodeId])).to.deep.equal([[a.url, a.nodeId]]);
+      expect(a.mesh.membership.members().map((peer) => peer.url)).to.deep.equal([b.url]);
+      const write = a.setWith('k', '1', 'all', 500);
+      await scheduler.advance(50);
+      await write;
+    });
+
     it('a new node that pings is checked by a ping back before it becomes a member', async () => {
       const { nodes, network, scheduler } = cluster(2);
       await scheduler.until(() => fullMesh(nodes), 5000, 'a full mesh');
