@@ -9,7 +9,7 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Keep-alive connections; default 8. */
   readonly connections?: number;
-  /** Sent as `Authorization: Bearer …` (the mesh secret for `/ping`). */
+  /** Sent as `Authorization: Bearer …` on every request (mesh routes take signed requests only, not this). */
   readonly bearer?: string;
 }
 

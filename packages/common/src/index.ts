@@ -4,3 +4,4 @@ export { createLogger, type Logger, LOG_LEVELS, type LogLevel, silentLogger } fr
 export { configOrExit, runService, type Service, type ServiceMessages } from './process';
 export { ConfigError, type Env, readEnvironment, SettingsReader } from './settings';
 export { type WaitOptions, waitFor } from './wait-for';
+export { bodyDigest, MESH_SIGNATURE_SCHEME, type ParsedSignature, parseMeshSignature, signatureMatches, signMeshRequest, type SignedParts } from './mesh-signature';

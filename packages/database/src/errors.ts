@@ -16,7 +16,10 @@ export const ERROR_CATALOGUE = {
   },
   MALFORMED_BODY: { status: 400, message: 'The request body is not the JSON this route takes.' },
   BAD_REQUEST: { status: 400, message: 'The request cannot be read as HTTP/1.1.' },
-  UNAUTHORIZED: { status: 401, message: 'Mesh routes need the mesh secret: Authorization: Bearer <MESH_SECRET>.' },
+  UNAUTHORIZED: {
+    status: 401,
+    message: 'Mesh routes take only requests signed with the mesh secret (MeshKV-HMAC-SHA256, fresh, used once, for this path and body): only nodes of the mesh send them.',
+  },
   MISSING_RECORD: { status: 404, message: 'No record has this key.' },
   NOT_FOUND: { status: 404, message: 'No route has this path.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not take this method.' },

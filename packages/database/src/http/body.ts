@@ -40,9 +40,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<string
   });
 }
 
-/** Reads and parses a JSON body; 400 MALFORMED_BODY when it is not JSON. */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const text = await readBody(req, maxBytes);
+/** Parses a JSON body; 400 MALFORMED_BODY when it is not JSON. */
+export function parseJsonBody(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -1,3 +1,4 @@
+import { signMeshRequest } from '@meshkv/common';
 import type { Pool } from 'undici';
 import { type MeshTransport, PeerRequestError } from './transport';
 
@@ -32,7 +33,6 @@ export class HttpTransport implements MeshTransport {
 
   constructor(private readonly options: ClientOptions) {
     this.headers = { 'content-type': 'application/json' };
-    if (options.secret !== undefined) this.headers.authorization = `Bearer ${options.secret}`;
   }
 
   async post<T>(baseUrl: string, path: string, body: unknown, timeoutMs: number, fresh = false): Promise<T> {
@@ -54,13 +54,17 @@ export class HttpTransport implements MeshTransport {
   ): Promise<T> {
     const pool = this.pool(baseUrl);
     const signal = AbortSignal.timeout(timeoutMs);
+    const text = JSON.stringify(body);
+    const secret = this.options.secret;
+    // Signed, never sent: a peer that is not one (an injected URL) learns nothing it can reuse.
+    const headers = secret === undefined ? this.headers : { ...this.headers, authorization: signMeshRequest(secret, { method: 'POST', path, body: text }) };
     let response;
     try {
       response = await pool.request({
         path,
         method: 'POST',
-        headers: this.headers,
-        body: JSON.stringify(body),
+        headers,
+        body: text,
         signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,

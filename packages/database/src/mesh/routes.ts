@@ -1,4 +1,4 @@
-import { readJsonBody } from '../http/body';
+import { parseJsonBody, readBody } from '../http/body';
 import { drained, sendJson } from '../http/reply';
 import type { Router } from '../http/router';
 import type { MeshAuth } from './auth';
@@ -22,7 +22,11 @@ export interface MeshRouteDeps {
 export function registerMeshRoutes(router: Router, { service, auth, maxBodyBytes }: MeshRouteDeps): void {
   const hooks = [auth.hook];
   const POST = { methods: ['POST'], hooks };
-  const body = (ctx: { req: Parameters<typeof readJsonBody>[0] }): Promise<unknown> => readJsonBody(ctx.req, maxBodyBytes);
+  const body = async (ctx: { req: Parameters<typeof readBody>[0] }): Promise<unknown> => {
+    const text = await readBody(ctx.req, maxBodyBytes);
+    auth.checkBody(ctx.req, text);
+    return parseJsonBody(text);
+  };
 
   router.register(
     '/ping',

@@ -1,3 +1,4 @@
+import { signMeshRequest } from '@meshkv/common';
 import { recordCodec } from '@meshkv/database';
 import type { NodeProcess } from './node-process';
 
@@ -17,16 +18,16 @@ export interface DirectLoad {
  */
 export async function loadDirect(node: NodeProcess, load: DirectLoad): Promise<void> {
   const hlc = load.hlc ?? Date.now() * 1024;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (load.secret !== undefined) headers.authorization = `Bearer ${load.secret}`;
   for (let start = 0; start < load.count; start += 5000) {
     const records = [];
     for (let i = start; i < Math.min(load.count, start + 5000); i++) {
       const key = `${load.prefix}-${String(i).padStart(7, '0')}`;
       records.push(recordCodec.toWire(key, { value: `value-${i}-${'x'.repeat(80)}`, hlc: hlc + i, nodeId: 'loader' }));
     }
-    const body = recordCodec.replicateBody(records, null);
-    const res = await fetch(`${node.url}/_mesh/replicate`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const body = JSON.stringify(recordCodec.replicateBody(records, null));
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (load.secret !== undefined) headers.authorization = signMeshRequest(load.secret, { method: 'POST', path: '/_mesh/replicate', body });
+    const res = await fetch(`${node.url}/_mesh/replicate`, { method: 'POST', headers, body });
     if (res.status !== 200) throw new Error(`loading ${node.name}: HTTP ${res.status} ${await res.text()}`);
   }
 }

@@ -1,3 +1,4 @@
+import { signMeshRequest } from '@meshkv/common';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -133,7 +134,7 @@ describe('durable storage (real node processes, STORAGE=lmdb)', function () {
     const digests = async (node: NodeProcess): Promise<string> => {
       const res = await fetch(`${node.url}/_mesh/digests`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
+        headers: { authorization: signMeshRequest(SECRET, { method: 'POST', path: '/_mesh/digests', body: '{"clear":null}' }), 'content-type': 'application/json' },
         body: '{"clear":null}',
       });
       return ((await res.json()) as { digests: string }).digests;

@@ -298,7 +298,7 @@ describe('mesh scenarios (real node processes)', function () {
     const [a, b] = await start(2);
     await waitFor(() => isFullMesh([a!, b!]), 10_000, 'a full mesh');
     const body = JSON.stringify({ records: [['evil', 'x', Date.now() * 1024, 'intruder']], clear: null });
-    for (const auth of [undefined, 'Bearer wrong', SECRET]) {
+    for (const auth of [undefined, 'Bearer wrong', `Bearer ${SECRET}`, SECRET]) {
       const res = await fetch(`${a!.url}/_mesh/replicate`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(auth === undefined ? {} : { authorization: auth }) },

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import { signMeshRequest } from '@meshkv/common';
 import { hlcFromMs } from '../../../src/clock/hlc';
 import { post, waitFor } from '../../helpers/http';
 import { contents, FAST_MESH, fullMesh, startChain } from '../../helpers/mesh';
@@ -140,20 +141,35 @@ describe('mesh (in-process nodes on real sockets)', function () {
     await waitFor(() => b.node.store.get('while-down') === 'x', 5000, 'the catch-up');
   });
 
-  it('refuses mesh requests without the secret, and accepts them with it', async () => {
+  it('takes only mesh requests signed with the secret: not the secret itself, not a replay, not another body, path or time', async () => {
     const nodes = track(await startChain(2, { MESH_SECRET: 'open sesame' }));
     await waitFor(() => fullMesh(nodes), 5000, 'a full mesh with the secret');
     const [a] = nodes as [TestNode];
     const body = JSON.stringify({ records: [['evil', 'x', hlcFromMs(Date.now()), 'intruder']], clear: null });
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'open sesame' }]) {
+    const sign = (text: string, options: { secret?: string; path?: string; time?: number } = {}): Record<string, string> => ({
+      authorization: signMeshRequest(options.secret ?? 'open sesame', { method: 'POST', path: options.path ?? '/_mesh/replicate', body: text }, options.time),
+    });
+    const signed = sign(body);
+    const refused = [
+      {},
+      { authorization: 'Bearer open sesame' },
+      { authorization: 'open sesame' },
+      sign(body, { secret: 'wrong' }),
+      sign(body, { path: '/_mesh/pull' }),
+      sign(body, { time: Date.now() - 10 * 60_000 }),
+      sign('{"records":[],"clear":null}'),
+    ];
+    for (const headers of refused) {
       const reply = await post(a.url, '/_mesh/replicate', body, headers);
       expect(reply.status).to.equal(401);
       expect(reply.json()).to.include({ error: 'UNAUTHORIZED' });
     }
     expect((await a.get('/ping?nodes=x:1')).status).to.equal(401);
     expect(a.node.store.has('evil')).to.equal(false);
-    const ok = await post(a.url, '/_mesh/replicate', body, { authorization: 'Bearer open sesame' });
+    const ok = await post(a.url, '/_mesh/replicate', body, signed);
     expect(ok.json()).to.deep.equal({ applied: 1, stale: 0, refused: 0, refusals: [], clearRefused: null });
+    const replay = await post(a.url, '/_mesh/replicate', body, signed);
+    expect(replay.status, 'the same signed request again').to.equal(401);
   });
 
   it('cannot be told by a client to skip replication', async () => {
