@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { type Env, LOG_LEVELS, type LogLevel, SettingsReader } from '@meshkv/common';
+import { ConfigError, type Env, LOG_LEVELS, type LogLevel, SettingsReader } from '@meshkv/common';
 
 export { ConfigError, type Env, readEnvironment } from '@meshkv/common';
 
@@ -37,6 +37,8 @@ export interface MeshConfig {
   readonly seeds: readonly string[];
   /** Undefined: mesh routes are open (a warning is logged at start). */
   readonly secret: string | undefined;
+  /** MESH_INSECURE=true: run without MESH_SECRET on an address others can reach, on purpose. */
+  readonly insecure: boolean;
   readonly writeConcern: WriteCount;
   readonly writeTimeoutMs: number;
   readonly pingIntervalMs: number;
@@ -144,6 +146,7 @@ export function loadConfig(env: Env): NodeConfig {
     mesh: {
       seeds: readSeeds(env.MESH_NETWORK_URL, problems),
       secret: env.MESH_SECRET === undefined || env.MESH_SECRET === '' ? undefined : env.MESH_SECRET,
+      insecure: read.oneOf('MESH_INSECURE', ['true', 'false'] as const, 'false') === 'true',
       writeConcern: readWriteConcern(env.WRITE_CONCERN, problems),
       writeTimeoutMs: readInt('WRITE_TIMEOUT_MS', 1, 3_600_000),
       pingIntervalMs: readInt('PING_INTERVAL_MS', 10, 3_600_000),
@@ -218,4 +221,23 @@ function readWriteConcern(raw: string | undefined, problems: string[]): WriteCou
     return 1;
   }
   return concern;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine reaches them. */
+export function isLoopback(address: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === '::1' || address === 'localhost';
+}
+
+/**
+ * What a process start requires beyond valid settings: a node that anyone on the network
+ * can reach needs MESH_SECRET, or its mesh routes are open to all (the nkvd `?nodes=`
+ * form would make it contact any address it is given). MESH_INSECURE=true says it is on
+ * purpose. Throws a ConfigError naming the fix.
+ */
+export function requireMeshSecurity(config: NodeConfig): NodeConfig {
+  if (config.mesh.secret !== undefined || config.mesh.insecure || isLoopback(config.bindAddress)) return config;
+  throw new ConfigError([
+    `MESH_SECRET is not set and BIND_ADDRESS (${config.bindAddress}) is reachable from other machines: anyone could use the mesh routes. ` +
+      'Set MESH_SECRET to the same random secret on every node (for example: openssl rand -hex 32), or MESH_INSECURE=true to run open on purpose.',
+  ]);
 }

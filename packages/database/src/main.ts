@@ -3,11 +3,11 @@
 // runService (start line, signals, exit codes). Everything else is in createNode.
 import * as v8 from 'node:v8';
 import { configOrExit, createLogger, runService } from '@meshkv/common';
-import { loadConfig, readEnvironment } from './config';
+import { loadConfig, readEnvironment, requireMeshSecurity } from './config';
 import { createNode } from './node';
 import { StorageOpenError } from './storage/lmdb';
 
-const config = configOrExit(() => loadConfig(readEnvironment()));
+const config = configOrExit(() => requireMeshSecurity(loadConfig(readEnvironment())));
 // Opt-in: V8's size-optimised mode keeps 1M records about 40 MB smaller but also
 // optimises code less, costing about a third of the throughput (docs/api.md, Memory).
 if (config.gcMode === 'compact') v8.setFlagsFromString('--optimize-for-size');

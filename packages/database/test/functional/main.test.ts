@@ -86,6 +86,16 @@ describe('the node process', () => {
     expect(text).to.contain('LOG_LEVEL');
   });
 
+  it('refuses to start without MESH_SECRET on an address other machines reach, unless MESH_INSECURE=true', async () => {
+    const refused = run({ BIND_ADDRESS: '0.0.0.0' });
+    started.push(refused);
+    expect((await refused.exited).code).to.equal(1);
+    expect(refused.stderr()).to.contain('MESH_SECRET is not set and BIND_ADDRESS (0.0.0.0) is reachable from other machines');
+    expect(refused.stderr()).to.contain('openssl rand -hex 32');
+    const opens: Record<string, string>[] = [{ BIND_ADDRESS: '0.0.0.0', MESH_INSECURE: 'true' }, { BIND_ADDRESS: '0.0.0.0', MESH_SECRET: 's3cret' }];
+    for (const env of opens) await start(env);
+  });
+
   it('starts nothing when imported as a library, and still runs as a program from dist/index.js', async () => {
     const library = path.join(__dirname, '..', '..', 'src', 'index.js');
     const imported = spawn(process.execPath, ['-e', `const db = require(${JSON.stringify(library)}); console.log(typeof db.createNode)`], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -86,6 +86,7 @@ describe('config', () => {
       mesh: {
         seeds: ['http://db-2:9000', 'http://db-3:9000'],
         secret: 's3cret',
+        insecure: false,
         writeConcern: 'all',
         writeTimeoutMs: 1500,
         pingIntervalMs: 100,
