@@ -1,3 +1,4 @@
+import { signMeshRequest } from '@meshkv/common';
 import { Pool } from 'undici';
 import { paths, type WriteOptions } from './paths';
 import type { NkvdNode, NodeStatus } from './status';
@@ -11,6 +12,8 @@ export interface ClientOptions {
   readonly connections?: number;
   /** Sent as `Authorization: Bearer …` on every request (mesh routes take signed requests only, not this). */
   readonly bearer?: string;
+  /** The mesh secret: the nkvd ping (a mesh route) is then signed with it (the secret is never sent). */
+  readonly meshSecret?: string;
 }
 
 /** An answer as it came: status, headers and body text. */
@@ -44,11 +47,13 @@ export class MeshKvClient {
   private readonly pool: Pool;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
+  private readonly meshSecret: string | undefined;
 
   constructor(options: ClientOptions) {
     this.pool = new Pool(options.url.replace(/\/+$/, ''), { connections: options.connections ?? 8 });
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.headers = options.bearer === undefined ? {} : { authorization: `Bearer ${options.bearer}` };
+    this.meshSecret = options.meshSecret;
   }
 
   /** Stores `value` under `key`; resolves once the write concern is met. */
@@ -98,15 +103,20 @@ export class MeshKvClient {
 
   /** The nkvd form of `/ping`: introduces `nodes` (host:port) and lists every node known. */
   async nkvdPing(nodes: readonly string[] = []): Promise<NkvdNode[]> {
-    return ((await this.json(paths.nkvdPing(nodes))) as { nodes: NkvdNode[] }).nodes;
+    const target = paths.nkvdPing(nodes);
+    const secret = this.meshSecret;
+    const signed = secret === undefined ? undefined : { authorization: signMeshRequest(secret, { method: 'GET', path: target, body: '' }) };
+    const answer = await this.request(target, 'GET', signed);
+    if (answer.status < 200 || answer.status >= 300) throw toError(answer);
+    return (JSON.parse(answer.text) as { nodes: NkvdNode[] }).nodes;
   }
 
-  /** Any request, the target sent as given; the answer whatever its status. */
-  async request(target: string, method = 'GET'): Promise<RawAnswer> {
+  /** Any request, the target sent as given (`headers` on top of the client's); the answer whatever its status. */
+  async request(target: string, method = 'GET', headers?: Record<string, string>): Promise<RawAnswer> {
     const res = await this.pool.request({
       path: target,
       method,
-      headers: this.headers,
+      headers: headers === undefined ? this.headers : { ...this.headers, ...headers },
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       signal: AbortSignal.timeout(this.timeoutMs),

@@ -25,6 +25,8 @@ export interface NodeConfig {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  /** ms a response may make no progress (a client that stopped reading) before it is cut. */
+  readonly sendTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly shutdownDrainMs: number;
   readonly gcMode: 'compact' | 'throughput';
@@ -77,6 +79,7 @@ export const DEFAULTS = {
   HEADERS_TIMEOUT_MS: 10000, // ms to receive the request headers, else 408
   REQUEST_TIMEOUT_MS: 30000, // ms to receive the whole request, else 408
   KEEP_ALIVE_TIMEOUT_MS: 5000, // ms an idle keep-alive connection stays open
+  SEND_TIMEOUT_MS: 30000, // ms a response may wait for a client that does not read
   SHUTDOWN_TIMEOUT_MS: 10000, // ms in-flight requests get after SIGTERM before sockets are cut
   GC_MODE: 'throughput' as 'compact' | 'throughput', // throughput: V8 defaults; compact: V8 --optimize-for-size, smaller and slower
   SHUTDOWN_DRAIN_MS: 0, // ms between SIGTERM and closing the listener, /healthcheck answering 503
@@ -140,6 +143,7 @@ export function loadConfig(env: Env): NodeConfig {
     headersTimeoutMs: readInt('HEADERS_TIMEOUT_MS', 1, 3_600_000),
     requestTimeoutMs: readInt('REQUEST_TIMEOUT_MS', 1, 3_600_000),
     keepAliveTimeoutMs: readInt('KEEP_ALIVE_TIMEOUT_MS', 1, 3_600_000),
+    sendTimeoutMs: readInt('SEND_TIMEOUT_MS', 10, 3_600_000),
     shutdownTimeoutMs: readInt('SHUTDOWN_TIMEOUT_MS', 0, 3_600_000),
     shutdownDrainMs: readInt('SHUTDOWN_DRAIN_MS', 0, 3_600_000),
     gcMode,

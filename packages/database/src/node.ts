@@ -116,6 +116,7 @@ export class DatabaseNode {
       limits,
       replication: this.mesh,
       writeDefaults: { w: config.mesh.writeConcern, timeoutMs: config.mesh.writeTimeoutMs },
+      sendTimeoutMs: config.sendTimeoutMs,
       writeHooks: [
         () => (this.mesh.duplicateOf !== undefined ? ApiError.of('DUPLICATE_NODE_ID') : undefined),
         () => (this.mesh.clock.skewed ? ApiError.of('CLOCK_SKEW') : undefined),
@@ -125,6 +126,7 @@ export class DatabaseNode {
       service: new MeshService(this.mesh, this.store),
       auth: new MeshAuth(config.mesh.secret),
       maxBodyBytes: config.mesh.maxBodyBytes,
+      sendTimeoutMs: config.sendTimeoutMs,
     });
     registerAdminRoutes(this.router, {
       server: this.server,

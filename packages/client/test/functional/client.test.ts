@@ -92,7 +92,7 @@ describe('MeshKvClient against a real node process', function () {
   });
 
   it('speaks the nkvd ping with the mesh secret, and names a refusal without it', async () => {
-    const withSecret = new MeshKvClient({ url, bearer: SECRET });
+    const withSecret = new MeshKvClient({ url, meshSecret: SECRET });
     try {
       const nodes = await withSecret.nkvdPing();
       expect(nodes).to.have.length(1);

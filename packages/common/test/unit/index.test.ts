@@ -3,7 +3,7 @@ import * as common from '../../src/index';
 
 describe('@meshkv/common', () => {
   it('exports the shared pieces', () => {
-    for (const name of ['backoffDelay', 'listen', 'createLogger', 'silentLogger', 'configOrExit', 'runService', 'ConfigError', 'readEnvironment', 'SettingsReader', 'waitFor']) {
+    for (const name of ['backoffDelay', 'listen', 'createLogger', 'silentLogger', 'configOrExit', 'runService', 'ConfigError', 'readEnvironment', 'SettingsReader', 'waitFor', 'bodyDigest', 'parseMeshSignature', 'signatureMatches', 'signMeshRequest']) {
       expect(common, name).to.have.property(name).that.is.a('function');
     }
   });

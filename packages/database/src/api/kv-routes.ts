@@ -20,6 +20,8 @@ export interface KvRouteDeps {
   readonly replication: ReplicationTarget;
   /** `w` and `wtimeout` when a request gives none (WRITE_CONCERN, WRITE_TIMEOUT_MS). */
   readonly writeDefaults: WriteConcern;
+  /** SEND_TIMEOUT_MS: a listing whose client reads nothing for this long is cut. */
+  readonly sendTimeoutMs: number;
   /** Hooks of the routes that write (a node whose clock is off takes no writes). */
   readonly writeHooks?: readonly Hook[];
 }
@@ -33,7 +35,7 @@ const MISSING_RECORD = ApiError.of('MISSING_RECORD');
  * `{"error":CODE,"message":…}` with its status, returned by the parameter readers rather
  * than thrown: these are the hot routes.
  */
-export function registerKvRoutes(router: Router, { store, limits, replication, writeDefaults, writeHooks = [] }: KvRouteDeps): void {
+export function registerKvRoutes(router: Router, { store, limits, replication, writeDefaults, sendTimeoutMs, writeHooks = [] }: KvRouteDeps): void {
   const WRITES = { methods: WRITE_METHODS, hooks: writeHooks };
   router.register(
     '/set',
@@ -85,12 +87,13 @@ export function registerKvRoutes(router: Router, { store, limits, replication, w
     WRITES,
   );
 
-  router.register('/getKeys', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([k]) => JSON.stringify(k))));
-  router.register('/getValues', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([, v]) => JSON.stringify(v))));
+  router.register('/getKeys', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([k]) => JSON.stringify(k)), sendTimeoutMs));
+  router.register('/getValues', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([, v]) => JSON.stringify(v)), sendTimeoutMs));
   router.register('/getAll', (ctx) =>
     streamJsonArray(
       ctx.res,
       render(store.liveEntries(), ([k, v]) => `{"k":${JSON.stringify(k)},"v":${JSON.stringify(v)}}`),
+      sendTimeoutMs,
     ),
   );
 }

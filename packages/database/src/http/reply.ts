@@ -24,7 +24,7 @@ const CHUNK_CHARS = 64 * 1024;
  * memory as one string. A listing that fits in one chunk goes out with a
  * Content-Length; a longer one is chunked. Stops early if the client goes away.
  */
-export async function streamJsonArray(res: ServerResponse, elements: Iterator<string>): Promise<void> {
+export async function streamJsonArray(res: ServerResponse, elements: Iterator<string>, sendTimeoutMs: number): Promise<void> {
   let chunk = '[';
   let first = true;
   let next = elements.next();
@@ -39,7 +39,7 @@ export async function streamJsonArray(res: ServerResponse, elements: Iterator<st
   }
   res.writeHead(200, ['Content-Type', JSON_CONTENT_TYPE]);
   while (!next.done) {
-    if (!res.write(chunk) && !(await drained(res))) return;
+    if (!res.write(chunk) && !(await drained(res, sendTimeoutMs))) return;
     chunk = '';
     while (!next.done && chunk.length < CHUNK_CHARS) {
       chunk += `,${next.value}`;
@@ -49,18 +49,26 @@ export async function streamJsonArray(res: ServerResponse, elements: Iterator<st
   res.end(`${chunk}]`);
 }
 
-/** Resolves true when the response can take more data, false when the client is gone. */
-export function drained(res: ServerResponse): Promise<boolean> {
+/**
+ * Resolves true when the response can take more data, false when the client is gone, or
+ * took nothing for `timeoutMs` (SEND_TIMEOUT_MS): then the connection is cut, so a client
+ * that stopped reading holds no memory, socket or storage snapshot for ever.
+ */
+export function drained(res: ServerResponse, timeoutMs: number): Promise<boolean> {
   if (res.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const onDrain = (): void => {
-      res.off('close', onClose);
-      resolve(true);
-    };
-    const onClose = (): void => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
       res.off('drain', onDrain);
-      resolve(false);
+      res.off('close', onClose);
+      resolve(ok);
     };
+    const onDrain = (): void => done(true);
+    const onClose = (): void => done(false);
+    const timer = setTimeout(() => {
+      done(false);
+      res.destroy();
+    }, timeoutMs);
     res.once('drain', onDrain);
     res.once('close', onClose);
   });

@@ -11,6 +11,8 @@ export interface MeshRouteDeps {
   readonly auth: MeshAuth;
   /** MESH_MAX_BODY_BYTES: larger request bodies get 413. */
   readonly maxBodyBytes: number;
+  /** SEND_TIMEOUT_MS: a versions stream whose reader takes nothing for this long is cut. */
+  readonly sendTimeoutMs: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface MeshRouteDeps {
  * a node). The mesh secret is checked by a hook of each, before its handler; the work is
  * the MeshService's.
  */
-export function registerMeshRoutes(router: Router, { service, auth, maxBodyBytes }: MeshRouteDeps): void {
+export function registerMeshRoutes(router: Router, { service, auth, maxBodyBytes, sendTimeoutMs }: MeshRouteDeps): void {
   const hooks = [auth.hook];
   const POST = { methods: ['POST'], hooks };
   const body = async (ctx: { req: Parameters<typeof readBody>[0] }): Promise<unknown> => {
@@ -48,7 +50,7 @@ export function registerMeshRoutes(router: Router, { service, auth, maxBodyBytes
       const res = ctx.res;
       res.writeHead(200, ['Content-Type', NDJSON]);
       for await (const chunk of chunks) {
-        if (!res.write(chunk) && !(await drained(res))) return;
+        if (!res.write(chunk) && !(await drained(res, sendTimeoutMs))) return;
       }
       res.end();
     },

@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import type * as Lmdb from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { checkStorageFormat, fromRow, fromStorageKey, type Row, rowHead, rowJson, STORAGE_FORMAT, toRow, toStorageKey } from '../record/codec';
+
+/** Committed rows read at once by a scan (see snapshot). */
+const SCAN_PAGE = 1000;
 import { headOf, type RecordHead, type StoredRecord } from '../record/record';
 import type { StorageAdapter } from './adapter';
 
@@ -229,20 +232,41 @@ export class LmdbAdapter implements StorageAdapter {
   }
 
   /**
-   * Every key once: the committed ones (a read snapshot of LMDB, so writes meanwhile do
-   * not disturb it) overlaid with the pending ones, as they are when visited.
+   * Every key once: the committed ones overlaid with the pending ones, as they are when
+   * visited. The committed ones are read in pages of SCAN_PAGE keys, each page a short read
+   * transaction of its own: a scan that waits (a listing whose client reads slowly) pins
+   * no snapshot, so LMDB can reuse the pages that writes free meanwhile, and the file does
+   * not grow with the writes made during a long scan. Keys are visited in key order, each
+   * once; one written or removed during the scan may or may not be met (the contract).
    */
+  /** Up to SCAN_PAGE committed rows after `after` (from the first without), read at once. */
+  private page(after: Buffer | undefined): { key: Buffer; value: Row }[] {
+    const rows: { key: Buffer; value: Row }[] = [];
+    for (const row of this.records.getRange(after === undefined ? { limit: SCAN_PAGE } : { start: after, limit: SCAN_PAGE + 1 })) {
+      if (after !== undefined && rows.length === 0 && row.key.equals(after)) continue;
+      rows.push({ key: row.key, value: row.value });
+      if (rows.length === SCAN_PAGE) break;
+    }
+    return rows;
+  }
+
   private *snapshot<T>(fromRow: (row: Row) => T, fromRecord: (record: StoredRecord) => T): IterableIterator<[string, T]> {
     const pending = this.pending;
     const overlay = new Set(pending.keys());
     // Overlay keys committed meanwhile and so met in the scan (rare: only those).
     const seen = new Set<string>();
     if (!this.clearing) {
-      for (const { key, value } of this.records.getRange({ snapshot: true })) {
-        const name = fromStorageKey(key);
-        if (pending.has(name)) continue; // visited below, as pending
-        if (overlay.has(name)) seen.add(name);
-        yield [name, fromRow(value)];
+      let after: Buffer | undefined;
+      for (;;) {
+        const page = this.page(after);
+        for (const { key, value } of page) {
+          const name = fromStorageKey(key);
+          if (pending.has(name)) continue; // visited below, as pending
+          if (overlay.has(name)) seen.add(name);
+          yield [name, fromRow(value)];
+        }
+        if (page.length < SCAN_PAGE) break;
+        after = (page[page.length - 1] as { key: Buffer }).key;
       }
     }
     for (const name of overlay) {

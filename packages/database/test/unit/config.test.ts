@@ -80,6 +80,7 @@ describe('config', () => {
       headersTimeoutMs: 100,
       requestTimeoutMs: 200,
       keepAliveTimeoutMs: 300,
+      sendTimeoutMs: 30000,
       shutdownTimeoutMs: 400,
       shutdownDrainMs: 50,
       gcMode: 'compact',

@@ -1,5 +1,9 @@
 import { expect } from 'chai';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { waitFor } from '../../helpers/http';
 import { startTestNode, type TestNode } from '../../helpers/node';
 
 const enc = encodeURIComponent;
@@ -268,5 +272,37 @@ describe('key/value routes', () => {
       });
       expect((await t.get('/get?k=key-1')).status).to.equal(200);
     });
+  });
+});
+
+describe('a client that stops reading a listing', () => {
+  it('is cut after SEND_TIMEOUT_MS without progress, for memory and lmdb nodes alike', async function () {
+    this.timeout(30_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshkv-send-'));
+    try {
+      const storages: Record<string, string>[] = [{}, { STORAGE: 'lmdb', DATA_DIR: dir, DURABILITY: 'none' }];
+      for (const storage of storages) {
+        const t = await startTestNode({ SEND_TIMEOUT_MS: '300', ...storage });
+        try {
+          // About 12 MB of answer: more than the socket buffers of both ends hold.
+          const value = 'v'.repeat(250);
+          for (let i = 0; i < 48_000; i++) t.node.store.set(`key-${i}`, value);
+          await t.node.store.flush();
+          const socket = net.connect(t.port, '127.0.0.1');
+          await new Promise<void>((resolve) => socket.once('connect', resolve));
+          socket.write('GET /getAll HTTP/1.1\r\nHost: x\r\n\r\n');
+          socket.pause(); // reads nothing, ever
+          const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+          await waitFor(() => t.node.server.connections === 1, 5000, 'the request to be served');
+          await waitFor(() => t.node.server.connections === 0, 10_000, 'the stalled response to be cut');
+          socket.destroy();
+          await closed;
+        } finally {
+          await t.close();
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -22,6 +22,30 @@ for (const durability of ['sync', 'batch', 'none'] as const) {
 }
 
 describe('LmdbAdapter on disk', () => {
+  it('a scan that waits between pages pins no snapshot: the file does not grow with the writes made meanwhile', async function () {
+    this.timeout(30_000);
+    const directory = folder();
+    const adapter = LmdbAdapter.open({ directory, durability: 'none', batchIntervalMs: 20 });
+    const file = path.join(directory, 'meshkv.mdb');
+    const write = async (round: number): Promise<void> => {
+      for (let i = 0; i < 3000; i++) adapter.set(`key-${i}`, { value: `${round}`.padEnd(1000, 'x'), hlc: round * 10_000 + i, nodeId: 'n1' });
+      await adapter.flush();
+    };
+    await write(0);
+    const scan = adapter.entries();
+    scan.next(); // the scan has begun, as a listing whose client then stops reading
+    await write(1);
+    const before = fs.statSync(file).size;
+    for (let round = 2; round < 17; round++) await write(round);
+    const grown = fs.statSync(file).size - before;
+    let visited = 1;
+    while (!scan.next().done) visited++;
+    expect(visited).to.equal(3000);
+    // 15 rounds of 3 MB: a pinned snapshot keeps every freed page in use (about 45 MB).
+    expect(grown, `${(grown / 1e6).toFixed(1)} MB`).to.be.below(12e6);
+    await adapter.close();
+  });
+
   it('keeps records, tombstones and metadata across a close and an open', async () => {
     const directory = folder();
     const first = LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 });
