@@ -44,6 +44,8 @@ export interface PeerStatus {
   readonly retrying: boolean;
   /** Alive (it answers pings), yet its replication requests fail: a one-way partition, say. */
   readonly degraded: boolean;
+  /** What it can keep (it refuses longer records); null when it did not say. */
+  readonly limits: { readonly maxKeyLength: number; readonly maxValueLength: number; readonly storage: string } | null;
 }
 
 /** Counters of the mesh since the node started. */
@@ -55,6 +57,8 @@ export interface MeshStats {
   readonly recordsDrift: number;
   /** Refused: tombstones older than TOMBSTONE_TTL_MS. */
   readonly recordsExpired: number;
+  /** Refused: longer key or value than this node's MAX_KEY_LENGTH / MAX_VALUE_LENGTH (its peers' limits differ). */
+  readonly recordsOverLimits: number;
   readonly outboxOverflows: number;
   readonly syncRounds: number;
   readonly syncFailures: number;

@@ -82,6 +82,8 @@ export class DatabaseNode {
       tombstoneTtlMs: config.mesh.tombstoneTtlMs,
       now,
       waitForDisk: config.storage === 'lmdb' && config.durability === 'sync',
+      maxKeyLength: config.maxKeyLength,
+      maxValueLength: config.maxValueLength,
     });
     this.storageOpen = {
       records: this.store.liveCount,
@@ -96,7 +98,12 @@ export class DatabaseNode {
     this.mesh = new Mesh(
       config.mesh,
       this.store,
-      { nodeId: this.nodeId, incarnation: this.startIncarnation, url: () => this.advertiseUrl },
+      {
+        nodeId: this.nodeId,
+        incarnation: this.startIncarnation,
+        url: () => this.advertiseUrl,
+        limits: { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength, storage: config.storage },
+      },
       {
         transport: new HttpTransport({
           secret: config.mesh.secret,

@@ -9,6 +9,14 @@ export interface NodeInfo {
   readonly ready: boolean;
   /** True once the node is stopping: it leaves the mesh (peers remove it at once). */
   readonly leaving?: boolean;
+  /** What the node can keep; records beyond it it refuses (absent from older nodes). */
+  readonly limits?: NodeLimits;
+}
+
+export interface NodeLimits {
+  readonly maxKeyLength: number;
+  readonly maxValueLength: number;
+  readonly storage: string;
 }
 
 export type PeerState = 'alive' | 'suspect' | 'down';
@@ -24,6 +32,7 @@ export interface Peer {
   lastContact: number;
   /** Last ping sent to the peer. */
   lastProbe: number;
+  limits?: NodeLimits;
 }
 
 export interface MembershipTimers {
@@ -175,6 +184,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         state: 'alive',
         lastContact: now,
         lastProbe: known?.lastProbe ?? 0,
+        ...(info.limits === undefined ? {} : { limits: info.limits }),
       };
       this.peers.set(info.url, peer);
       this.emit('join', peer);
@@ -186,6 +196,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (info.incarnation > known.incarnation || info.nodeId !== known.nodeId) {
       known.nodeId = info.nodeId;
       known.incarnation = info.incarnation;
+      if (info.limits !== undefined) known.limits = info.limits;
       known.ready = info.ready;
       known.state = 'alive';
       known.lastContact = now;

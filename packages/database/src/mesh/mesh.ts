@@ -8,7 +8,7 @@ import type { Version } from '../record/version';
 import type { Store } from '../store/store';
 import { AntiEntropy } from './anti-entropy';
 import { ClockWatch } from './clock-watch';
-import { Membership, type NodeInfo, type Peer } from './membership';
+import { Membership, type NodeInfo, type NodeLimits, type Peer } from './membership';
 import { nkvdPing } from './nkvd-ping';
 import { Pinger } from './pinger';
 import { PurgeGuard } from './purge-guard';
@@ -24,6 +24,8 @@ export interface MeshIdentity {
   readonly incarnation: number;
   /** The advertised URL; known once the node listens (a port of 0 is resolved then). */
   readonly url: () => string;
+  /** What this node can keep, told to its peers. */
+  readonly limits?: NodeLimits;
 }
 
 export interface MeshDependencies {
@@ -158,7 +160,8 @@ export class Mesh {
   }
 
   self(): NodeInfo {
-    const info = { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.incarnation, ready: this.isReady };
+    const limits = this.identity.limits;
+    const info = { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.incarnation, ready: this.isReady, ...(limits === undefined ? {} : { limits }) };
     return this.leaving ? { ...info, leaving: true } : info;
   }
 
@@ -264,6 +267,7 @@ export class Mesh {
         outbox: queue.depth,
         retrying: queue.retrying,
         degraded: this.replicator.isDegraded(peer),
+        limits: peer.limits ?? null,
       };
     });
   }
@@ -272,8 +276,21 @@ export class Mesh {
 
   private onJoin(peer: Peer): void {
     if (peer.nodeId !== undefined) this.purgeGuard.met(peer.nodeId, peer.url);
+    this.compareLimits(peer);
     this.deps.logger.info({ peer: peer.url, nodeId: peer.nodeId, ready: peer.ready }, 'peer joined');
     if (!this.ready || peer.ready) this.syncs.request(peer.url);
+  }
+
+  /** Limits that differ lose writes quietly otherwise: a node refuses what it cannot keep, so say it at join. */
+  private compareLimits(peer: Peer): void {
+    const mine = this.identity.limits;
+    const theirs = peer.limits;
+    if (mine === undefined || theirs === undefined) return;
+    if (mine.maxKeyLength === theirs.maxKeyLength && mine.maxValueLength === theirs.maxValueLength) return;
+    this.deps.logger.warn(
+      { peer: peer.url, mine, theirs },
+      'this node and a peer have different MAX_KEY_LENGTH / MAX_VALUE_LENGTH: records longer than a node\'s limits are refused by it (w fails with WRITE_REFUSED); give every node the same limits',
+    );
   }
 
   private onRecover(peer: Peer): void {
@@ -283,6 +300,7 @@ export class Mesh {
 
   private onRestart(peer: Peer): void {
     if (peer.nodeId !== undefined) this.purgeGuard.met(peer.nodeId, peer.url);
+    this.compareLimits(peer);
     this.deps.logger.info({ peer: peer.url, nodeId: peer.nodeId, incarnation: peer.incarnation }, 'peer restarted');
     // What waited for its previous life is either there already or comes with a sync.
     this.replicator.drop(peer.url);

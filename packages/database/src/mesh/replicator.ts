@@ -22,12 +22,13 @@ export interface ReceiveOutcome {
   readonly clearRefused: RefusalReason | null;
 }
 
-export type RefusalReason = 'drift' | 'expired';
+export type RefusalReason = 'drift' | 'expired' | 'limits';
 
 /** What a refusal means, for the client whose write it was. */
 const REFUSAL_TEXT: Record<RefusalReason, string> = {
   drift: "its version is further ahead of that node's clock than MAX_CLOCK_DRIFT_MS allows (a clock is off)",
   expired: "it is a delete older than that node's TOMBSTONE_TTL_MS (a clock is off)",
+  limits: "its key or value is longer than that node's MAX_KEY_LENGTH or MAX_VALUE_LENGTH (give every node the same limits)",
 };
 
 export interface ReplicatorDeps {
@@ -97,7 +98,7 @@ export class Replicator {
       if (refused !== undefined) refusals.push([wire[0], refused]);
     }
     const refused = refusals.length + (clearRefused === undefined ? 0 : 1);
-    if (refused > 0) logger.warn({ refused }, 'records refused (clock too far ahead, or expired tombstones)');
+    if (refused > 0) logger.warn({ refused }, 'records refused (clock too far ahead, expired tombstones, or longer than this node\'s limits)');
     return { applied, stale, refused, refusals, clearRefused: clearRefused ?? null };
   }
 
@@ -186,7 +187,7 @@ function readRefusals(url: string, answer: Partial<ReceiveOutcome>): Refusals | 
   const listed = Array.isArray(answer.refusals) ? answer.refusals : [];
   const clear = answer.clearRefused;
   if (listed.length === 0 && (clear === null || clear === undefined)) return undefined;
-  const why = (reason: unknown): string => `${url} refused it: ${REFUSAL_TEXT[reason === 'expired' ? 'expired' : 'drift']}`;
+  const why = (reason: unknown): string => `${url} refused it: ${REFUSAL_TEXT[reason === 'expired' || reason === 'limits' ? reason : 'drift']}`;
   const keys = new Map<string, string>();
   for (const entry of listed) if (Array.isArray(entry) && typeof entry[0] === 'string') keys.set(entry[0], why(entry[1]));
   return { keys, clear: clear === null || clear === undefined ? undefined : why(clear) };

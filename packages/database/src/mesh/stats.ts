@@ -8,6 +8,7 @@ export interface MeshStats extends MeshStatsView {
   recordsStale: number;
   recordsDrift: number;
   recordsExpired: number;
+  recordsOverLimits: number;
   outboxOverflows: number;
   syncRounds: number;
   syncFailures: number;
@@ -22,6 +23,7 @@ export function newMeshStats(): MeshStats {
     recordsStale: 0,
     recordsDrift: 0,
     recordsExpired: 0,
+    recordsOverLimits: 0,
     outboxOverflows: 0,
     syncRounds: 0,
     syncFailures: 0,
@@ -35,5 +37,6 @@ export function countApplied(stats: MeshStats, outcome: ApplyOutcome): void {
   if (outcome === 'applied') stats.recordsApplied++;
   else if (outcome === 'stale') stats.recordsStale++;
   else if (outcome === 'drift') stats.recordsDrift++;
+  else if (outcome === 'limits') stats.recordsOverLimits++;
   else stats.recordsExpired++;
 }

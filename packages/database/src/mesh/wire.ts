@@ -81,7 +81,16 @@ export function readNodeInfo(value: unknown): NodeInfo {
     throw bad('node must be {nodeId, url, incarnation, ready}');
   }
   const info = { nodeId: value.nodeId, url: value.url, incarnation: value.incarnation, ready: value.ready };
-  return value.leaving === true ? { ...info, leaving: true } : info;
+  const limits = readLimits(value.limits);
+  return { ...info, ...(value.leaving === true ? { leaving: true } : {}), ...(limits === undefined ? {} : { limits }) };
+}
+
+/** A node's limits; anything unreadable is taken as not said (an older or odd node). */
+function readLimits(value: unknown): NodeInfo['limits'] {
+  if (!isObject(value)) return undefined;
+  const { maxKeyLength, maxValueLength, storage } = value;
+  if (!Number.isSafeInteger(maxKeyLength) || !Number.isSafeInteger(maxValueLength) || typeof storage !== 'string' || storage.length > 32) return undefined;
+  return { maxKeyLength: maxKeyLength as number, maxValueLength: maxValueLength as number, storage };
 }
 
 function readSeen(value: unknown): PingBody['seen'] {

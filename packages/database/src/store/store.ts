@@ -17,13 +17,18 @@ export type ApplyOutcome =
   /** Its clock is further ahead of this node's than MAX_CLOCK_DRIFT_MS allows. */
   | 'drift'
   /** A tombstone older than TOMBSTONE_TTL_MS: already purged here, so not taken back. */
-  | 'expired';
+  | 'expired'
+  /** Its key or value is longer than this node's MAX_KEY_LENGTH or MAX_VALUE_LENGTH: it could not keep it. */
+  | 'limits';
 
 export interface StoreOptions {
   /** Remote versions further ahead of `now()` than this are refused. */
   readonly maxClockDriftMs?: number;
   /** Tombstones older than this are purged, and not accepted from elsewhere. */
   readonly tombstoneTtlMs?: number;
+  /** Records from elsewhere with a longer key or value (code points) are refused: this node keeps only what it can store. */
+  readonly maxKeyLength?: number;
+  readonly maxValueLength?: number;
   readonly now?: () => number;
   /** DURABILITY=sync: a write is answered only once the adapter has it on disk. */
   readonly waitForDisk?: boolean;
@@ -51,6 +56,8 @@ export class Store {
   private watermark: Version | undefined;
   private readonly maxDriftMs: number;
   private readonly tombstoneTtlMs: number;
+  private readonly maxKeyLength: number;
+  private readonly maxValueLength: number;
   private readonly now: () => number;
   private readonly waitForDisk: boolean;
   /** How the digests were had at start: from the summary of a clean stop, or by reading every record. */
@@ -66,6 +73,8 @@ export class Store {
   ) {
     this.maxDriftMs = options.maxClockDriftMs ?? Infinity;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? Infinity;
+    this.maxKeyLength = options.maxKeyLength ?? Infinity;
+    this.maxValueLength = options.maxValueLength ?? Infinity;
     this.now = options.now ?? Date.now;
     this.waitForDisk = options.waitForDisk ?? false;
     const saved = adapter.getMeta(CLEAR_META);
@@ -204,6 +213,7 @@ export class Store {
     // A fresh delete that looks older than the TTL means a clock is off. Anti-entropy may
     // hand over an old delete on purpose: a node kept it for a member that had not seen it.
     if (record.value === null && origin === 'replicated' && physical < now - this.tombstoneTtlMs) return 'expired';
+    if (tooLong(key, this.maxKeyLength) || (record.value !== null && tooLong(record.value, this.maxValueLength))) return 'limits';
     this.clock.observe(record.hlc);
     if (this.watermark !== undefined && compareVersions(record, this.watermark) <= 0) return 'stale';
     const previous = this.adapter.head(key);
@@ -336,4 +346,12 @@ export class Store {
   private emit(change: StoreChange): void {
     for (const listener of this.listeners) listener(change);
   }
+}
+
+/** Longer than `max` code points (UTF-16 length first: it is never below the code points). */
+function tooLong(text: string, max: number): boolean {
+  if (text.length <= max) return false;
+  let points = 0;
+  for (const _ of text) if (++points > max) return true;
+  return false;
 }

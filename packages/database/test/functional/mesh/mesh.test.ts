@@ -172,6 +172,23 @@ describe('mesh (in-process nodes on real sockets)', function () {
     expect(replay.status, 'the same signed request again').to.equal(401);
   });
 
+  it('a peer with smaller limits refuses what it cannot keep: w=all fails at once naming why, anti-entropy does not force it in', async () => {
+    const [a] = track(await startChain(1, { MAX_KEY_LENGTH: '1000' }));
+    const b = track([await startTestNode({ ...FAST_MESH, MESH_NETWORK_URL: a!.url })])[0]!;
+    await waitFor(() => fullMesh([a!, b]), 5000, 'a full mesh');
+    // Each knows what the other can keep (and logs at join that they differ).
+    expect(a!.node.mesh.peerStatus()[0]?.limits).to.deep.equal({ maxKeyLength: 64, maxValueLength: 256, storage: 'memory' });
+    expect(b.node.mesh.peerStatus()[0]?.limits).to.include({ maxKeyLength: 1000 });
+    const long = 'k'.repeat(100);
+    const reply = await a!.get(`/set?k=${long}&v=1&w=all`);
+    expect(reply.status).to.equal(503);
+    expect(reply.json()).to.include({ error: 'WRITE_REFUSED', acked: 1, required: 2 });
+    expect((reply.json() as { message: string }).message).to.contain('MAX_KEY_LENGTH');
+    await b.node.mesh.syncNow(a!.url);
+    expect(b.node.store.has(long)).to.equal(false);
+    expect(b.node.mesh.stats.recordsOverLimits).to.be.at.least(1);
+  });
+
   it('cannot be told by a client to skip replication', async () => {
     const nodes = track(await startChain(2));
     await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');

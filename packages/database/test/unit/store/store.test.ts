@@ -13,6 +13,16 @@ function makeStore(nodeId = 'n1', start = 1000): { store: Store; adapter: Memory
 }
 
 describe('Store', () => {
+  it('refuses records from elsewhere longer than its limits, counted in code points, and takes those at the limit', () => {
+    const store = new Store(new MemoryAdapter(), new HybridClock(() => 1000), 'n1', { maxKeyLength: 3, maxValueLength: 2 });
+    const at = (value: string | null): StoredRecord => ({ value, hlc: hlcFromMs(1000), nodeId: 'n2' });
+    expect(store.apply('𤭢𤭢𤭢', at('𤭢𤭢'), 'replicated')).to.equal('applied');
+    expect(store.apply('abcd', at('x'), 'replicated')).to.equal('limits');
+    expect(store.apply('abc', at('xyz'), 'repaired')).to.equal('limits');
+    expect(store.apply('abcd', at(null), 'repaired')).to.equal('limits');
+    expect(store.size).to.equal(1);
+  });
+
   it('sets, gets and counts live records', () => {
     const { store } = makeStore();
     const record = store.set('a', '1');
