@@ -93,6 +93,8 @@ const MAX_DEPARTED = 1024;
 export class Membership extends EventEmitter<MembershipEvents> {
   private readonly peers = new Map<string, Peer>();
   private readonly departed = new Map<string, Departed>();
+  /** Unknown peers added in the current second (see hear). */
+  private learning = { since: 0, count: 0 };
 
   constructor(
     private readonly self: () => NodeInfo,
@@ -214,19 +216,22 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   /**
    * Second-hand news: peers another node lists. Unknown URLs are added, to be pinged, up
-   * to MAX_UNKNOWN_PEERS held at once: a buggy or hostile list cannot make this node
-   * contact thousands of addresses. The rest are heard again from the next gossip, once the
-   * ones held have answered (or been forgotten, after DOWN_AFTER_MS of silence).
+   * to MAX_UNKNOWN_PEERS held at once and MAX_LEARNED_PER_SECOND a second: a buggy or
+   * hostile list cannot make this node contact thousands of addresses, at once or over
+   * time. The rest are heard again from the next gossip, once the ones held have answered
+   * (or been forgotten, after DOWN_AFTER_MS of silence).
    */
   hear(list: readonly { readonly url: string }[]): void {
     const me = this.self();
     const now = this.now();
     let unknown = 0;
     for (const peer of this.peers.values()) if (peer.nodeId === undefined) unknown++;
+    if (now - this.learning.since >= 1000) this.learning = { since: now, count: 0 };
     for (const { url } of list) {
       if (url === me.url || this.peers.has(url) || this.departed.has(url)) continue;
-      if (unknown >= MAX_UNKNOWN_PEERS) return;
+      if (unknown >= MAX_UNKNOWN_PEERS || this.learning.count >= MAX_LEARNED_PER_SECOND) return;
       unknown++;
+      this.learning.count++;
       this.peers.set(url, {
         url,
         nodeId: undefined,
@@ -293,3 +298,6 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
 /** Peers heard of but never answered, held at once (bounds the addresses a node contacts). */
 export const MAX_UNKNOWN_PEERS = 64;
+
+/** Peers heard of (not yet answered) added per second, at most. */
+export const MAX_LEARNED_PER_SECOND = 32;
