@@ -1,5 +1,6 @@
 import { parseWriteConcern, type WriteCount } from '../config';
 import { ApiError } from '../errors';
+import { exceedsCodePoints } from '../record/code-points';
 import type { QueryParams } from '../http/query';
 import type { WriteConcern } from '../mesh/write-concern';
 
@@ -14,24 +15,6 @@ export interface Limits {
   readonly maxValueLength: number; // code points, inclusive
 }
 
-/**
- * True when `text` has more than `max` Unicode code points. A code point is one or two
- * UTF-16 units, so most strings are settled by their `.length` without counting.
- */
-export function exceedsCodePoints(text: string, max: number): boolean {
-  if (text.length <= max) return false;
-  if (text.length > 2 * max) return true;
-  let count = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) i++;
-    }
-    if (++count > max) return true;
-  }
-  return false;
-}
 
 /** The key of a request, checked in the order nkvd clients expect. */
 export function readKey(query: QueryParams, limits: Limits): string | ApiError {

@@ -134,8 +134,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
    */
   seen(url: string): { nodeId: string; incarnation: number } | undefined {
     const peer = this.peers.get(url);
-    if (peer?.nodeId !== undefined) return { nodeId: peer.nodeId, incarnation: peer.incarnation };
-    return this.departed.get(url);
+    const known = peer?.nodeId !== undefined ? peer : this.departed.get(url);
+    return known?.nodeId === undefined ? undefined : { nodeId: known.nodeId, incarnation: known.incarnation };
   }
 
   /**

@@ -74,7 +74,8 @@ export class Pinger {
     const { membership } = this.deps;
     this.rejoinCheck(body);
     this.learn(body);
-    if (body.node.nodeId === this.deps.self().nodeId && body.node.url !== this.deps.self().url && !this.stopped) void this.ping(body.node.url);
+    // Only its own answer may tell that it shares this node's id (see twinCheck).
+    if (this.isTwin(body.node) && !this.stopped) void this.ping(body.node.url);
     const outcome = this.stopped ? 'ignored' : membership.claim(body.node);
     if (outcome === 'taken') this.lastContactAt = this.deps.scheduler.now();
     else if (outcome === 'verify') void this.ping(body.node.url, body.node.leaving === true);
@@ -188,11 +189,17 @@ export class Pinger {
    * (higher incarnation; on a tie, the greater URL) is the duplicate and leaves.
    */
   private twinCheck(other: NodeInfo): boolean {
+    if (!this.isTwin(other) || other.leaving === true) return false;
     const me = this.deps.self();
-    if (other.nodeId !== me.nodeId || other.url === me.url || other.leaving === true) return false;
     const later = me.incarnation > other.incarnation || (me.incarnation === other.incarnation && me.url > other.url);
     if (later && !this.stopped) this.deps.onTwin(other.url);
     return true;
+  }
+
+  /** A node with this node's id at another URL. */
+  private isTwin(other: NodeInfo): boolean {
+    const me = this.deps.self();
+    return other.nodeId === me.nodeId && other.url !== me.url;
   }
 
   /**

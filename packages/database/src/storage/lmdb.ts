@@ -3,11 +3,11 @@ import * as path from 'node:path';
 import type * as Lmdb from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { checkStorageFormat, fromRow, fromStorageKey, type Row, rowHead, rowJson, STORAGE_FORMAT, toRow, toStorageKey } from '../record/codec';
+import { headOf, type RecordHead, type StoredRecord } from '../record/record';
+import type { StorageAdapter } from './adapter';
 
 /** Committed rows read at once by a scan (see snapshot). */
 const SCAN_PAGE = 1000;
-import { headOf, type RecordHead, type StoredRecord } from '../record/record';
-import type { StorageAdapter } from './adapter';
 
 /**
  * How a write reaches the disk:
@@ -239,17 +239,6 @@ export class LmdbAdapter implements StorageAdapter {
    * not grow with the writes made during a long scan. Keys are visited in key order, each
    * once; one written or removed during the scan may or may not be met (the contract).
    */
-  /** Up to SCAN_PAGE committed rows after `after` (from the first without), read at once. */
-  private page(after: Buffer | undefined): { key: Buffer; value: Row }[] {
-    const rows: { key: Buffer; value: Row }[] = [];
-    for (const row of this.records.getRange(after === undefined ? { limit: SCAN_PAGE } : { start: after, limit: SCAN_PAGE + 1 })) {
-      if (after !== undefined && rows.length === 0 && row.key.equals(after)) continue;
-      rows.push({ key: row.key, value: row.value });
-      if (rows.length === SCAN_PAGE) break;
-    }
-    return rows;
-  }
-
   private *snapshot<T>(fromRow: (row: Row) => T, fromRecord: (record: StoredRecord) => T): IterableIterator<[string, T]> {
     const pending = this.pending;
     const overlay = new Set(pending.keys());
@@ -274,6 +263,17 @@ export class LmdbAdapter implements StorageAdapter {
       const record = pending.has(name) ? pending.get(name) : this.get(name);
       if (record !== null && record !== undefined) yield [name, fromRecord(record)];
     }
+  }
+
+  /** Up to SCAN_PAGE committed rows after `after` (from the first without), read at once. */
+  private page(after: Buffer | undefined): { key: Buffer; value: Row }[] {
+    const rows: { key: Buffer; value: Row }[] = [];
+    for (const row of this.records.getRange(after === undefined ? { limit: SCAN_PAGE } : { start: after, limit: SCAN_PAGE + 1 })) {
+      if (after !== undefined && rows.length === 0 && row.key.equals(after)) continue;
+      rows.push({ key: row.key, value: row.value });
+      if (rows.length === SCAN_PAGE) break;
+    }
+    return rows;
   }
 }
 

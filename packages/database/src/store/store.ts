@@ -1,4 +1,5 @@
 import { type HybridClock, hlcFromMs, physicalMs } from '../clock/hlc';
+import { exceedsCodePoints } from '../record/code-points';
 import { compareRecords, type RecordHead, type StoredRecord } from '../record/record';
 import { compareVersions, type Version } from '../record/version';
 import type { StorageAdapter } from '../storage/adapter';
@@ -213,7 +214,7 @@ export class Store {
     // A fresh delete that looks older than the TTL means a clock is off. Anti-entropy may
     // hand over an old delete on purpose: a node kept it for a member that had not seen it.
     if (record.value === null && origin === 'replicated' && physical < now - this.tombstoneTtlMs) return 'expired';
-    if (tooLong(key, this.maxKeyLength) || (record.value !== null && tooLong(record.value, this.maxValueLength))) return 'limits';
+    if (exceedsCodePoints(key, this.maxKeyLength) || (record.value !== null && exceedsCodePoints(record.value, this.maxValueLength))) return 'limits';
     this.clock.observe(record.hlc);
     if (this.watermark !== undefined && compareVersions(record, this.watermark) <= 0) return 'stale';
     const previous = this.adapter.head(key);
@@ -346,12 +347,4 @@ export class Store {
   private emit(change: StoreChange): void {
     for (const listener of this.listeners) listener(change);
   }
-}
-
-/** Longer than `max` code points (UTF-16 length first: it is never below the code points). */
-function tooLong(text: string, max: number): boolean {
-  if (text.length <= max) return false;
-  let points = 0;
-  for (const _ of text) if (++points > max) return true;
-  return false;
 }
