@@ -104,7 +104,12 @@ export interface NodeStatus {
   readonly advertiseUrl: string;
   readonly storage: 'memory' | 'lmdb';
   readonly storageOpen: StorageOpen;
-  /** False while bootstrapping from peers or shutting down. */
+  /**
+   * Why the storage cannot be written now (null when it can): `full`, no space left on
+   * the disk; `failed`, another write error. Writes are answered 507 meanwhile; reads go on.
+   */
+  readonly storageFault: { readonly kind: 'full' | 'failed'; readonly message: string; readonly since: number } | null;
+  /** False while bootstrapping from peers, while the storage cannot be written, or shutting down. */
   readonly ready: boolean;
   readonly shuttingDown: boolean;
   readonly connections: number;

@@ -20,6 +20,8 @@ export interface NodeConfig {
   readonly durability: 'sync' | 'batch' | 'none';
   /** ms, DURABILITY=batch: longest time between a write and its commit to disk. */
   readonly durabilityIntervalMs: number;
+  /** STORAGE=lmdb: bytes kept free on the disk; under this, writes are answered 507. */
+  readonly minFreeDiskBytes: number;
   readonly maxUrlLength: number;
   readonly maxConnections: number;
   readonly headersTimeoutMs: number;
@@ -74,6 +76,7 @@ export const DEFAULTS = {
   DATA_DIR: 'data', // folder of the lmdb database file (relative to the working directory), made if missing
   DURABILITY: 'sync' as 'sync' | 'batch' | 'none', // lmdb: when a write is on disk (docs/operations.md)
   DURABILITY_INTERVAL_MS: 100, // ms, batch: longest time between a write and its commit
+  MIN_FREE_DISK_MB: 64, // lmdb: MB kept free on the disk; under it writes get 507 until twice as much is free
   MAX_URL_LENGTH: 8192, // characters of the request target; longer gets 414
   MAX_CONNECTIONS: 10000, // open client sockets; more get 503 with Retry-After and are closed
   HEADERS_TIMEOUT_MS: 10000, // ms to receive the request headers, else 408
@@ -138,6 +141,7 @@ export function loadConfig(env: Env): NodeConfig {
     dataDir,
     durability,
     durabilityIntervalMs: readInt('DURABILITY_INTERVAL_MS', 1, 60_000),
+    minFreeDiskBytes: readInt('MIN_FREE_DISK_MB', 0, 1_000_000) * 1024 * 1024,
     maxUrlLength: readInt('MAX_URL_LENGTH', 64, 1_000_000),
     maxConnections: readInt('MAX_CONNECTIONS', 1, 1_000_000),
     headersTimeoutMs: readInt('HEADERS_TIMEOUT_MS', 1, 3_600_000),

@@ -42,6 +42,10 @@ export const ERROR_CATALOGUE = {
     message: 'Another node of the mesh, started earlier, has this node\'s NODE_ID: this one left the mesh and takes no writes. Give each node its own NODE_ID (or none: one is made at first start) and restart it.',
   },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'The node has as many open connections as it takes (MAX_CONNECTIONS): retry after the time in Retry-After, or reuse a connection.' },
+  INSUFFICIENT_STORAGE: {
+    status: 507,
+    message: 'This node cannot write to its storage now (its disk is full, or fails): the write was not stored here. Reads go on; writes are taken again by themselves once the disk has room. Write to another node meanwhile.',
+  },
   WRITE_TIMEOUT: {
     status: 504,
     message: 'The write is applied here but fewer nodes than w acknowledged it in time; it will still replicate.',

@@ -7,7 +7,7 @@ import { HybridClock, type Now } from './clock/hlc';
 import { realScheduler, type Scheduler, type Timer } from './clock/scheduler';
 import type { NodeConfig } from './config';
 import { Router } from './http/router';
-import { HttpServer } from './http/server';
+import { HttpServer, storageFaultError } from './http/server';
 import type { StorageOpen } from '@meshkv/client';
 import type { Logger } from '@meshkv/common';
 import { MeshAuth } from './mesh/auth';
@@ -15,7 +15,7 @@ import { HttpTransport } from './mesh/http-transport';
 import { Mesh } from './mesh/mesh';
 import { registerMeshRoutes } from './mesh/routes';
 import { MeshService } from './mesh/service';
-import type { StorageAdapter } from './storage/adapter';
+import type { StorageAdapter, StorageFault } from './storage/adapter';
 import { LmdbAdapter } from './storage/lmdb';
 import { MemoryAdapter } from './storage/memory';
 import { Store } from './store/store';
@@ -51,6 +51,8 @@ export class DatabaseNode {
   private readonly purge: TombstonePurge;
   private address: AddressInfo | undefined;
   private persistTimer: Timer | undefined;
+  /** The storage fault last logged (see persistOrRecover). */
+  private reportedFault: StorageFault | undefined;
   private readonly scheduler: Scheduler;
 
   constructor(
@@ -62,7 +64,7 @@ export class DatabaseNode {
     // May throw StorageOpenError (a data folder it cannot use): the caller exits.
     this.adapter =
       config.storage === 'lmdb'
-        ? LmdbAdapter.open({ directory: config.dataDir, durability: config.durability, batchIntervalMs: config.durabilityIntervalMs })
+        ? LmdbAdapter.open({ directory: config.dataDir, durability: config.durability, batchIntervalMs: config.durabilityIntervalMs, minFreeBytes: config.minFreeDiskBytes })
         : new MemoryAdapter();
     // A node keeps its id with its data: peers then see it restart, not a stranger.
     this.nodeId = config.nodeId ?? this.adapter.getMeta(META.nodeId) ?? randomBytes(8).toString('hex');
@@ -127,6 +129,10 @@ export class DatabaseNode {
       writeHooks: [
         () => (this.mesh.duplicateOf !== undefined ? ApiError.of('DUPLICATE_NODE_ID') : undefined),
         () => (this.mesh.clock.skewed ? ApiError.of('CLOCK_SKEW') : undefined),
+        () => {
+          const fault = this.store.storageFault;
+          return fault === undefined ? undefined : storageFaultError(fault);
+        },
       ],
     });
     registerMeshRoutes(this.router, {
@@ -166,7 +172,7 @@ export class DatabaseNode {
     this.mesh.start();
     this.purge.start();
     if (this.config.storage === 'lmdb') {
-      this.persistTimer = this.scheduler.every(PERSIST_INTERVAL_MS, () => this.persistState());
+      this.persistTimer = this.scheduler.every(PERSIST_INTERVAL_MS, () => this.persistOrRecover());
     }
     return this.address;
   }
@@ -208,6 +214,21 @@ export class DatabaseNode {
   /** A number a previous run saved beside the records; 0 when there is none. */
   private savedNumber(name: string): number {
     return Number(this.adapter.getMeta(name) ?? 0) || 0;
+  }
+
+  /**
+   * Every PERSIST_INTERVAL_MS: measures the disk (and hands it again what failed to
+   * commit), then saves the node's state unless the storage cannot be written.
+   */
+  private persistOrRecover(): void {
+    this.store.checkStorage();
+    const fault = this.store.storageFault;
+    if (fault !== this.reportedFault) {
+      if (fault === undefined) this.deps.logger.info('storage writable again: the node takes writes');
+      else this.deps.logger.error({ storageFault: fault }, 'storage cannot be written: writes are answered 507 until it can, reads go on');
+      this.reportedFault = fault;
+    }
+    if (fault === undefined) this.persistState();
   }
 
   /** Saves the clock and the last contact with a peer, for the next start. */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApiError } from '../errors';
+import { type StorageFault, StorageFaultError } from '../storage/adapter';
 import { listen, type Logger } from '@meshkv/common';
 import { EMPTY_QUERY, parseQuery } from './query';
 import { sendError } from './reply';
@@ -246,7 +247,9 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     const apiError =
       error instanceof ApiError
         ? error
-        : (this.logger.error({ err: error, path: ctx?.path, method: ctx?.method }, 'request handler failed'),
+        : error instanceof StorageFaultError
+          ? storageFaultError(error.fault)
+          : (this.logger.error({ err: error, path: ctx?.path, method: ctx?.method }, 'request handler failed'),
           new ApiError('INTERNAL_ERROR'));
     if (res.headersSent) {
       res.destroy();
@@ -315,4 +318,9 @@ function originForm(target: string): string {
 
 function truncate(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/** 507: the change was not stored here (the disk is full or fails); reads go on. */
+export function storageFaultError(fault: StorageFault): ApiError {
+  return new ApiError('INSUFFICIENT_STORAGE', undefined, { storageFault: fault.kind });
 }

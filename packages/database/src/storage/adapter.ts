@@ -35,4 +35,33 @@ export interface StorageAdapter {
   setMeta(name: string, value: string): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Why changes cannot be made durable now (the disk is (nearly) full, or it fails);
+   * undefined when they can. A change whose commit failed stays visible to reads (it is
+   * kept in memory) and is handed to the disk again by `checkDisk()`.
+   */
+  readonly fault: StorageFault | undefined;
+  /**
+   * Called about every second: measures the disk's free space again (a fault while it is
+   * under the reserve, cleared once it has room again) and, after a failed commit, hands
+   * every change not yet committed to the disk again; that fault clears once they commit.
+   */
+  checkDisk(): void;
+}
+
+/** A durable adapter that cannot commit. */
+export interface StorageFault {
+  /** `full`: the disk has less free space than the reserve (or none at all); `failed`: any other write error. */
+  readonly kind: 'full' | 'failed';
+  readonly message: string;
+  /** ms since the epoch, when the first failed commit was seen. */
+  readonly since: number;
+}
+
+/** Thrown (or rejected) by a change the adapter cannot make durable now. */
+export class StorageFaultError extends Error {
+  constructor(readonly fault: StorageFault) {
+    super(`storage cannot be written (${fault.kind}): ${fault.message}`);
+    this.name = 'StorageFaultError';
+  }
 }

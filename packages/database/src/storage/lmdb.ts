@@ -4,10 +4,18 @@ import type * as Lmdb from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { checkStorageFormat, fromRow, fromStorageKey, type Row, rowHead, rowJson, STORAGE_FORMAT, toRow, toStorageKey } from '../record/codec';
 import { headOf, type RecordHead, type StoredRecord } from '../record/record';
-import type { StorageAdapter } from './adapter';
+import { type StorageAdapter, type StorageFault, StorageFaultError } from './adapter';
 
 /** Committed rows read at once by a scan (see snapshot). */
 const SCAN_PAGE = 1000;
+/**
+ * What one change may add to the file at most, besides its key and value: the pages it
+ * copies on write (a path of the tree, the free list, the meta page). An over-estimate:
+ * the changes of one commit share their pages.
+ */
+const CHANGE_OVERHEAD_BYTES = 16 * 1024;
+/** errno of "no space left on device". */
+const ENOSPC = 28;
 
 /**
  * How a write reaches the disk:
@@ -27,6 +35,14 @@ export interface LmdbOptions {
   readonly durability: Durability;
   /** ms, `batch` only: longest time between a write and its commit. */
   readonly batchIntervalMs: number;
+  /**
+   * Bytes kept free on the disk (MIN_FREE_DISK_MB): under this the adapter takes no more
+   * changes (its fault is `full`) until twice as much is free. LMDB must never meet a full
+   * disk: after a failed write it may corrupt its own memory and crash the process.
+   */
+  readonly minFreeBytes?: number;
+  /** Free bytes on the disk of a folder (statfs); for tests of the reserve. */
+  readonly freeSpace?: (directory: string) => number;
 }
 
 /** The data folder cannot be used: the message names the folder and the fix. */
@@ -62,7 +78,15 @@ export class LmdbAdapter implements StorageAdapter {
   private clearing = false;
   private count: number;
   private last: Promise<unknown> = Promise.resolve();
-  private failure: Error | undefined;
+  private failure: StorageFault | undefined;
+  /** Failed commits so far: a retry clears the fault only if none failed after it started. */
+  private failures = 0;
+  /** The last clear() did not commit: checkDisk() clears again. */
+  private clearFailed = false;
+  /** Set while the disk has less free space than the reserve. */
+  private lowSpace: StorageFault | undefined;
+  /** Bytes the changes may still add before the free space is measured again. */
+  private budget = 0;
   private closed = false;
 
   private constructor(
@@ -70,8 +94,11 @@ export class LmdbAdapter implements StorageAdapter {
     private readonly records: Database<Row, Buffer>,
     private readonly meta: Database<string, string>,
     readonly file: string,
+    private readonly minFreeBytes: number,
+    private readonly freeSpace: (directory: string) => number,
   ) {
     this.count = records.getCount();
+    this.measure();
   }
 
   /**
@@ -102,7 +129,7 @@ export class LmdbAdapter implements StorageAdapter {
     const records = root.openDB<Row, Buffer>({ name: 'records', keyEncoding: 'binary', encoding: 'msgpack' });
     const meta = root.openDB<string, string>({ name: 'meta', encoding: 'string' });
     if (!existed) meta.putSync(FORMAT_META, STORAGE_FORMAT);
-    return new LmdbAdapter(root, records, meta, file);
+    return new LmdbAdapter(root, records, meta, file, options.minFreeBytes ?? 0, options.freeSpace ?? freeBytes);
   }
 
   get size(): number {
@@ -140,14 +167,14 @@ export class LmdbAdapter implements StorageAdapter {
   set(key: string, record: StoredRecord): void {
     if (!this.has(key)) this.count++;
     this.pending.set(key, record);
-    this.track(key, record, this.records.put(toStorageKey(key), toRow(record)));
+    this.commit(key, record);
   }
 
   delete(key: string): boolean {
     if (!this.has(key)) return false;
     this.count--;
     this.pending.set(key, null);
-    this.track(key, null, this.records.remove(toStorageKey(key)));
+    this.commit(key, null);
     return true;
   }
 
@@ -155,15 +182,7 @@ export class LmdbAdapter implements StorageAdapter {
     this.count = 0;
     this.pending = new Map();
     this.clearing = true;
-    const cleared = this.records.clearAsync();
-    this.last = cleared;
-    const pending = this.pending;
-    cleared.then(
-      () => {
-        if (this.pending === pending) this.clearing = false;
-      },
-      (error: unknown) => this.fail(error),
-    );
+    this.commitClear();
   }
 
   *entries(): IterableIterator<[string, StoredRecord]> {
@@ -181,21 +200,42 @@ export class LmdbAdapter implements StorageAdapter {
 
   setMeta(name: string, value: string): void {
     this.pendingMeta.set(name, value);
-    const write = this.meta.put(name, value);
-    this.last = write;
-    write.then(
-      () => {
-        if (this.pendingMeta.get(name) === value) this.pendingMeta.delete(name);
-      },
-      (error: unknown) => this.fail(error),
-    );
+    this.commitMeta(name, value);
   }
 
-  /** Resolves when every write made before the call is committed (and fsynced, per durability). */
+  /**
+   * Resolves when every write made before the call is committed (and fsynced, per
+   * durability); rejects with a StorageFaultError while some cannot be (see `fault`).
+   */
   async flush(): Promise<void> {
     await this.last.catch(() => undefined);
     const failure = this.failure;
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw new StorageFaultError(failure);
+  }
+
+  get fault(): StorageFault | undefined {
+    return this.failure ?? this.lowSpace;
+  }
+
+  /**
+   * Measures the free space again; after a failed commit, once there is room, hands every
+   * write not committed yet to LMDB again, in order (the clear first, if it failed); that
+   * fault clears when they commit.
+   */
+  checkDisk(): void {
+    if (this.closed) return;
+    this.measure();
+    if (this.failure === undefined || this.lowSpace !== undefined) return;
+    const failures = this.failures;
+    if (this.clearFailed) this.commitClear();
+    for (const [key, record] of this.pending) this.commit(key, record);
+    for (const [name, value] of this.pendingMeta) this.commitMeta(name, value);
+    this.last.then(
+      () => {
+        if (this.failures === failures) this.failure = undefined;
+      },
+      () => undefined,
+    );
   }
 
   async close(): Promise<void> {
@@ -215,7 +255,38 @@ export class LmdbAdapter implements StorageAdapter {
     return this.clearing ? undefined : this.records.get(toStorageKey(key));
   }
 
-  private track(key: string, record: StoredRecord | null, write: Promise<boolean>): void {
+  /**
+   * Measures the free space: under the reserve, a `full` fault (the changes already
+   * applied still commit, into the reserve); it clears once twice the reserve is free.
+   * Sets the budget of bytes before the next measure.
+   */
+  private measure(): void {
+    const free = this.freeSpace(path.dirname(this.file));
+    const resume = this.lowSpace === undefined ? this.minFreeBytes : 2 * this.minFreeBytes;
+    if (free >= resume) {
+      this.lowSpace = undefined;
+      this.budget = free - this.minFreeBytes;
+      return;
+    }
+    this.budget = 0;
+    this.lowSpace ??= {
+      kind: 'full',
+      message: `${Math.floor(free / 1024)} KiB free on the disk of ${this.file}, under the ${Math.ceil(this.minFreeBytes / 1024)} KiB kept free (MIN_FREE_DISK_MB); writes are taken again once ${Math.ceil((2 * this.minFreeBytes) / 1024)} KiB are free`,
+      since: Date.now(),
+    };
+  }
+
+  /** Counts what a change may add to the file; measures the disk when the budget is spent. */
+  private spend(bytes: number): void {
+    this.budget -= bytes + CHANGE_OVERHEAD_BYTES;
+    if (this.budget < 0) this.measure();
+  }
+
+  /** Hands one pending write to LMDB; it leaves `pending` once committed. */
+  private commit(key: string, record: StoredRecord | null): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.spend(3 * (key.length + (record?.value?.length ?? 0)));
+    const write = record === null ? this.records.remove(toStorageKey(key)) : this.records.put(toStorageKey(key), toRow(record));
     this.last = write;
     const pending = this.pending;
     write.then(
@@ -227,8 +298,51 @@ export class LmdbAdapter implements StorageAdapter {
     );
   }
 
+  private commitMeta(name: string, value: string): void {
+    this.spend(3 * (name.length + value.length));
+    const write = this.meta.put(name, value);
+    this.last = write;
+    write.then(
+      () => {
+        if (this.pendingMeta.get(name) === value) this.pendingMeta.delete(name);
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  private commitClear(): void {
+    this.spend(0);
+    this.clearFailed = false;
+    const cleared = this.records.clearAsync();
+    this.last = cleared;
+    const pending = this.pending;
+    cleared.then(
+      () => {
+        if (this.pending === pending) this.clearing = false;
+      },
+      (error: unknown) => {
+        if (this.pending === pending) this.clearFailed = true;
+        this.fail(error);
+      },
+    );
+  }
+
+  /**
+   * A commit failed: the writes stay in `pending` (reads still see them) until `retry()`
+   * commits them. lmdb rejects each write with a generic error and gives the cause (an
+   * errno) in `commitError`, a promise that rejects with it.
+   */
   private fail(error: unknown): void {
-    this.failure ??= error instanceof Error ? error : new Error(String(error));
+    this.failures++;
+    this.failure ??= { kind: 'failed', message: messageOf(error), since: Date.now() };
+    const cause = (error as { commitError?: unknown }).commitError;
+    if (cause instanceof Promise) {
+      cause.catch((real: unknown) => {
+        if (this.failure !== undefined) this.failure = { kind: isNoSpace(real) ? 'full' : 'failed', message: messageOf(real), since: this.failure.since };
+      });
+    } else if (isNoSpace(error)) {
+      this.failure = { ...this.failure, kind: 'full' };
+    }
   }
 
   /**
@@ -274,6 +388,26 @@ export class LmdbAdapter implements StorageAdapter {
       if (rows.length === SCAN_PAGE) break;
     }
     return rows;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** No space on the device, or LMDB's map is full (its size cannot grow). */
+function isNoSpace(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === ENOSPC || code === 'ENOSPC' || /No space left|MDB_MAP_FULL/i.test(String(message));
+}
+
+/** Bytes an unprivileged process may still write in `directory`'s file system (Infinity if unknown). */
+function freeBytes(directory: string): number {
+  try {
+    const stats = fs.statfsSync(directory);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return Infinity;
   }
 }
 

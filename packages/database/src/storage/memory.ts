@@ -30,6 +30,8 @@ const ON_HEAP = 0xfffffffe;
  */
 export class MemoryAdapter implements StorageAdapter {
   readonly name = 'memory';
+  /** Memory has no disk to fill. */
+  readonly fault = undefined;
   private readonly slots = new Map<string, number>();
   private slotCount = 0;
   private arena: ValueArena;
@@ -116,6 +118,10 @@ export class MemoryAdapter implements StorageAdapter {
 
   setMeta(name: string, value: string): void {
     this.meta.set(name, value);
+  }
+
+  checkDisk(): void {
+    // No disk.
   }
 
   flush(): Promise<void> {

@@ -2,7 +2,7 @@ import { type HybridClock, hlcFromMs, physicalMs } from '../clock/hlc';
 import { exceedsCodePoints } from '../record/code-points';
 import { compareRecords, type RecordHead, type StoredRecord } from '../record/record';
 import { compareVersions, type Version } from '../record/version';
-import type { StorageAdapter } from '../storage/adapter';
+import { type StorageAdapter, type StorageFault, StorageFaultError } from '../storage/adapter';
 import type { ChangeListener, ChangeOrigin, StoreChange } from './change';
 import { BucketDigests } from './digests';
 import { removeSummary, saveSummary, takeSummary } from './summary';
@@ -184,7 +184,22 @@ export class Store {
     return record !== undefined && record.value !== null;
   }
 
+  /**
+   * Why changes cannot be stored now (disk full, write errors), if so. Meanwhile reads go
+   * on and every change (a write, a record from elsewhere, a clear) throws a
+   * StorageFaultError before it changes anything; see checkStorage.
+   */
+  get storageFault(): StorageFault | undefined {
+    return this.adapter.fault;
+  }
+
+  /** About every second: see StorageAdapter.checkDisk. */
+  checkStorage(): void {
+    this.adapter.checkDisk();
+  }
+
   set(key: string, value: string): StoredRecord {
+    this.writable();
     const record: StoredRecord = { value, hlc: this.clock.tick(), nodeId: this.nodeId };
     this.write(key, record, this.adapter.head(key), 'local');
     return record;
@@ -192,6 +207,7 @@ export class Store {
 
   /** Writes a tombstone; undefined when the key held no value (nothing is written). */
   remove(key: string): StoredRecord | undefined {
+    this.writable();
     const previous = this.adapter.head(key);
     if (previous === undefined || previous.tombstone) return undefined;
     const tombstone: StoredRecord = { value: null, hlc: this.clock.tick(), nodeId: this.nodeId };
@@ -201,6 +217,7 @@ export class Store {
 
   /** Removes every record older than a new watermark, i.e. every record written so far. */
   clear(): Version {
+    this.writable();
     const watermark: Version = { hlc: this.clock.tick(), nodeId: this.nodeId };
     this.applyClear(watermark, 'local');
     return watermark;
@@ -208,6 +225,7 @@ export class Store {
 
   /** Merges a record from elsewhere: sent by its writer (`replicated`) or by anti-entropy (`repaired`). */
   apply(key: string, record: StoredRecord, origin: ChangeOrigin): ApplyOutcome {
+    this.writable();
     const physical = physicalMs(record.hlc);
     const now = this.remoteNow();
     if (physical > now + this.maxDriftMs) return 'drift';
@@ -229,6 +247,7 @@ export class Store {
 
   /** Merges a clear watermark from elsewhere (or a local clear). */
   applyClear(watermark: Version, origin: ChangeOrigin): ApplyOutcome {
+    this.writable();
     if (physicalMs(watermark.hlc) > this.remoteNow() + this.maxDriftMs) return 'drift';
     this.clock.observe(watermark.hlc);
     if (this.watermark !== undefined && compareVersions(watermark, this.watermark) <= 0) return 'stale';
@@ -320,6 +339,11 @@ export class Store {
    */
   durable(): Promise<void> | undefined {
     return this.waitForDisk ? this.adapter.flush() : undefined;
+  }
+
+  private writable(): void {
+    const fault = this.adapter.fault;
+    if (fault !== undefined) throw new StorageFaultError(fault);
   }
 
   private write(key: string, record: StoredRecord, previous: RecordHead | undefined, origin: ChangeOrigin): void {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HybridClock } from '../../../src/clock/hlc';
+import { StorageFaultError } from '../../../src/storage/adapter';
 import { LmdbAdapter, StorageOpenError } from '../../../src/storage/lmdb';
 import { Store } from '../../../src/store/store';
 import { describeStorageAdapter } from './adapter-compliance';
@@ -174,5 +175,68 @@ describe('an LMDB file written by release 0.1.0 (storage format 1)', () => {
     expect(third.get('after')?.value).to.equal('upgrade');
     expect(third.size).to.equal(8);
     await third.close();
+  });
+});
+
+describe('LmdbAdapter: the free-space reserve', () => {
+  const MB = 1024 * 1024;
+  const record = (value: string, hlc: number) => ({ value, hlc, nodeId: 'n1' });
+
+  it('takes no more changes under the reserve, keeps what it took readable and committed, and takes them again at twice the reserve', async () => {
+    let free = 100 * MB;
+    const directory = folder();
+    const adapter = LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20, minFreeBytes: 10 * MB, freeSpace: () => free });
+    const store = new Store(adapter, new HybridClock(), 'n1', { waitForDisk: true });
+    store.set('before', 'v');
+    expect(store.storageFault).to.equal(undefined);
+
+    free = 9 * MB; // another process filled the disk
+    store.checkStorage();
+    expect(store.storageFault?.kind).to.equal('full');
+    expect(store.storageFault?.message).to.match(/MIN_FREE_DISK_MB/);
+    expect(() => store.set('during', 'v')).to.throw(StorageFaultError);
+    expect(() => store.apply('remote', record('v', Date.now() * 65_536), 'replicated')).to.throw(StorageFaultError);
+    expect(() => store.clear()).to.throw(StorageFaultError);
+    expect(store.get('before')).to.equal('v');
+    await adapter.flush(); // what was taken before still commits, into the reserve
+
+    free = 15 * MB; // over the reserve, under twice it: still full, so it does not flap
+    store.checkStorage();
+    expect(store.storageFault?.kind).to.equal('full');
+    free = 20 * MB;
+    store.checkStorage();
+    expect(store.storageFault).to.equal(undefined);
+    store.set('after', 'v');
+    await adapter.flush();
+    await adapter.close();
+    const reopened = LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 });
+    expect(reopened.get('before')?.value).to.equal('v');
+    expect(reopened.get('after')?.value).to.equal('v');
+    expect(reopened.get('during')).to.equal(undefined);
+    await reopened.close();
+  });
+
+  it('measures the disk again once its writes may have spent the room it had, not at every write', async () => {
+    let free = 10 * MB + 200 * 1024;
+    let measured = 0;
+    const adapter = LmdbAdapter.open({
+      directory: folder(),
+      durability: 'none',
+      batchIntervalMs: 20,
+      minFreeBytes: 10 * MB,
+      freeSpace: () => {
+        measured++;
+        return free;
+      },
+    });
+    const start = measured;
+    // 200 KiB of room: a change counts its bytes plus 16 KiB of pages, so at most a dozen.
+    for (let i = 0; i < 5; i++) adapter.set(`k${i}`, record('x'.repeat(100), i + 1));
+    expect(measured - start).to.equal(0);
+    free = 10 * MB - 1;
+    for (let i = 5; i < 20 && adapter.fault === undefined; i++) adapter.set(`k${i}`, record('x'.repeat(100), i + 1));
+    expect(adapter.fault?.kind).to.equal('full');
+    expect(measured - start).to.equal(1);
+    await adapter.close();
   });
 });
