@@ -7,7 +7,7 @@ import { HybridClock, type Now } from './clock/hlc';
 import { realScheduler, type Scheduler, type Timer } from './clock/scheduler';
 import type { NodeConfig } from './config';
 import { Router } from './http/router';
-import { HttpServer, storageFaultError } from './http/server';
+import { HttpServer } from './http/server';
 import type { StorageOpen } from '@meshkv/client';
 import type { Logger } from '@meshkv/common';
 import { MeshAuth } from './mesh/auth';
@@ -15,7 +15,7 @@ import { HttpTransport } from './mesh/http-transport';
 import { Mesh } from './mesh/mesh';
 import { registerMeshRoutes } from './mesh/routes';
 import { MeshService } from './mesh/service';
-import type { StorageAdapter, StorageFault } from './storage/adapter';
+import { type StorageAdapter, type StorageFault, StorageFaultError } from './storage/adapter';
 import { LmdbAdapter } from './storage/lmdb';
 import { MemoryAdapter } from './storage/memory';
 import { Store } from './store/store';
@@ -94,7 +94,11 @@ export class DatabaseNode {
       digests: this.store.digestsAtStart,
       ...(config.storage === 'lmdb' ? { dataDir: config.dataDir, durability: config.durability } : {}),
     };
-    this.server = new HttpServer(this.router, { ...config, logger: deps.logger });
+    this.server = new HttpServer(this.router, {
+      ...config,
+      logger: deps.logger,
+      clientError: (error) => (error instanceof StorageFaultError ? storageFaultError(error.fault) : undefined),
+    });
     const scheduler = { ...realScheduler, now };
     this.scheduler = scheduler;
     this.mesh = new Mesh(
@@ -238,6 +242,11 @@ export class DatabaseNode {
     this.adapter.setMeta(META.incarnation, String(this.incarnation));
     this.adapter.setMeta(META.purgeHolders, this.mesh.purgeGuard.encode());
   }
+}
+
+/** 507: the change was not stored here (the disk is full or fails); reads go on. */
+function storageFaultError(fault: StorageFault): ApiError {
+  return new ApiError('INSUFFICIENT_STORAGE', undefined, { storageFault: fault.kind });
 }
 
 /** A node built from `config`; may throw StorageOpenError (a data folder it cannot use). */

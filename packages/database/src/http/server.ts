@@ -2,7 +2,6 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApiError } from '../errors';
-import { type StorageFault, StorageFaultError } from '../storage/adapter';
 import { listen, type Logger } from '@meshkv/common';
 import { EMPTY_QUERY, parseQuery } from './query';
 import { sendError } from './reply';
@@ -15,6 +14,8 @@ export interface HttpServerOptions {
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly logger: Logger;
+  /** The client's error for a failure of a layer below (a full disk), if it has one; else a 500 is logged. */
+  readonly clientError?: (error: unknown) => ApiError | undefined;
 }
 
 export interface RequestEnd {
@@ -56,6 +57,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
   private readonly server: http.Server;
   private readonly logger: Logger;
   private readonly maxUrlLength: number;
+  private readonly clientError: (error: unknown) => ApiError | undefined;
   private draining = false;
   /** Connections over MAX_CONNECTIONS: their first request is refused. */
   private readonly overLimit = new WeakSet<Socket>();
@@ -72,6 +74,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     super();
     this.logger = options.logger;
     this.maxUrlLength = options.maxUrlLength;
+    this.clientError = options.clientError ?? (() => undefined);
     this.server = http.createServer(
       {
         headersTimeout: options.headersTimeoutMs,
@@ -247,10 +250,8 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     const apiError =
       error instanceof ApiError
         ? error
-        : error instanceof StorageFaultError
-          ? storageFaultError(error.fault)
-          : (this.logger.error({ err: error, path: ctx?.path, method: ctx?.method }, 'request handler failed'),
-          new ApiError('INTERNAL_ERROR'));
+        : (this.clientError(error) ??
+          (this.logger.error({ err: error, path: ctx?.path, method: ctx?.method }, 'request handler failed'), new ApiError('INTERNAL_ERROR')));
     if (res.headersSent) {
       res.destroy();
       return;
@@ -318,9 +319,4 @@ function originForm(target: string): string {
 
 function truncate(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}
-
-/** 507: the change was not stored here (the disk is full or fails); reads go on. */
-export function storageFaultError(fault: StorageFault): ApiError {
-  return new ApiError('INSUFFICIENT_STORAGE', undefined, { storageFault: fault.kind });
 }
