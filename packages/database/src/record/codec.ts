@@ -229,3 +229,19 @@ export function toStorageKey(key: string): Buffer {
 export function fromStorageKey(buffer: Buffer | Uint8Array): string {
   return Buffer.from(buffer.buffer, buffer.byteOffset + 1, buffer.byteLength - 1).toString('utf16le');
 }
+
+/** A key as toStorageKey writes it: the tag, then whole UTF-16 code units. */
+export function isStorageKey(buffer: Buffer | Uint8Array): boolean {
+  return buffer.byteLength % 2 === 1 && buffer[0] === KEY_TAG;
+}
+
+/**
+ * A row as toRow writes it (a damaged file can hold anything). The value's JSON text is
+ * checked by its quotes, not parsed: the check of a whole file reads a million of them.
+ */
+export function isRow(row: unknown): row is Row {
+  if (!Array.isArray(row) || row.length !== 3) return false;
+  const [hlc, nodeId, json] = row as unknown[];
+  if (!Number.isSafeInteger(hlc) || (hlc as number) < 0 || typeof nodeId !== 'string' || nodeId === '') return false;
+  return json === null || (typeof json === 'string' && json.length >= 2 && json.charCodeAt(0) === 0x22 && json.charCodeAt(json.length - 1) === 0x22);
+}

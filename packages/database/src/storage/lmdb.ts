@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type * as Lmdb from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
-import { checkStorageFormat, fromRow, fromStorageKey, type Row, rowHead, rowJson, STORAGE_FORMAT, toRow, toStorageKey } from '../record/codec';
+import { fromRow, fromStorageKey, type Row, rowHead, rowJson, STORAGE_FORMAT, toRow, toStorageKey } from '../record/codec';
 import { headOf, type RecordHead, type StoredRecord } from '../record/record';
 import { type StorageAdapter, type StorageFault, StorageFaultError } from './adapter';
+import type { FileCheck } from './lmdb-check';
 
 /** Committed rows read at once by a scan (see snapshot). */
 const SCAN_PAGE = 1000;
@@ -438,11 +440,18 @@ function checkDirectory(directory: string): void {
 const LMDB_MAGIC = 0xbeefc0de;
 const LMDB_MAGIC_OFFSET = 24;
 
+/** A check longer than this means the child is stuck in a damaged tree. */
+const CHECK_TIMEOUT_MS = 30 * 60_000;
+
+/** What a node says when its file is damaged: the recovery of docs/operations.md. */
+const RECOVERY =
+  'nothing was changed. To recover: move the file aside (mv meshkv.mdb meshkv.mdb.damaged) and start the node again with its MESH_NETWORK_URL: it starts empty and takes the records from its peers (docs/operations.md, "A damaged data file")';
+
 /**
- * Checks an existing file is a MeshKV database, writing nothing: first its header (LMDB
- * itself may crash the process on a file that is not LMDB at all), then, opened
- * read-only, the format mark. NB: a damaged LMDB file with an intact header can still
- * get past this check and fail later.
+ * Checks an existing file is a MeshKV database in good order, writing nothing: first its
+ * header (in this process: LMDB itself may crash on a file that is not LMDB at all), then
+ * every page, in a child process (lmdb-check.ts), so that LMDB crashing on a damaged page
+ * kills only the child.
  */
 function checkExisting(file: string): void {
   const header = Buffer.alloc(LMDB_MAGIC_OFFSET + 4);
@@ -458,27 +467,31 @@ function checkExisting(file: string): void {
     throw new StorageOpenError(`${file} cannot be read (${(error as Error).message}): fix its permissions or owner`, { cause: error });
   }
   if (read < header.length || header.readUInt32LE(LMDB_MAGIC_OFFSET) !== LMDB_MAGIC) {
-    throw new StorageOpenError(`${file} cannot be read as a MeshKV database (not an LMDB file): move it away or point DATA_DIR at another folder; nothing was changed`);
+    throw new StorageOpenError(`${file} cannot be read as a MeshKV database: it is not an LMDB file, or its first page is damaged; ${RECOVERY} (or point DATA_DIR at another folder)`);
   }
-  const { open } = loadLmdb();
-  let root: RootDatabase | undefined;
+  const verdict = checkInChild(file);
+  if (!verdict.ok) throw new StorageOpenError(`${file} ${verdict.problem}`);
+}
+
+/** Runs lmdb-check.js on the file; a crash, a hang or no answer is a damaged file. */
+function checkInChild(file: string): FileCheck {
+  const child = spawnSync(process.execPath, [path.join(__dirname, 'lmdb-check.js'), file], { encoding: 'utf8', timeout: CHECK_TIMEOUT_MS, maxBuffer: 1024 * 1024 });
+  const timedOut = child.error !== undefined && (child.error as { code?: unknown }).code === 'ETIMEDOUT';
+  if (child.error !== undefined && !timedOut) {
+    throw new StorageOpenError(`${file} cannot be checked (${child.error.message}); nothing was changed`, { cause: child.error });
+  }
+  if (child.signal !== null) {
+    const how = timedOut ? `did not finish in ${CHECK_TIMEOUT_MS / 60_000} minutes` : `crashed LMDB (${child.signal})`;
+    return { ok: false, problem: `is damaged: reading it ${how}; ${RECOVERY}` };
+  }
+  let report: FileCheck;
   try {
-    root = open({ path: file, noSubdir: true, readOnly: true, maxDbs: 4 });
-    const opened = root;
-    let format: string | undefined;
-    try {
-      format = opened.openDB<string, string>({ name: 'meta', encoding: 'string' }).get(FORMAT_META);
-    } catch {
-      format = undefined; // no "meta" database: made by something else
-    }
-    const verdict = checkStorageFormat(format);
-    if (!verdict.open) throw new StorageOpenError(`${file} ${verdict.reason}`);
-  } catch (error) {
-    if (error instanceof StorageOpenError) throw error;
-    throw new StorageOpenError(`${file} cannot be read as a MeshKV database (${(error as Error).message}): move it away or point DATA_DIR at another folder; nothing was changed`, {
-      cause: error,
-    });
-  } finally {
-    void root?.close();
+    report = JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as FileCheck;
+  } catch {
+    return { ok: false, problem: `is damaged: its check ended (exit ${String(child.status)}) without an answer: ${child.stderr.trim().slice(-300)}; ${RECOVERY}` };
   }
+  if (report.ok) return report;
+  // A format the release cannot read is not damage: its own message says what to do.
+  if (/^(was written by a newer MeshKV|is not a MeshKV database)/.test(report.problem)) return report;
+  return { ok: false, problem: `is damaged: ${report.problem}; ${RECOVERY}` };
 }
