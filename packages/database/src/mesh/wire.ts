@@ -101,11 +101,12 @@ function readSeen(value: unknown): PingBody['seen'] {
 
 export function readPing(body: unknown): PingBody {
   if (!isObject(body)) throw bad('expected an object');
+  // The size first: a flood is refused before any of it is read.
+  if (Array.isArray(body.peers) && body.peers.length > MAX_PING_PEERS) throw tooMany('peers', MAX_PING_PEERS);
   const node = readNodeInfo(body.node);
   const peers: { url: string }[] = [];
   if (body.peers !== undefined) {
     if (!Array.isArray(body.peers)) throw bad('peers must be a list');
-    if (body.peers.length > MAX_PING_PEERS) throw tooMany('peers', MAX_PING_PEERS);
     for (const peer of body.peers as unknown[]) {
       if (!isObject(peer) || !isPeerUrl(peer.url)) throw bad('each peer must have a url');
       peers.push({ url: peer.url });

@@ -6,6 +6,18 @@ import { freePort, pinned } from '../bench/processes';
 /** The built database node (`npm run build` makes it), found through the workspace link. */
 export const DATABASE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'main.js');
 
+export interface NodeStartOptions {
+  readonly port?: number;
+  /** CPUs to pin it to (taskset). */
+  readonly cpus?: string;
+  /** The address it binds and advertises (default 127.0.0.1). */
+  readonly host?: string;
+  /** A command that runs it (`ip netns exec NS`): the node's command follows its words; it must exec, not fork. */
+  readonly wrap?: readonly string[];
+  /** Do not wait for /healthcheck: the node is expected to refuse to start (see ended). */
+  readonly expectExit?: boolean;
+}
+
 /**
  * One database node as a real process on 127.0.0.1, for mesh scenarios, stress runs and
  * benchmarks. It can be killed, frozen, thawed and restarted on the same port (same
@@ -20,11 +32,16 @@ export class NodeProcess {
     readonly name: string,
     readonly port: number,
     readonly env: Record<string, string>,
-    private readonly cpus: string | undefined,
+    private readonly options: NodeStartOptions,
   ) {}
 
+  /** The address it listens on and is reached at (127.0.0.1 unless `options.host`). */
+  get host(): string {
+    return this.options.host ?? '127.0.0.1';
+  }
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   get pid(): number {
@@ -44,11 +61,18 @@ export class NodeProcess {
    * Starts a node on a free port (or `options.port`), pinned to `options.cpus` (taskset)
    * when given, and waits until it answers /healthcheck.
    */
-  static async start(name: string, env: Record<string, string>, options: { port?: number; cpus?: string } = {}): Promise<NodeProcess> {
+  static async start(name: string, env: Record<string, string>, options: NodeStartOptions = {}): Promise<NodeProcess> {
     const chosen = options.port ?? (await freePort());
-    const node = new NodeProcess(name, chosen, env, options.cpus);
+    const node = new NodeProcess(name, chosen, env, options);
     await node.spawn();
     return node;
+  }
+
+  /** Waits until the process has ended by itself (a node refusing to start); its exit code. */
+  async ended(timeoutMs: number): Promise<number | null> {
+    const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), timeoutMs).unref());
+    if ((await Promise.race([this.exited, timer])) === 'late') throw new Error(`${this.name} still runs after ${timeoutMs} ms`);
+    return this.child?.exitCode ?? null;
   }
 
   /** Starts the process again on the same port, with the same environment. */
@@ -89,12 +113,14 @@ export class NodeProcess {
 
   private async spawn(): Promise<void> {
     this.output = '';
-    const [command, args] = pinned(this.cpus, process.execPath, [DATABASE_ENTRY]);
+    const [pinnedCommand, pinnedArgs] = pinned(this.options.cpus, process.execPath, [DATABASE_ENTRY]);
+    const wrap = this.options.wrap ?? [];
+    const [command, args] = wrap.length === 0 ? [pinnedCommand, pinnedArgs] : [wrap[0] as string, [...wrap.slice(1), pinnedCommand, ...pinnedArgs]];
     const child = spawn(command, args, {
       env: {
         PATH: process.env.PATH ?? '',
         PORT: String(this.port),
-        BIND_ADDRESS: '127.0.0.1',
+        BIND_ADDRESS: this.host,
         HOSTNAME: this.name,
         ADVERTISE_URL: this.url,
         LOG_LEVEL: 'warn',
@@ -109,6 +135,7 @@ export class NodeProcess {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    if (this.options.expectExit === true) return;
     const deadline = Date.now() + 15_000;
     for (;;) {
       if (!this.running) throw new Error(`${this.name} exited at start:\n${this.output}`);
