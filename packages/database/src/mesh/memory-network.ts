@@ -63,12 +63,9 @@ export class MemoryNetwork {
         case '/_mesh/digests':
           return service.digests(request);
         case '/_mesh/pull':
-          return service.pull(request);
-        case '/_mesh/versions': {
-          let text = '';
-          for await (const chunk of service.versions(request)) text += chunk;
-          return text;
-        }
+          return await joined(service.pull(request));
+        case '/_mesh/versions':
+          return await joined(service.versions(request));
         default:
           throw new ApiError('NOT_FOUND', `No route has the path ${path}.`);
       }
@@ -115,4 +112,11 @@ class MemoryTransport implements MeshTransport {
     if (this.closed) return Promise.reject(new PeerRequestError(`${url}${path}: the transport is closed`));
     return this.network.deliver(this.from, url, path, body);
   }
+}
+
+/** A streamed answer as one text. */
+async function joined(chunks: AsyncIterable<string>): Promise<string> {
+  let text = '';
+  for await (const chunk of chunks) text += chunk;
+  return text;
 }

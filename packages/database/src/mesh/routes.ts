@@ -1,5 +1,6 @@
+import type { ServerResponse } from 'node:http';
 import { parseJsonBody, readBody } from '../http/body';
-import { drained, sendJson } from '../http/reply';
+import { drained, JSON_CONTENT_TYPE, sendJson } from '../http/reply';
 import type { Router } from '../http/router';
 import type { MeshAuth } from './auth';
 import type { MeshService } from './service';
@@ -11,7 +12,7 @@ export interface MeshRouteDeps {
   readonly auth: MeshAuth;
   /** MESH_MAX_BODY_BYTES: larger request bodies get 413. */
   readonly maxBodyBytes: number;
-  /** SEND_TIMEOUT_MS: a versions stream whose reader takes nothing for this long is cut. */
+  /** SEND_TIMEOUT_MS: a pull answer or versions stream whose reader takes nothing for this long is cut. */
   readonly sendTimeoutMs: number;
 }
 
@@ -41,19 +42,15 @@ export function registerMeshRoutes(router: Router, { service, auth, maxBodyBytes
 
   router.register('/_mesh/replicate', async (ctx) => sendJson(ctx.res, 200, JSON.stringify(await service.replicate(await body(ctx)))), POST);
   router.register('/_mesh/digests', async (ctx) => sendJson(ctx.res, 200, JSON.stringify(service.digests(await body(ctx)))), POST);
-  router.register('/_mesh/pull', async (ctx) => sendJson(ctx.res, 200, JSON.stringify(service.pull(await body(ctx)))), POST);
+  router.register('/_mesh/pull', async (ctx) => stream(ctx.res, JSON_CONTENT_TYPE, service.pull(await body(ctx))), POST);
+  router.register('/_mesh/versions', async (ctx) => stream(ctx.res, NDJSON, service.versions(await body(ctx))), POST);
 
-  router.register(
-    '/_mesh/versions',
-    async (ctx) => {
-      const chunks = service.versions(await body(ctx));
-      const res = ctx.res;
-      res.writeHead(200, ['Content-Type', NDJSON]);
-      for await (const chunk of chunks) {
-        if (!res.write(chunk) && !(await drained(res, sendTimeoutMs))) return;
-      }
-      res.end();
-    },
-    POST,
-  );
+  /** Sends chunks as the socket drains; a peer that reads nothing for SEND_TIMEOUT_MS is cut. */
+  async function stream(res: ServerResponse, type: string, chunks: AsyncIterable<string>): Promise<void> {
+    res.writeHead(200, ['Content-Type', type]);
+    for await (const chunk of chunks) {
+      if (!res.write(chunk) && !(await drained(res, sendTimeoutMs))) return;
+    }
+    res.end();
+  }
 }

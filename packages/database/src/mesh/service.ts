@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ApiError } from '../errors';
-import { encodeVersionLine, type PullAnswer, pullAnswer, toWire, type WireRecord } from '../record/codec';
+import { encodeVersionLine, pullAnswer, toWire } from '../record/codec';
 import { BUCKETS } from '../store/digests';
 import { bucketOf } from '../store/hash';
 import type { Store } from '../store/store';
@@ -57,14 +57,33 @@ export class MeshService {
     return this.versionChunks(readVersionsRequest(body));
   }
 
-  /** POST /_mesh/pull: the records of the keys asked for that exist. */
-  pull(body: unknown): PullAnswer {
-    const records: WireRecord[] = [];
-    for (const key of readPullRequest(body).keys) {
+  /**
+   * POST /_mesh/pull: the records of the keys asked for that exist, as the JSON text of a
+   * PullAnswer in chunks, yielding to the event loop between slices of keys: a pull of
+   * 100,000 large records neither blocks the node nor sits in memory as one string.
+   */
+  pull(body: unknown): AsyncIterable<string> {
+    return this.pullChunks(readPullRequest(body).keys);
+  }
+
+  private async *pullChunks(keys: readonly string[]): AsyncGenerator<string> {
+    const head = JSON.stringify(pullAnswer([]));
+    // `{"format":1,"records":[` … `]}`: the records go between the brackets.
+    let chunk = head.slice(0, -2);
+    let first = true;
+    for (let index = 0; index < keys.length; index++) {
+      if (index > 0 && index % SCAN_SLICE === 0) await yieldToLoop();
+      const key = keys[index] as string;
       const record = this.store.getRecord(key);
-      if (record !== undefined) records.push(toWire(key, record));
+      if (record === undefined) continue;
+      chunk += (first ? '' : ',') + JSON.stringify(toWire(key, record));
+      first = false;
+      if (chunk.length >= STREAM_CHUNK_CHARS) {
+        yield chunk;
+        chunk = '';
+      }
     }
-    return pullAnswer(records);
+    yield `${chunk}]}`;
   }
 
   private async *versionChunks(request: VersionsRequest): AsyncGenerator<string> {

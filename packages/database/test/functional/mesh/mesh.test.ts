@@ -189,6 +189,51 @@ describe('mesh (in-process nodes on real sockets)', function () {
     expect(b.node.mesh.stats.recordsOverLimits).to.be.at.least(1);
   });
 
+  it('answers a large pull as a stream, serving other requests between its slices', async () => {
+    const [a] = track(await startChain(1, { MESH_SECRET: 'open sesame', MAX_VALUE_LENGTH: '2000' }));
+    const value = 'v'.repeat(1000);
+    const keys = Array.from({ length: 20_000 }, (_, i) => `key-${i}`);
+    for (const key of keys) a!.node.store.set(key, value);
+    const body = JSON.stringify({ keys });
+    // Health checks sent while the pull is answered: each must be answered before the pull ends.
+    let pullEnded = false;
+    const during: boolean[] = [];
+    const probe = async (): Promise<void> => {
+      while (!pullEnded) {
+        await a!.get('/healthcheck');
+        during.push(!pullEnded);
+      }
+    };
+    const probing = probe();
+    const chunks = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${a!.url}/_mesh/pull`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: signMeshRequest('open sesame', { method: 'POST', path: '/_mesh/pull', body }) },
+      });
+      req.on('response', (res) => {
+        let count = 0;
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          count++;
+          text += chunk.toString('utf8');
+        });
+        res.on('end', () => {
+          pullEnded = true;
+          const answer = JSON.parse(text) as { format: number; records: unknown[] };
+          expect(answer.format).to.equal(1);
+          expect(answer.records).to.have.length(20_000);
+          expect(answer.records[7]).to.deep.include.members(['key-7', value]);
+          resolve(count);
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    await probing;
+    expect(chunks, 'chunks of the 20 MB answer').to.be.above(10);
+    expect(during.filter(Boolean).length, 'health checks answered while the pull streamed').to.be.above(0);
+  });
+
   it('cannot be told by a client to skip replication', async () => {
     const nodes = track(await startChain(2));
     await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
