@@ -24,6 +24,7 @@ export function snapshot(proxy: TcpProxy, pool: BackendPool, discovery: Discover
       rejected: proxy.stats.rejected,
       connectFailures: proxy.stats.connectFailures,
       idleTimeouts: proxy.stats.idleTimeouts,
+      unhealthyCuts: proxy.stats.unhealthyCuts,
       // Open connections whose bytes the native pump moves (their bytes count when they end).
       pumped: proxy.pumped,
     },

@@ -67,9 +67,15 @@ export class Balancer {
       this.discovery = docker;
       this.discoveryStatus = docker.status;
     }
-    this.health = new HealthChecker(this.pool, config.healthIntervalMs, config.healthTimeoutMs, (_id, name, healthy, reason) => {
-      if (healthy) logger.info({ backend: name }, 'backend healthy');
-      else logger.warn({ backend: name, reason }, 'backend unhealthy: out of the pool');
+    this.health = new HealthChecker(this.pool, config.healthIntervalMs, config.healthTimeoutMs, (id, name, healthy, reason) => {
+      if (healthy) {
+        logger.info({ backend: name }, 'backend healthy');
+        return;
+      }
+      // Its open connections would hang (a backend cut off answers nothing): close them, so
+      // clients reconnect, and reach a healthy backend.
+      const closed = this.proxy.closeBackend(id);
+      logger.warn({ backend: name, reason, connectionsClosed: closed }, 'backend unhealthy: out of the pool, its connections closed');
     });
     this.admin = config.adminPort === 0 ? undefined : new AdminServer(() => this.stats());
   }

@@ -29,6 +29,8 @@ export interface ProxyStats {
   connectFailures: number;
   /** Clients whose connection was cut by the idle timeout. */
   idleTimeouts: number;
+  /** Clients cut because the health check found their backend unreachable. */
+  unhealthyCuts: number;
   /** Bytes of connections that ended, and of open ones that JavaScript moves. */
   bytesIn: number;
   bytesOut: number;
@@ -49,6 +51,7 @@ export class TcpProxy {
     rejected: 0,
     connectFailures: 0,
     idleTimeouts: 0,
+    unhealthyCuts: 0,
     bytesIn: 0,
     bytesOut: 0,
   };
@@ -115,6 +118,21 @@ export class TcpProxy {
     session.start();
   }
 
+  /**
+   * Closes every client connection joined to the backend `id` (its health check failed:
+   * it is unreachable, so they would hang until the client gives up); returns how many.
+   */
+  closeBackend(id: string): number {
+    let closed = 0;
+    for (const session of this.sessions) {
+      if (session.backendId !== id) continue;
+      session.abort();
+      closed++;
+    }
+    this.stats.unhealthyCuts += closed;
+    return closed;
+  }
+
   /** Connections moved by the native pump now. */
   get pumped(): number {
     let count = 0;
@@ -176,7 +194,12 @@ class Session {
     return this.pumpId !== undefined;
   }
 
-  /** Closes the connection now (drain timeout). */
+  /** The backend this connection is joined to (undefined while it is still connecting). */
+  get backendId(): string | undefined {
+    return this.connected ? this.entry?.backend.id : undefined;
+  }
+
+  /** Closes the connection now (drain timeout, an unreachable backend). */
   abort(): void {
     if (this.pumpId !== undefined) this.options.pump?.close(this.pumpId);
     else this.finish();

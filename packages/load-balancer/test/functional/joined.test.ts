@@ -64,6 +64,37 @@ for (const mode of ['native', 'javascript'] as const) {
     };
     const pumped = (b: Balancer): number => (b.stats() as { connections: { pumped: number } }).connections.pumped;
 
+    it('closes the connections of a backend whose health check fails (unreachable: they would hang)', async () => {
+      const sockets: net.Socket[] = [];
+      let answering = true;
+      const server = net.createServer((socket) => {
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        socket.write('hello;');
+        // Answers while reachable; then, like a backend cut off by the network, nothing.
+        socket.on('data', (chunk: Buffer) => {
+          if (answering) socket.write(`[${chunk.toString()}]`);
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      cleanups.push(async () => {
+        sockets.forEach((socket) => socket.destroy());
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      });
+      const b = await balancer(port, { HEALTH_INTERVAL_MS: '50', HEALTH_TIMEOUT_MS: '200', IDLE_TIMEOUT_MS: '600000' });
+      const client = await connect(b.address!.port);
+      client.socket.write('q1');
+      await waitFor(() => client.received() === 'hello;[q1]', 2000, 'the first answer');
+      // The backend goes silent and takes no new connections: its health check fails.
+      answering = false;
+      server.close();
+      client.socket.write('q2');
+      await waitFor(() => client.socket.destroyed || client.socket.readableEnded, 5000, 'the balancer to close the hanging connection');
+      expect(client.received()).to.equal('hello;[q1]');
+      expect(b.proxy.stats.unhealthyCuts).to.equal(1);
+    });
+
     it('goes on answering on the same connection, and counts its bytes when it ends', async () => {
       const port = await greeter((socket) => {
         socket.on('data', (chunk: Buffer) => socket.write(`[${chunk.toString()}]`));
