@@ -164,6 +164,16 @@ describe('faults', function () {
     await finish(workload, `n3 +90 s: ${refused} writes 503 CLOCK_SKEW`);
   });
 
+  it('clock skew: a node 120 s behind takes no writes, yet takes every write of the others', async () => {
+    await startMesh([{}, {}, FaultLab.clockOff(-120)]);
+    await waitFor(async () => (await (nodes[2] as NodeProcess).status()).clock.skewed, 10_000, 'n3 to see its clock is off');
+    const workload = new Workload('behind');
+    await during(workload, 4000, []);
+    const refused = workload.operations.filter((operation) => operation.url === nodes[2]?.url && operation.status === 503).length;
+    expect(refused, 'writes to the skewed node refused').to.be.above(0);
+    await finish(workload, `n3 -120 s: ${refused} writes 503 CLOCK_SKEW`);
+  });
+
   it('a full disk: writes to that node get 507, reads go on, writes come back by themselves', async () => {
     const disk = lab.smallDisk(8 * 1024 * 1024);
     const filler = path.join(disk, 'filler');
