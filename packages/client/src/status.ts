@@ -119,6 +119,13 @@ export interface NodeStatus {
   readonly peers: readonly PeerStatus[];
   readonly clock: ClockStatus;
   readonly tombstonePurge: TombstonePurgeStatus;
+  /**
+   * Whether this node has joined a mesh: a node with seeds has not until one answers (it
+   * is not ready and answers writes 503 NOT_JOINED meanwhile); `problem` says why each
+   * seed did not answer its last ping (unreachable, refused: another MESH_SECRET, not a
+   * MeshKV node), null once it did.
+   */
+  readonly join: { readonly joined: boolean; readonly seeds: readonly { readonly url: string; readonly problem: string | null }[] };
   readonly mesh: MeshStats;
 }
 

@@ -43,6 +43,10 @@ export interface MeshConfig {
   readonly secret: string | undefined;
   /** MESH_INSECURE=true: run without MESH_SECRET on an address others can reach, on purpose. */
   readonly insecure: boolean;
+  /** START_ALONE=true: a node whose seeds never answer starts a mesh of its own (else it waits, not ready, taking no writes). */
+  readonly startAlone: boolean;
+  /** ms a node with seeds waits for one to answer before it exits 1; 0: it waits for ever. */
+  readonly joinTimeoutMs: number;
   readonly writeConcern: WriteCount;
   readonly writeTimeoutMs: number;
   readonly pingIntervalMs: number;
@@ -86,6 +90,8 @@ export const DEFAULTS = {
   SHUTDOWN_TIMEOUT_MS: 10000, // ms in-flight requests get after SIGTERM before sockets are cut
   GC_MODE: 'throughput' as 'compact' | 'throughput', // throughput: V8 defaults; compact: V8 --optimize-for-size, smaller and slower
   SHUTDOWN_DRAIN_MS: 0, // ms between SIGTERM and closing the listener, /healthcheck answering 503
+  START_ALONE: 'false', // true: a node whose seeds never answer starts a mesh of its own
+  JOIN_TIMEOUT_MS: 0, // ms a node with seeds waits for one to answer before exiting 1; 0: for ever
   WRITE_CONCERN: '1', // 1, N (nodes that must hold a write before the answer) or all
   WRITE_TIMEOUT_MS: 10000, // ms to wait for the acks of w before answering 504
   PING_INTERVAL_MS: 1000, // ms between two pings of each peer and seed
@@ -155,6 +161,8 @@ export function loadConfig(env: Env): NodeConfig {
       seeds: readSeeds(env.MESH_NETWORK_URL, problems),
       secret: env.MESH_SECRET === undefined || env.MESH_SECRET === '' ? undefined : env.MESH_SECRET,
       insecure: read.oneOf('MESH_INSECURE', ['true', 'false'] as const, 'false') === 'true',
+      startAlone: read.oneOf('START_ALONE', ['true', 'false'] as const, 'false') === 'true',
+      joinTimeoutMs: readInt('JOIN_TIMEOUT_MS', 0, 31_536_000_000),
       writeConcern: readWriteConcern(env.WRITE_CONCERN, problems),
       writeTimeoutMs: readInt('WRITE_TIMEOUT_MS', 1, 3_600_000),
       pingIntervalMs: readInt('PING_INTERVAL_MS', 10, 3_600_000),

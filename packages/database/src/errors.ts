@@ -41,6 +41,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: 'Another node of the mesh, started earlier, has this node\'s NODE_ID: this one left the mesh and takes no writes. Give each node its own NODE_ID (or none: one is made at first start) and restart it.',
   },
+  NOT_JOINED: {
+    status: 503,
+    message: 'This node has seeds (MESH_NETWORK_URL) and none of them has answered yet, so it takes no writes (they would split the mesh); see join in /status for why. Fix the seed URL or MESH_SECRET, or set START_ALONE=true to start a mesh of its own.',
+  },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'The node has as many open connections as it takes (MAX_CONNECTIONS): retry after the time in Retry-After, or reuse a connection.' },
   INSUFFICIENT_STORAGE: {
     status: 507,

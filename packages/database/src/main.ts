@@ -4,7 +4,7 @@
 import * as v8 from 'node:v8';
 import { configOrExit, createLogger, runService } from '@meshkv/common';
 import { loadConfig, readEnvironment, requireMeshSecurity } from './config';
-import { createNode } from './node';
+import { createNode, type DatabaseNode } from './node';
 import { StorageOpenError } from './storage/lmdb';
 
 const config = configOrExit(() => requireMeshSecurity(loadConfig(readEnvironment())));
@@ -12,9 +12,15 @@ const config = configOrExit(() => requireMeshSecurity(loadConfig(readEnvironment
 // optimises code less, costing about a third of the throughput (docs/api.md, Memory).
 if (config.gcMode === 'compact') v8.setFlagsFromString('--optimize-for-size');
 const logger = createLogger(config.logLevel, 'meshkv-database');
-let node;
+let node: DatabaseNode | undefined;
 try {
-  node = createNode(config, { logger });
+  node = createNode(config, {
+    logger,
+    onFatal: (message) => {
+      process.stderr.write(`${message}\n`);
+      void node?.shutdown().finally(() => process.exit(1));
+    },
+  });
 } catch (error) {
   if (!(error instanceof StorageOpenError)) throw error;
   logger.fatal({ err: error }, 'cannot open the storage');

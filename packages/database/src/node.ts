@@ -32,6 +32,8 @@ const PERSIST_INTERVAL_MS = 1000;
 export interface NodeDependencies {
   readonly logger: Logger;
   readonly now?: Now;
+  /** The node cannot go on (it could not join within JOIN_TIMEOUT_MS); the process exits. */
+  readonly onFatal?: (message: string) => void;
 }
 
 /** A database node, built and wired but not yet listening. */
@@ -118,6 +120,7 @@ export class DatabaseNode {
         }),
         scheduler,
         logger: deps.logger,
+        ...(deps.onFatal === undefined ? {} : { onFatal: deps.onFatal }),
       },
     );
     this.mesh.restoreLastContact(this.savedNumber(META.lastContact));
@@ -131,6 +134,7 @@ export class DatabaseNode {
       writeDefaults: { w: config.mesh.writeConcern, timeoutMs: config.mesh.writeTimeoutMs },
       sendTimeoutMs: config.sendTimeoutMs,
       writeHooks: [
+        () => (this.mesh.joined || this.mesh.isReady ? undefined : ApiError.of('NOT_JOINED')),
         () => (this.mesh.duplicateOf !== undefined ? ApiError.of('DUPLICATE_NODE_ID') : undefined),
         () => (this.mesh.clock.skewed ? ApiError.of('CLOCK_SKEW') : undefined),
         () => {

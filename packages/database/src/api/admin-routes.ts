@@ -31,6 +31,7 @@ export interface MeshView {
   peerStatus(): PeerStatus[];
   clockStatus(): ClockStatus;
   purgeStatus(): TombstonePurgeStatus;
+  joinStatus(): NodeStatus['join'];
   readonly stats: MeshStats;
 }
 
@@ -83,6 +84,7 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
       peers: mesh.peerStatus(),
       clock: mesh.clockStatus(),
       tombstonePurge: mesh.purgeStatus(),
+      join: mesh.joinStatus(),
       mesh: mesh.stats,
     };
     sendJson(ctx.res, 200, JSON.stringify(status));

@@ -81,7 +81,7 @@ export class HttpTransport implements MeshTransport {
       return await read(response.body);
     } catch (error) {
       response.body.destroy();
-      throw new PeerRequestError(`${baseUrl}${path}: ${describe(error)}`);
+      throw new PeerRequestError(`${baseUrl}${path}: ${describe(error)}`, undefined, true);
     }
   }
 

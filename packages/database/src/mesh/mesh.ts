@@ -32,6 +32,8 @@ export interface MeshDependencies {
   readonly transport: MeshTransport;
   readonly scheduler: Scheduler;
   readonly logger: Logger;
+  /** The node cannot go on (JOIN_TIMEOUT_MS passed without joining): it should exit. */
+  readonly onFatal?: (message: string) => void;
 }
 
 /**
@@ -84,7 +86,12 @@ export class Mesh {
       isReady,
       onAlone: () => {
         this.ready = true;
-        logger.info('no other node answered: this node starts a mesh of its own');
+        if (this.pinger.joined) logger.info('no other node in sight: this node starts a mesh of its own');
+        else logger.warn({ seeds: this.pinger.joinStatus().seeds }, 'no seed answered and START_ALONE=true: this node starts a mesh of its own (if the others run, this is a split brain)');
+      },
+      onJoinTimeout: (why) => {
+        logger.fatal({ seeds: this.pinger.joinStatus().seeds }, `cannot join the mesh: ${why}`);
+        this.deps.onFatal?.(`cannot join the mesh: ${why}`);
       },
       onWiped: () => {
         this.ready = false;
@@ -155,6 +162,15 @@ export class Mesh {
   }
 
   /** The URL of an earlier node with this node's NODE_ID, if one was met (this one then left the mesh). */
+  /** False while this node has seeds and none ever answered: it takes no writes (a split brain otherwise). */
+  get joined(): boolean {
+    return this.pinger.joined;
+  }
+
+  joinStatus(): ReturnType<Pinger['joinStatus']> {
+    return this.pinger.joinStatus();
+  }
+
   get duplicateOf(): string | undefined {
     return this.twin;
   }

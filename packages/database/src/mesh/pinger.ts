@@ -5,13 +5,16 @@ import { hlcFromMs } from '../clock/hlc';
 import type { Store } from '../store/store';
 import type { ClockWatch } from './clock-watch';
 import type { Membership, NodeInfo } from './membership';
-import type { MeshTransport } from './transport';
+import { type MeshTransport, PeerRequestError } from './transport';
+import { ApiError } from '../errors';
 import { type PingBody, readPing } from './wire';
 
 /** Pings through a seed that answered from this node itself, per round. */
 const SELF_ANSWER_RETRIES = 3;
 /** Rounds with no other node in sight before a node with seeds calls itself complete. */
 const LONELY_ROUNDS = 3;
+/** Rounds between two errors of a node that cannot join. */
+const JOIN_LOG_ROUNDS = 30;
 
 export interface PingerDeps {
   readonly config: MeshConfig;
@@ -23,8 +26,13 @@ export interface PingerDeps {
   readonly self: () => NodeInfo;
   readonly clock: ClockWatch;
   readonly isReady: () => boolean;
-  /** No other node answered for LONELY_ROUNDS rounds: this node starts a mesh of its own. */
+  /**
+   * No other node in sight for LONELY_ROUNDS rounds, and this node has no seed, or a seed
+   * answered (a balancer that sent the ping back here), or START_ALONE: it starts a mesh of its own.
+   */
   readonly onAlone: () => void;
+  /** JOIN_TIMEOUT_MS passed and no seed ever answered: why, for the node to exit. */
+  readonly onJoinTimeout: (why: string) => void;
   /** This node dropped its data to bootstrap again (see rejoinCheck). */
   readonly onWiped: () => void;
   /** A node started earlier has this node's id (at `url`): this one must leave (see twinCheck). */
@@ -46,11 +54,29 @@ export class Pinger {
   /** Seeds that turned out to be nodes themselves (see ping). */
   private readonly nodeSeeds = new Set<string>();
   private lonelyRounds = 0;
+  /** A seed answered once (or another node reached this one): this node has joined. */
+  private joinedMesh = false;
+  /** Why each seed did not answer its last ping (unreachable, refused, not MeshKV). */
+  private readonly seedProblems = new Map<string, string>();
+  private readonly startedAt: number;
   /** Last exchange with any other node (ms), kept apart from the peer table, which forgets. */
   private lastContactAt = 0;
   private stopped = false;
 
-  constructor(private readonly deps: PingerDeps) {}
+  constructor(private readonly deps: PingerDeps) {
+    this.startedAt = deps.scheduler.now();
+    this.joinedMesh = this.seeds().length === 0;
+  }
+
+  /** False while this node has seeds and none of them ever answered (it takes no writes then). */
+  get joined(): boolean {
+    return this.joinedMesh;
+  }
+
+  /** What /status says of joining: whether it did, and why each seed did not answer its last ping. */
+  joinStatus(): { readonly joined: boolean; readonly seeds: readonly { readonly url: string; readonly problem: string | null }[] } {
+    return { joined: this.joinedMesh, seeds: this.seeds().map((url) => ({ url, problem: this.seedProblems.get(url) ?? null })) };
+  }
 
   /** When this node last heard from a peer (ms since the epoch; 0: never). */
   get lastContact(): number {
@@ -77,7 +103,7 @@ export class Pinger {
     // Only its own answer may tell that it shares this node's id (see twinCheck).
     if (this.isTwin(body.node) && !this.stopped) void this.ping(body.node.url);
     const outcome = this.stopped ? 'ignored' : membership.claim(body.node);
-    if (outcome === 'taken') this.lastContactAt = this.deps.scheduler.now();
+    if (outcome === 'taken') this.contact();
     else if (outcome === 'verify') void this.ping(body.node.url, body.node.leaving === true);
     membership.hear(body.peers);
     return this.body(body.node.url);
@@ -113,13 +139,46 @@ export class Pinger {
       if (peer.state === 'down' && now - peer.lastProbe < config.downPingIntervalMs) continue;
       targets.add(peer.url);
     }
-    for (const seed of config.seeds) if (seed !== me.url) targets.add(seed);
+    for (const seed of this.seeds()) targets.add(seed);
     await Promise.all([...targets].map((url) => this.ping(url)));
     if (!this.deps.isReady()) {
       const known = membership.list().some((peer) => peer.nodeId !== undefined);
       this.lonelyRounds = known ? 0 : this.lonelyRounds + 1;
-      if (this.lonelyRounds >= LONELY_ROUNDS) this.deps.onAlone();
+      if (this.lonelyRounds < LONELY_ROUNDS) return;
+      if (this.joinedMesh || config.startAlone) this.deps.onAlone();
+      else this.cannotJoin();
     }
+  }
+
+  /**
+   * No seed ever answered: say why, loudly (first at LONELY_ROUNDS, then every
+   * JOIN_LOG_ROUNDS), and give up after JOIN_TIMEOUT_MS if it is set.
+   */
+  private cannotJoin(): void {
+    const { config, logger, scheduler } = this.deps;
+    const why = this.seeds()
+      .map((url) => `${url}: ${this.seedProblems.get(url) ?? 'no answer yet'}`)
+      .join('; ');
+    if (config.joinTimeoutMs > 0 && scheduler.now() - this.startedAt >= config.joinTimeoutMs) {
+      this.deps.onJoinTimeout(`no seed answered within JOIN_TIMEOUT_MS (${config.joinTimeoutMs} ms): ${why}`);
+      return;
+    }
+    if ((this.lonelyRounds - LONELY_ROUNDS) % JOIN_LOG_ROUNDS !== 0) return;
+    logger.error(
+      { seeds: this.joinStatus().seeds },
+      `cannot join the mesh, no seed answered (${why}); still trying. Not ready, writes get 503 NOT_JOINED until one answers (START_ALONE=true starts a mesh of its own instead)`,
+    );
+  }
+
+  /** The seeds other than this node itself. */
+  private seeds(): string[] {
+    const me = this.deps.self().url;
+    return this.deps.config.seeds.filter((seed) => seed !== me);
+  }
+
+  private contact(): void {
+    this.lastContactAt = this.deps.scheduler.now();
+    this.joinedMesh = true;
   }
 
   /**
@@ -152,9 +211,14 @@ export class Pinger {
         if (!fresh || body.node.nodeId !== this.deps.self().nodeId || attempt >= SELF_ANSWER_RETRIES || this.stopped) break;
       }
       if (body.time !== undefined && body.node.nodeId !== this.deps.self().nodeId) this.deps.clock.measure(body.node.url, sentAt, scheduler.now(), body.time);
+      if (config.seeds.includes(url)) {
+        this.seedProblems.delete(url);
+        this.joinedMesh = true;
+      }
       this.heard(body);
       this.failures.delete(url);
     } catch (error) {
+      if (config.seeds.includes(url)) this.seedProblems.set(url, seedProblem(error));
       if (leaving) membership.leave(url);
       const failures = (this.failures.get(url) ?? 0) + 1;
       this.failures.set(url, failures);
@@ -178,7 +242,7 @@ export class Pinger {
     if (this.twinCheck(body.node)) return;
     this.rejoinCheck(body);
     this.learn(body);
-    if (this.deps.membership.contact(body.node) !== undefined) this.lastContactAt = this.deps.scheduler.now();
+    if (this.deps.membership.contact(body.node) !== undefined) this.contact();
     this.deps.membership.hear(body.peers);
   }
 
@@ -238,4 +302,12 @@ export class Pinger {
     this.lastContactAt = now;
     this.deps.onWiped();
   }
+}
+
+/** Why a seed's ping failed, in a user's words. */
+export function seedProblem(error: unknown): string {
+  if (error instanceof PeerRequestError && error.status === 401) return 'refused: it does not take this node\'s MESH_SECRET (401; the secret differs, or it has one and this node none)';
+  if (error instanceof PeerRequestError && error.answered) return `not a MeshKV node: ${error.message.replace(/^\S+: /, '')}`.slice(0, 300);
+  if (error instanceof ApiError) return 'not a MeshKV node: its answer is not a MeshKV ping';
+  return `unreachable: ${(error instanceof Error ? error.message : String(error)).replace(/^\S+: /, '')}`.slice(0, 300);
 }

@@ -24,6 +24,8 @@ export class PeerRequestError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** Something answered (a status, or a body that could not be read): it is reachable. */
+    readonly answered: boolean = status !== undefined,
   ) {
     super(message);
     this.name = 'PeerRequestError';

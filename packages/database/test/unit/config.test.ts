@@ -62,6 +62,8 @@ describe('config', () => {
       TOMBSTONE_TTL_MS: '60000',
       MAX_CLOCK_DRIFT_MS: '0',
       MESH_MAX_BODY_BYTES: '2048',
+      START_ALONE: 'true',
+      JOIN_TIMEOUT_MS: '5000',
     });
     expect(config).to.deep.equal({
       port: 9000,
@@ -90,6 +92,8 @@ describe('config', () => {
         seeds: ['http://db-2:9000', 'http://db-3:9000'],
         secret: 's3cret',
         insecure: false,
+        startAlone: true,
+        joinTimeoutMs: 5000,
         writeConcern: 'all',
         writeTimeoutMs: 1500,
         pingIntervalMs: 100,

@@ -328,7 +328,8 @@ describe('mesh (in-process nodes on real sockets)', function () {
       // Each ping times out and its socket is closed: connections come and go, never pile up.
       await waitFor(() => accepted >= 20, 10_000, '20 timed-out pings');
       expect(sockets.size).to.be.at.most(4);
-      expect(a!.node.mesh.isReady).to.equal(true); // nobody answered: a mesh of its own
+      expect(a!.node.mesh.isReady).to.equal(false); // its seed never answered: it waits to join
+      expect(a!.node.mesh.joinStatus().seeds[0]?.problem).to.match(/^unreachable/);
     } finally {
       for (const socket of sockets) socket.destroy();
       silent.close();
