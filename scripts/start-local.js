@@ -1,52 +1,47 @@
 'use strict';
 // `npm start`: runs a 3-node MeshKV mesh and the load balancer in front of it on
-// 127.0.0.1 from the built packages, prints where they answer and curl lines to try, and
-// stops everything on Ctrl-C. Nodes 2 and 3 use node 1 as their seed; the ping exchange
-// makes the mesh full. The balancer uses static discovery (BACKENDS): no Docker here.
+// 127.0.0.1 from the built packages, prints where they answer and lines to try, and stops
+// everything on Ctrl-C. Nodes 2 and 3 use node 1 as their seed; the ping exchange makes
+// the mesh full. The balancer uses static discovery (BACKENDS): no Docker here.
+//
+// Before building it checks its settings and that every port is free (a second
+// `npm start` says so at once); it prints "MeshKV is running" only once every process
+// it started answers as itself (its node id), and never after one of them failed.
+const { execFileSync } = require('node:child_process');
+const net = require('node:net');
 const path = require('node:path');
 const { concurrently } = require('concurrently');
 
 const root = path.resolve(__dirname, '..');
-const basePort = Number(process.env.MESHKV_START_PORT || 8100);
-const nodes = [1, 2, 3].map((n) => ({ name: `node-${n}`, port: basePort + n - 1 }));
-const seed = `http://127.0.0.1:${basePort}`;
-const balancerPort = Number(process.env.MESHKV_BALANCER_PORT || 8080);
-const adminPort = balancerPort + 1;
+const PORT_HINT = 'set MESHKV_START_PORT (the nodes take it and the next two) and MESHKV_BALANCER_PORT (the balancer; its stats take the next)';
 
-const { commands, result } = concurrently(
-  [
-    ...nodes.map((node) => ({
-    name: node.name,
-    command: `node ${JSON.stringify(path.join(root, 'packages', 'database', 'dist', 'main.js'))}`,
-    env: {
-      PORT: String(node.port),
-      BIND_ADDRESS: '127.0.0.1',
-      HOSTNAME: '127.0.0.1',
-      ADVERTISE_URL: `http://127.0.0.1:${node.port}`,
-      MESH_NETWORK_URL: node.port === basePort ? '' : seed,
-      // Local only: every port is on 127.0.0.1; set your own secret for anything else.
-      MESH_SECRET: process.env.MESH_SECRET || 'local-development-secret',
-      NODE_ID: node.name,
-      LOG_LEVEL: process.env.LOG_LEVEL || 'info',
-    },
-  })),
-    {
-      name: 'balancer',
-      command: `node ${JSON.stringify(path.join(root, 'packages', 'load-balancer', 'dist', 'main.js'))}`,
-      env: {
-        SERVICE_PORT: String(balancerPort),
-        BALANCER_BIND_ADDRESS: '127.0.0.1',
-        ADMIN_PORT: String(adminPort),
-        BACKENDS: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
-        BALANCER_LOG_LEVEL: process.env.LOG_LEVEL || 'info',
-      },
-    },
-  ],
-  { prefix: 'name', killOthersOn: ['failure'], cwd: root },
-);
+function fail(message) {
+  process.stderr.write(`\nnpm start: ${message}\n`);
+  process.exit(1);
+}
 
-async function healthy(url, deadline) {
-  while (Date.now() < deadline) {
+/** A port from the environment, or `fallback`; the variable is named when it is not one. */
+function portSetting(name, fallback, room) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port + room > 65535) {
+    fail(`${name} must be a port number from 1 to ${65535 - room} (it and the next ${room} are used); got "${text}"`);
+  }
+  return port;
+}
+
+/** Resolves when nothing listens on 127.0.0.1:port (we could listen there), else rejects. */
+function free(port) {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}
+
+async function healthy(url, deadline, failed) {
+  while (Date.now() < deadline && !failed()) {
     try {
       const res = await fetch(`${url}/healthcheck`);
       if (res.status === 200) return true;
@@ -58,20 +53,83 @@ async function healthy(url, deadline) {
   return false;
 }
 
-(async () => {
-  const deadline = Date.now() + 15000;
-  const endpoints = [...nodes, { name: 'balancer', port: balancerPort }];
-  for (const node of endpoints) {
-    const url = `http://127.0.0.1:${node.port}`;
-    if (!(await healthy(url, deadline))) {
-      process.stderr.write(`\n${node.name} did not become healthy at ${url} within 15 s (is the port in use? set MESHKV_START_PORT)\n`);
-      commands.forEach((c) => c.kill());
-      process.exitCode = 1;
-      return;
+async function main() {
+  const basePort = portSetting('MESHKV_START_PORT', 8100, 2);
+  const balancerPort = portSetting('MESHKV_BALANCER_PORT', 8080, 1);
+  const adminPort = balancerPort + 1;
+  const nodes = [1, 2, 3].map((n) => ({ name: `node-${n}`, port: basePort + n - 1 }));
+  const ports = [...nodes.map((node) => [node.port, node.name]), [balancerPort, 'the balancer'], [adminPort, "the balancer's stats"]];
+  const taken = new Set();
+  for (const [port, what] of ports) {
+    if (taken.has(port)) fail(`port ${port} is given to two processes (${what}): ${PORT_HINT}`);
+    taken.add(port);
+    try {
+      await free(port);
+    } catch (error) {
+      fail(`port ${port} (for ${what}) is in use (${error.code || error.message}): is MeshKV already running? Stop it, or ${PORT_HINT}`);
     }
   }
-  // Wait for the mesh to be whole (every node ready, seeing the two others) before saying so.
-  while (Date.now() < deadline) {
+  // Local only: every port is on 127.0.0.1; set your own secret for anything else.
+  const secret = process.env.MESH_SECRET || 'local-development-secret';
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+
+  const seed = `http://127.0.0.1:${basePort}`;
+  const { commands, result } = concurrently(
+    [
+      ...nodes.map((node) => ({
+        name: node.name,
+        command: `node ${JSON.stringify(path.join(root, 'packages', 'database', 'dist', 'main.js'))}`,
+        env: {
+          PORT: String(node.port),
+          BIND_ADDRESS: '127.0.0.1',
+          HOSTNAME: '127.0.0.1',
+          ADVERTISE_URL: `http://127.0.0.1:${node.port}`,
+          MESH_NETWORK_URL: node.port === basePort ? '' : seed,
+          MESH_SECRET: secret,
+          NODE_ID: node.name,
+          LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+        },
+      })),
+      {
+        name: 'balancer',
+        command: `node ${JSON.stringify(path.join(root, 'packages', 'load-balancer', 'dist', 'main.js'))}`,
+        env: {
+          SERVICE_PORT: String(balancerPort),
+          BALANCER_BIND_ADDRESS: '127.0.0.1',
+          ADMIN_PORT: String(adminPort),
+          BACKENDS: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+          BALANCER_LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+        },
+      },
+    ],
+    { prefix: 'name', killOthersOn: ['failure'], cwd: root },
+  );
+  let failure;
+  for (const command of commands) {
+    command.close.subscribe((event) => {
+      if (failure === undefined) failure = `${command.name} exited (code ${event.exitCode})`;
+    });
+  }
+  result.then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+  const stop = (message) => {
+    process.stderr.write(`\nnpm start: ${message}\n`);
+    commands.forEach((command) => command.kill());
+    process.exitCode = 1;
+  };
+
+  const deadline = Date.now() + 15000;
+  for (const endpoint of [...nodes, { name: 'balancer', port: balancerPort }]) {
+    const url = `http://127.0.0.1:${endpoint.port}`;
+    if (!(await healthy(url, deadline, () => failure !== undefined))) {
+      return stop(failure !== undefined ? `${failure}; see its lines above` : `${endpoint.name} did not answer at ${url} within 15 s (${PORT_HINT})`);
+    }
+  }
+  // The mesh is whole once every node answers as itself, ready, seeing the two others.
+  let whole = false;
+  while (!whole && Date.now() < deadline && failure === undefined) {
     const statuses = await Promise.all(
       nodes.map((node) =>
         fetch(`http://127.0.0.1:${node.port}/status`)
@@ -79,32 +137,36 @@ async function healthy(url, deadline) {
           .catch(() => undefined),
       ),
     );
-    const whole = statuses.every(
-      (s) => s !== undefined && s.ready && s.peers.filter((p) => p.state === 'alive').length === nodes.length - 1,
+    whole = statuses.every(
+      (s, i) => s !== undefined && s.nodeId === nodes[i].name && s.ready && s.peers.filter((p) => p.state === 'alive').length === nodes.length - 1,
     );
-    if (whole) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!whole) await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  if (failure !== undefined) return stop(`${failure}; see its lines above`);
+  if (!whole) return stop('the three nodes did not form a mesh within 15 s; see their lines above');
   const url = `http://127.0.0.1:${balancerPort}`;
   const last = `http://127.0.0.1:${nodes[nodes.length - 1].port}`;
+  const next = basePort + nodes.length;
   process.stdout.write(
     [
       '',
       'MeshKV is running:',
       `  balancer  http://127.0.0.1:${balancerPort}  (stats: http://127.0.0.1:${adminPort}/stats)`,
       ...nodes.map((n) => `  ${n.name}    http://127.0.0.1:${n.port}`),
+      `  mesh secret: ${secret}${process.env.MESH_SECRET ? ' (MESH_SECRET)' : ' (the local default; MESH_SECRET sets another)'}`,
       '',
       'Try (a write through the balancer, read back from node 3):',
       `  curl '${url}/set?k=hello&v=world&w=all' && curl '${last}/get?k=hello'`,
       `  curl '${last}/status'`,
       '',
+      'Add a fourth node to this mesh (another terminal):',
+      `  MESH_SECRET=${secret} MESH_NETWORK_URL=${seed} PORT=${next} BIND_ADDRESS=127.0.0.1 ADVERTISE_URL=http://127.0.0.1:${next} node packages/database/dist/main.js`,
+      '',
       'Ctrl-C stops it.',
       '',
     ].join('\n'),
   );
-})();
+  return undefined;
+}
 
-result.then(
-  () => process.exit(0),
-  () => process.exit(process.exitCode || 1),
-);
+main().catch((error) => fail(error.message));

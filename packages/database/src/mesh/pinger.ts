@@ -133,7 +133,6 @@ export class Pinger {
     const { membership, config, scheduler } = this.deps;
     membership.evaluate();
     const now = scheduler.now();
-    const me = this.deps.self();
     const targets = new Set<string>();
     for (const peer of membership.list()) {
       if (peer.state === 'down' && now - peer.lastProbe < config.downPingIntervalMs) continue;
