@@ -279,6 +279,12 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
       case 'HPE_HEADER_OVERFLOW':
         apiError = new ApiError('HEADERS_TOO_LARGE');
         break;
+      case 'HPE_INVALID_URL':
+        apiError = new ApiError(
+          'BAD_REQUEST',
+          "The request URL is not valid HTTP/1.1 (HPE_INVALID_URL): percent-encode non-ASCII characters and spaces (curl -G http://HOST/set --data-urlencode 'k=…' --data-urlencode 'v=…').",
+        );
+        break;
       default:
         apiError = new ApiError('BAD_REQUEST', `The request is not valid HTTP/1.1 (${error.code ?? 'parse error'}).`);
     }

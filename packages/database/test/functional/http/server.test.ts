@@ -231,6 +231,13 @@ describe('HttpServer', () => {
       expect(calls, 'no handler ran').to.equal(0);
     });
 
+    it('raw non-ASCII in the URL: a JSON 400 that says to percent-encode, with the curl line', async () => {
+      await start();
+      const text = await rawExchange(port, Buffer.from('GET /ok?v=caf\u00e9 HTTP/1.1\r\nHost: x\r\n\r\n', 'utf8'));
+      expect(text).to.match(/^HTTP\/1\.1 400/);
+      expect(text).to.contain('"error":"BAD_REQUEST"').and.contain('percent-encode non-ASCII').and.contain('--data-urlencode');
+    });
+
     it('answers connections over MAX_CONNECTIONS with a JSON 503 and Retry-After, then closes them', async () => {
       await start({ maxConnections: 2 });
       const sockets = [1, 2].map(() => net.connect(port, '127.0.0.1'));
