@@ -1,7 +1,7 @@
 import { signMeshRequest } from '@meshkv/common';
 import { Pool } from 'undici';
 import { paths, type WriteOptions } from './paths';
-import type { NkvdNode, NodeStatus } from './status';
+import type { NkvdNode, NodeIndex, NodeStatus } from './status';
 
 export interface ClientOptions {
   /** Base URL of a node or of the balancer, e.g. http://127.0.0.1:8080. */
@@ -99,6 +99,11 @@ export class MeshKvClient {
 
   status(): Promise<NodeStatus> {
     return this.json(paths.status()) as Promise<NodeStatus>;
+  }
+
+  /** `GET /`: what the node is and its public routes. */
+  index(): Promise<NodeIndex> {
+    return this.json(paths.index()) as Promise<NodeIndex>;
   }
 
   /** The nkvd form of `/ping`: introduces `nodes` (host:port) and lists every node known. */

@@ -29,6 +29,7 @@ export const paths = {
   keys: (): string => '/getKeys',
   values: (): string => '/getValues',
   all: (): string => '/getAll',
+  index: (): string => '/',
   healthcheck: (): string => '/healthcheck',
   status: (): string => '/status',
   nkvdPing: (nodes: readonly string[]): string => (nodes.length === 0 ? '/ping' : `/ping?nodes=${q(nodes.join('|'))}`),

@@ -148,3 +148,13 @@ export interface NkvdNode {
   readonly state: string;
   readonly url: string;
 }
+
+/** The answer of `GET /`: what the node is, and its public routes. */
+export interface NodeIndex {
+  readonly service: 'meshkv';
+  readonly version: string;
+  readonly nodeId: string;
+  /** Where the API is described, in the MeshKV source. */
+  readonly docs: string;
+  readonly routes: readonly { readonly path: string; readonly methods: string }[];
+}

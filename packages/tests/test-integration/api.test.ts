@@ -35,6 +35,14 @@ describe(`MeshKV API at ${SERVICE_URL}`, function () {
       expect(answer.header('content-type')).to.equal('application/json; charset=utf-8');
     });
 
+    it('/ lists the public routes (MeshKV; another nkvd server may answer 404)', async function () {
+      const answer = await call(paths.index());
+      if (answer.status === 404) this.skip();
+      const index = answer.json() as { service: string; routes: { path: string }[] };
+      expect(index.service).to.equal('meshkv');
+      expect(index.routes.map((route) => route.path)).to.include.members(['/set', '/get', '/rm', '/getAll', '/status']);
+    });
+
     it('/status describes the node, with types', async () => {
       const status = (await call(paths.status())).json() as Record<string, unknown>;
       expect(status.version).to.be.a('string');

@@ -73,6 +73,15 @@ describe('MeshKvClient against a real node process', function () {
     expect(status.mesh.syncRounds).to.equal(0);
   });
 
+  it('reads the index of / : the node and its public routes, not the mesh ones', async () => {
+    const index = await client.index();
+    expect(index).to.include({ service: 'meshkv', docs: 'docs/api.md' });
+    const paths = index.routes.map((route) => route.path);
+    expect(paths).to.include.members(['/', '/set', '/get', '/status', '/healthcheck']);
+    expect(paths.some((path) => path.startsWith('/_mesh') || path === '/ping')).to.equal(false);
+    expect(index.routes.find((route) => route.path === '/set')?.methods).to.equal('GET');
+  });
+
   it('throws a MeshKvError with the code, status and details of an error answer', async () => {
     let error: unknown;
     try {

@@ -18,7 +18,7 @@ describe('request targets', () => {
   });
 
   it('names the listing, health, status and nkvd ping routes', () => {
-    expect([paths.keys(), paths.values(), paths.all(), paths.healthcheck(), paths.status()]).to.deep.equal(['/getKeys', '/getValues', '/getAll', '/healthcheck', '/status']);
+    expect([paths.keys(), paths.values(), paths.all(), paths.healthcheck(), paths.status(), paths.index()]).to.deep.equal(['/getKeys', '/getValues', '/getAll', '/healthcheck', '/status', '/']);
     expect(paths.nkvdPing([])).to.equal('/ping');
     expect(paths.nkvdPing(['a:1', 'b:2'])).to.equal('/ping?nodes=a%3A1%7Cb%3A2');
   });

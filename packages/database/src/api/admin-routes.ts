@@ -1,4 +1,4 @@
-import type { ClockStatus, MeshStats, NodeStatus, PeerStatus, StorageOpen, TombstonePurgeStatus } from '@meshkv/client';
+import type { ClockStatus, MeshStats, NodeIndex, NodeStatus, PeerStatus, StorageOpen, TombstonePurgeStatus } from '@meshkv/client';
 import { sendJson } from '../http/reply';
 import type { Router } from '../http/router';
 import type { Store } from '../store/store';
@@ -50,8 +50,21 @@ const SHUTTING_DOWN = JSON.stringify({
   message: 'The node is shutting down.',
 });
 
-/** /healthcheck and /status. */
+/** The public routes `/` lists; the mesh's own (`/ping`, `/_mesh/*`) are for nodes. */
+const isPublic = (path: string): boolean => path !== '/ping' && !path.startsWith('/_mesh/');
+
+/** `/`, /healthcheck and /status. */
 export function registerAdminRoutes(router: Router, { server, store, mesh, limits, identity }: AdminRouteDeps): void {
+  // A short index for whoever opens the node's URL: what it is, and where to go.
+  router.register('/', (ctx) => {
+    const routes = router
+      .list()
+      .filter((route) => isPublic(route.path))
+      .map((route) => ({ path: route.path, methods: route.allow }));
+    const index: NodeIndex = { service: 'meshkv', version: identity.version, nodeId: identity.nodeId, docs: 'docs/api.md', routes };
+    sendJson(ctx.res, 200, JSON.stringify(index));
+  });
+
   router.register('/healthcheck', (ctx) => {
     if (server.shuttingDown) sendJson(ctx.res, 503, SHUTTING_DOWN);
     else sendJson(ctx.res, 200, HEALTHY);

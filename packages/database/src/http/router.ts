@@ -66,6 +66,11 @@ export class Router {
     return undefined;
   }
 
+  /** Every route registered, in the order of registration. */
+  list(): readonly Route[] {
+    return [...this.routes.values()];
+  }
+
   register(path: string, handler: Handler, options: RouteOptions = {}): void {
     if (!path.startsWith('/')) throw new Error(`A route path starts with "/" (got "${path}")`);
     if (this.routes.has(path)) throw new Error(`The route ${path} is already registered`);
