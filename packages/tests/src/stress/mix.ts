@@ -1,5 +1,5 @@
 /** The operations the stress tool can send. */
-export const OPERATIONS = ['set', 'get', 'is', 'rm'] as const;
+export const OPERATIONS = ['set', 'get', 'is', 'rm', 'index'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface MixEntry {

@@ -42,6 +42,7 @@ export function newHistogram(): hdr.Histogram {
 /** `/set?…` etc. for an operation on key number `n` (the client's request targets). */
 export function pathFor(op: Operation, n: number, value: string): string {
   const key = `stress-${n}`;
+  if (op === 'index') return paths.index();
   return op === 'set' ? paths.set(key, value) : paths[op](key);
 }
 

@@ -38,6 +38,7 @@ describe('stress tool', () => {
     it('builds request paths', () => {
       expect(pathFor('set', 7, 'vv')).to.equal('/set?k=stress-7&v=vv');
       expect(pathFor('get', 7, 'vv')).to.equal('/get?k=stress-7');
+      expect(pathFor('index', 7, 'vv')).to.equal('/');
     });
   });
 
