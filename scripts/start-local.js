@@ -88,6 +88,7 @@ async function main() {
           MESH_SECRET: secret,
           NODE_ID: node.name,
           LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+          LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
         },
       })),
       {
@@ -99,6 +100,7 @@ async function main() {
           ADMIN_PORT: String(adminPort),
           BACKENDS: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
           BALANCER_LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+          LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
         },
       },
     ],

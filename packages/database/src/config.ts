@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { ConfigError, type Env, LOG_LEVELS, type LogLevel, SettingsReader } from '@meshkv/common';
+import { ConfigError, type Env, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, SettingsReader } from '@meshkv/common';
 
 export { ConfigError, type Env, readEnvironment } from '@meshkv/common';
 
@@ -14,6 +14,7 @@ export interface NodeConfig {
   readonly maxKeyLength: number;
   readonly maxValueLength: number;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly storage: 'memory' | 'lmdb';
   /** STORAGE=lmdb: the folder of the database file. */
   readonly dataDir: string;
@@ -76,6 +77,7 @@ export const DEFAULTS = {
   MAX_KEY_LENGTH: 64, // code points, inclusive
   MAX_VALUE_LENGTH: 256, // code points, inclusive
   LOG_LEVEL: 'info' as LogLevel,
+  LOG_FORMAT: 'json' as LogFormat, // json: a JSON object a line; pretty: readable lines for a terminal
   STORAGE: 'memory' as 'memory' | 'lmdb', // memory: gone at exit; lmdb: on disk in DATA_DIR
   DATA_DIR: 'data', // folder of the lmdb database file (relative to the working directory), made if missing
   DURABILITY: 'sync' as 'sync' | 'batch' | 'none', // lmdb: when a write is on disk (docs/operations.md)
@@ -143,6 +145,7 @@ export function loadConfig(env: Env): NodeConfig {
     maxKeyLength: readInt('MAX_KEY_LENGTH', 1, 1_000_000),
     maxValueLength: readInt('MAX_VALUE_LENGTH', 0, 100_000_000),
     logLevel,
+    logFormat: read.oneOf('LOG_FORMAT', LOG_FORMATS, DEFAULTS.LOG_FORMAT),
     storage,
     dataDir,
     durability,

@@ -11,7 +11,7 @@ const config = configOrExit(() => requireMeshSecurity(loadConfig(readEnvironment
 // Opt-in: V8's size-optimised mode keeps 1M records about 40 MB smaller but also
 // optimises code less, costing about a third of the throughput (docs/api.md, Memory).
 if (config.gcMode === 'compact') v8.setFlagsFromString('--optimize-for-size');
-const logger = createLogger(config.logLevel, 'meshkv-database');
+const logger = createLogger(config.logLevel, 'meshkv-database', {}, config.logFormat);
 let node: DatabaseNode | undefined;
 try {
   node = createNode(config, {

@@ -1,4 +1,4 @@
-import { type Env, LOG_LEVELS, type LogLevel, SettingsReader } from '@meshkv/common';
+import { type Env, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, SettingsReader } from '@meshkv/common';
 
 export { ConfigError, type Env, readEnvironment } from '@meshkv/common';
 
@@ -25,6 +25,7 @@ export interface BalancerConfig {
   readonly debounceMs: number;
   readonly summaryIntervalMs: number;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** Who moves the bytes of joined connections: the native pump when built (auto), or JavaScript. */
   readonly pump: PumpMode;
   /** BALANCER_CONTAINER_ID (or HOSTNAME): inside a container, its id, which lets the balancer find its own project. */
@@ -52,6 +53,7 @@ export const DEFAULTS = {
   DEBOUNCE_MS: 100, // ms of quiet in Docker events before the containers are listed again
   SUMMARY_INTERVAL_MS: 60000, // ms between two summary log lines; 0 turns them off
   BALANCER_LOG_LEVEL: 'info' as LogLevel, // (old name, read when unset: LOG_LEVEL)
+  LOG_FORMAT: 'json' as LogFormat, // json, or pretty: readable lines for a terminal (shared with the node)
   PUMP: 'auto' as PumpMode, // auto: the native pump when built, else JavaScript; native: refuse to start without it; javascript
 } as const;
 
@@ -104,6 +106,7 @@ export function loadConfig(env: Env): BalancerConfig {
     debounceMs: int('DEBOUNCE_MS', 0, 60_000),
     summaryIntervalMs: int('SUMMARY_INTERVAL_MS', 0, 86_400_000),
     logLevel: read.oneOf(['BALANCER_LOG_LEVEL', SHARED_NAME_ALIASES.BALANCER_LOG_LEVEL], LOG_LEVELS, DEFAULTS.BALANCER_LOG_LEVEL),
+    logFormat: read.oneOf('LOG_FORMAT', LOG_FORMATS, DEFAULTS.LOG_FORMAT),
     pump: read.oneOf('PUMP', PUMP_MODES, DEFAULTS.PUMP),
     selfId: read.optional(['BALANCER_CONTAINER_ID', SHARED_NAME_ALIASES.BALANCER_CONTAINER_ID]),
   };

@@ -6,7 +6,7 @@ import { loadConfig, readEnvironment } from './config';
 import { createBalancer } from './balancer';
 
 const config = configOrExit(() => loadConfig(readEnvironment()));
-const logger = createLogger(config.logLevel, 'meshkv-load-balancer');
+const logger = createLogger(config.logLevel, 'meshkv-load-balancer', {}, config.logFormat);
 const balancer = createBalancer(config, { logger });
 runService(
   {

@@ -49,7 +49,7 @@ export interface PingerDeps {
  */
 export class Pinger {
   private readonly inFlight = new Set<string>();
-  /** Pings in a row that failed, per URL: the first and every 60th are logged as warnings. */
+  /** Pings in a row that failed, per URL: the first (of a peer that answered before) and every 60th are logged as warnings. */
   private readonly failures = new Map<string, number>();
   /** Seeds that turned out to be nodes themselves (see ping). */
   private readonly nodeSeeds = new Set<string>();
@@ -221,7 +221,10 @@ export class Pinger {
       if (leaving) membership.leave(url);
       const failures = (this.failures.get(url) ?? 0) + 1;
       this.failures.set(url, failures);
-      const level = failures === 1 || failures % 60 === 0 ? 'warn' : 'debug';
+      // A peer that answered before: its first failure is news. One that never answered (a
+      // node still starting, a seed: see cannotJoin) is only worth a line if it goes on.
+      const answeredBefore = peer?.nodeId !== undefined;
+      const level = (failures === 1 && answeredBefore) || failures % 60 === 0 ? 'warn' : 'debug';
       logger[level]({ url, failures, err: String(error) }, 'ping failed');
     } finally {
       this.inFlight.delete(url);

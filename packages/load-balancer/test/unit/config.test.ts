@@ -48,6 +48,9 @@ describe('balancer config', () => {
     const own = { ...shared, BALANCER_BIND_ADDRESS: '127.0.0.1', BALANCER_LOG_LEVEL: 'warn', BALANCER_CONTAINER_ID: 'def456' };
     expect(loadConfig(own)).to.include({ bindAddress: '127.0.0.1', logLevel: 'warn', selfId: 'def456' });
     expect(() => loadConfig({ BALANCER_LOG_LEVEL: 'loud' })).to.throw(ConfigError, /BALANCER_LOG_LEVEL must be one of/);
+    // LOG_FORMAT is one name for both: a .env that asks for readable logs gets them from both.
+    expect(loadConfig({}).logFormat).to.equal('json');
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat).to.equal('pretty');
     for (const [own, old] of Object.entries(SHARED_NAME_ALIASES)) expect(own).to.equal(`BALANCER_${old === 'HOSTNAME' ? 'CONTAINER_ID' : old}`);
   });
 
