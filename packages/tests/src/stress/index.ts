@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SingleBar } from 'cli-progress';
 import * as hdr from 'hdr-histogram-js';
+import { request } from 'undici';
 import { MAX_DURATION_SECONDS, readStressOptions, StressConfigError, type StressOptions } from './options';
 import { buildReport, formatReport, type Report } from './report';
 import { newHistogram, type WorkerMessage, type WorkerTask } from './worker';
@@ -126,13 +127,54 @@ async function main(): Promise<void> {
     `${options.serviceUrl}, ${options.amount === undefined ? `${options.durationSeconds} s` : `${options.amount} requests`}, ` +
     `${options.clusters} thread(s) × ${options.workers} in flight, mix ${options.mix.map((m) => `${m.op}:${m.weight}`).join(',')}`;
   process.stdout.write(`stress: ${what}\n`);
+  const problem = await preflight(options);
+  if (problem !== undefined) {
+    process.stderr.write(`stress: ${problem.message}\n`);
+    process.exit(problem.code);
+  }
   const report = await stress(options);
   process.stdout.write(formatReport(report, what));
   if (options.jsonFile !== undefined) {
+    fs.mkdirSync(path.dirname(path.resolve(options.jsonFile)), { recursive: true });
     fs.writeFileSync(options.jsonFile, `${JSON.stringify({ target: options.serviceUrl, settings: { ...options, mix: options.mix }, ...report }, null, 2)}\n`);
     process.stdout.write(`report written to ${options.jsonFile}\n`);
   }
   process.exitCode = report.passed ? 0 : 1;
+}
+
+/**
+ * Before sending anything: the target must answer, and the requests must fit its limits
+ * (MeshKV says them in /status; a server that does not is loaded as it is). A closed port
+ * is exit 1 at once (not a run of failures); a value or key the server would refuse, 2.
+ */
+export async function preflight(options: StressOptions): Promise<{ code: 1 | 2; message: string } | undefined> {
+  let status: { maxKeyLength?: unknown; maxValueLength?: unknown };
+  try {
+    // undici's request, not fetch: fetch refuses some ports outright ("bad port").
+    const res = await request(new URL('/status', options.serviceUrl), { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+    const text = await res.body.text();
+    status = res.statusCode === 200 ? (parsed(text) ?? {}) : {};
+  } catch (error) {
+    const cause = (error as { code?: string }).code ?? (error as Error).message;
+    return { code: 1, message: `cannot connect to SERVICE_URL=${options.serviceUrl} (${cause}): is MeshKV running there? Nothing was sent.` };
+  }
+  const longestKey = `stress-${Math.max(0, options.keys - 1)}`.length;
+  if (typeof status.maxValueLength === 'number' && options.valueLength > status.maxValueLength) {
+    return { code: 2, message: `STRESS_VALUE_LENGTH (${options.valueLength}) is above the server's MAX_VALUE_LENGTH (${status.maxValueLength}): every write would get 400. Use at most ${status.maxValueLength}.` };
+  }
+  if (typeof status.maxKeyLength === 'number' && longestKey > status.maxKeyLength) {
+    return { code: 2, message: `STRESS_KEYS (${options.keys}) makes keys of ${longestKey} characters, above the server's MAX_KEY_LENGTH (${status.maxKeyLength}).` };
+  }
+  return undefined;
+}
+
+function parsed(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 if (require.main === module) {

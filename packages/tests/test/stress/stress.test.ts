@@ -175,8 +175,14 @@ describe('stress tool', () => {
     let port: number;
     let failEvery = 0;
     let count = 0;
+    let limit = 256;
     before(async () => {
       server = http.createServer((req, res) => {
+        if (req.url === '/status') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ maxKeyLength: 64, maxValueLength: limit }));
+          return;
+        }
         count++;
         const failing = failEvery > 0 && count % failEvery === 0;
         res.writeHead(failing ? 503 : req.url?.startsWith('/get') ? 404 : 200, { 'content-type': 'application/json' });
@@ -222,9 +228,21 @@ describe('stress tool', () => {
       const closed = await run({ SERVICE_URL: 'http://127.0.0.1:1', STRESS_AMOUNT: '20', STRESS_WORKERS: '2' });
       expect(closed.code).to.equal(1);
       expect(closed.out).to.contain('ECONNREFUSED');
+      expect(closed.out).to.contain('cannot connect to SERVICE_URL').and.contain('Nothing was sent');
+      expect(closed.out).not.to.contain('throughput');
       const bad = await run({ STRESS_WORKERS: 'many' });
       expect(bad.code).to.equal(2);
       expect(bad.out).to.contain('STRESS_WORKERS');
+    });
+
+    it("refuses a value longer than the server's MAX_VALUE_LENGTH (read from /status) before sending anything", async () => {
+      count = 0;
+      limit = 10;
+      const { code, out } = await run({ STRESS_AMOUNT: '50', STRESS_VALUE_LENGTH: '32' });
+      limit = 256;
+      expect(code).to.equal(2);
+      expect(out).to.contain("STRESS_VALUE_LENGTH (32) is above the server's MAX_VALUE_LENGTH (10)");
+      expect(count).to.equal(0);
     });
 
     it('stops at STRESS_DURATION', async () => {
