@@ -64,8 +64,9 @@ COPY --from=pump /pump/out packages/load-balancer/dist/native
 RUN node -e "require('fs').mkdirSync('/data',{recursive:true});require('fs').chownSync('/data',1000,1000)"
 USER 1000
 EXPOSE 8100
-# No curl or wget needed: Node asks the node's own /healthcheck.
-HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8100)+'/healthcheck').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# No curl or wget needed: Node asks the node's own /healthcheck (http.get: it starts in
+# half the time of fetch). Unhealthy after 3 failed checks 10 s apart, each allowed 10 s.
+HEALTHCHECK --interval=10s --timeout=10s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "require('http').get({host:'127.0.0.1',port:process.env.PORT||8100,path:'/healthcheck',timeout:9000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
 # SIGTERM is handled by the node itself (drain, then exit); Compose adds an init too.
 CMD ["node", "packages/database/dist/main.js"]

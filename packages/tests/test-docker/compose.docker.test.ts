@@ -48,6 +48,8 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
   this.timeout(300_000);
   let compose: ComposeProject | undefined;
   let service = '';
+  /** The balancer's admin port as Compose publishes it on 127.0.0.1 (ADMIN_EXPOSE_PORT). */
+  let adminPort = 0;
   let failed = false;
   /** Volumes the project's containers used: `down -v` must remove them all. */
   const volumes = new Set<string>();
@@ -60,10 +62,8 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
   const nodes = (): { id: string; url: string }[] =>
     (compose as ComposeProject).containers('database').map((id) => ({ id, url: `http://${containerAddress(id)}:8100` }));
   const status = (url: string): Promise<NodeStatus> => getJson<NodeStatus>(`${url}/status`);
-  const balancerStats = (): Promise<BalancerStats> => {
-    const [balancer] = (compose as ComposeProject).containers('load-balancer');
-    return getJson<BalancerStats>(`http://${containerAddress(balancer as string)}:8081/stats`);
-  };
+  // Through the port Compose publishes on 127.0.0.1, as a user reads it.
+  const balancerStats = (): Promise<BalancerStats> => getJson<BalancerStats>(`http://127.0.0.1:${adminPort}/stats`);
   /** Every running node sees every other one alive, and the balancer has them all up. */
   const meshOf = async (count: number): Promise<boolean> => {
     const all = nodes();
@@ -86,11 +86,13 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     const nodeImage = ensureNodeImage();
     const compilerImage = ensureCompilerImage();
     const port = await freePort();
+    adminPort = await freePort();
     service = `http://127.0.0.1:${port}`;
     compose = new ComposeProject(found.command, ROOT, PROJECT, {
       NODE_IMAGE: nodeImage,
       COMPILER_IMAGE: compilerImage,
       EXPOSE_PORT: String(port),
+      ADMIN_EXPOSE_PORT: String(adminPort),
       MESH_SECRET: SECRET,
       DATABASE_REPLICAS: '3',
       LOG_LEVEL: 'info',
