@@ -24,7 +24,7 @@ COPY packages/load-balancer/package.json packages/load-balancer/
 COPY packages/tests/package.json packages/tests/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY packages packages
-RUN npm run build --workspaces && npx tsc -p packages/tests/tsconfig.test.json
+RUN NATIVE_PUMP_STAGE=1 npm run build --workspaces && npx tsc -p packages/tests/tsconfig.test.json
 
 # The test tools, with their development dependencies (mocha, chai). Pointed at the
 # balancer of the Compose project by default.
@@ -42,9 +42,9 @@ WORKDIR /pump
 COPY --from=build /app/node_modules/node-api-headers/include include
 COPY --from=build /app/packages/load-balancer/dist/native out
 COPY packages/load-balancer/native/pump.c .
-RUN if test -f out/pump.node; then echo "native pump: built with NODE_IMAGE"; \
-    elif command -v cc > /dev/null; then cc -O2 -Wall -Wextra -shared -fPIC -I include -o out/pump.node pump.c -lpthread && echo "native pump: built"; \
-    else echo "native pump: no C compiler in COMPILER_IMAGE; the balancer will move bytes in JavaScript"; fi
+RUN if test -f out/pump.node; then echo "native pump: already built in the build stage (NODE_IMAGE has a compiler)"; \
+    elif command -v cc > /dev/null; then cc -O2 -Wall -Wextra -shared -fPIC -I include -o out/pump.node pump.c -lpthread && echo "native pump: built in the pump stage (COMPILER_IMAGE)"; \
+    else echo "native pump: not built (no C compiler in COMPILER_IMAGE either): the balancer will move bytes in JavaScript"; fi
 
 FROM build AS production
 # Production dependencies only; of each package keep package.json, dist and its own

@@ -28,7 +28,9 @@ function main() {
   }
   const compiler = findCompiler();
   if (compiler === undefined) {
-    console.log('native pump: no C compiler (cc, gcc or clang; or set CC); the balancer moves bytes in JavaScript');
+    // In the image build, a later stage (on COMPILER_IMAGE) compiles it: say only that.
+    if (process.env.NATIVE_PUMP_STAGE === '1') console.log('native pump: no C compiler in this stage; the pump stage of the image compiles it');
+    else console.log('native pump: no C compiler (cc, gcc or clang; or set CC); the balancer moves bytes in JavaScript');
     return;
   }
   const headers = path.dirname(require.resolve('node-api-headers/include/node_api.h'));
