@@ -30,13 +30,17 @@ ensure() {
   fi
   echo "$name: $default cannot be pulled (no registry answers): building $local_tag from this machine"
   "$HERE/$script" "$local_tag"
-  if [ -z "$chosen" ]; then
-    printf '%s=%s\n' "$name" "$local_tag" >> .env
-    echo "$name=$local_tag written to .env"
-  elif [ "$chosen" != "$local_tag" ]; then
+  [ "$chosen" = "$local_tag" ] && return
+  if [ -n "$chosen" ] && [ "$chosen" != "$default" ]; then
     echo "note: .env sets $name=$chosen, which is not there; set it to $local_tag" >&2
     exit 1
   fi
+  if [ -f .env ] && grep -q "^$name=" .env; then
+    sed -i "s|^$name=.*|$name=$local_tag|" .env
+  else
+    printf '%s=%s\n' "$name" "$local_tag" >> .env
+  fi
+  echo "$name=$local_tag written to .env"
 }
 
 docker info > /dev/null 2>&1 || { echo "no Docker engine answers (is dockerd running? are you in the docker group?)" >&2; exit 1; }
