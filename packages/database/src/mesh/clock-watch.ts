@@ -25,6 +25,8 @@ const MIN_THRESHOLD_MS = 100;
  */
 export class ClockWatch {
   private readonly clocks = new Map<string, PeerClock>();
+  /** Kept up to date by measure and forget: it is read for every write and every record received. */
+  private offset = 0;
   private wasSkewed = false;
   readonly thresholdMs: number;
 
@@ -39,12 +41,12 @@ export class ClockWatch {
   measure(url: string, sentAt: number, answeredAt: number, peerTime: number): void {
     const rttMs = Math.max(0, answeredAt - sentAt);
     this.clocks.set(url, { url, offsetMs: Math.round(peerTime - (sentAt + answeredAt) / 2), rttMs });
-    this.check();
+    this.update();
   }
 
   forget(url: string): void {
     this.clocks.delete(url);
-    this.check();
+    this.update();
   }
 
   get peers(): PeerClock[] {
@@ -53,6 +55,15 @@ export class ClockWatch {
 
   /** This node's clock minus the mesh's (the median member's), ms. */
   get offsetMs(): number {
+    return this.offset;
+  }
+
+  get skewed(): boolean {
+    return this.wasSkewed;
+  }
+
+  /** Minus the median of every member's offset, this node counting as 0. */
+  private ownOffset(): number {
     const offsets = [0, ...[...this.clocks.values()].map((clock) => clock.offsetMs)].sort((a, b) => a - b);
     const middle = offsets.length / 2;
     // An even count has two middles: take the one closer to this node's own clock.
@@ -60,12 +71,9 @@ export class ClockWatch {
     return median === 0 ? 0 : -median;
   }
 
-  get skewed(): boolean {
-    return Math.abs(this.offsetMs) > this.thresholdMs;
-  }
-
-  private check(): void {
-    const skewed = this.skewed;
+  private update(): void {
+    this.offset = this.ownOffset();
+    const skewed = Math.abs(this.offset) > this.thresholdMs;
     if (skewed === this.wasSkewed) return;
     this.wasSkewed = skewed;
     if (skewed) {
