@@ -210,7 +210,7 @@ describe('faults', function () {
     fs.writeFileSync(file, bytes);
     const refusing = await startNode(1, { STORAGE: 'lmdb', DATA_DIR: dataDir }, true);
     expect(await refusing.ended(60_000), 'exit status').to.equal(1);
-    expect(refusing.log).to.match(/is damaged: .*To recover: move the file aside/);
+    expect(refusing.log, refusing.log).to.match(/is damaged: .*To recover: move the file aside/);
     fs.renameSync(file, `${file}.damaged`);
     nodes[1] = await startNode(1, { STORAGE: 'lmdb', DATA_DIR: dataDir });
     await during(workload, 2000, []);

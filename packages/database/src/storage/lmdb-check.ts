@@ -37,7 +37,11 @@ export function checkFile(file: string): FileCheck {
       meta = undefined; // no "meta" database: made by something else
     }
     const format = checkStorageFormat(meta?.get(FORMAT_META));
-    if (!format.open) return { ok: false, problem: format.reason };
+    if (!format.open) {
+      // No format mark: another program's LMDB file, or a MeshKV one whose metadata page is damaged.
+      if (format.reason.startsWith('is not') && hasMeshKvTables(root)) return { ok: false, problem: 'its format mark cannot be read (the page that holds it is damaged)' };
+      return { ok: false, problem: format.reason };
+    }
     if (meta === undefined) return { ok: false, problem: 'is not a MeshKV database' }; // (format.open needs the meta database)
     const records = root.openDB<unknown, Buffer>({ name: 'records', keyEncoding: 'binary', encoding: 'msgpack' });
     const counted = records.getStats() as { entryCount?: number };
@@ -64,6 +68,17 @@ export function checkFile(file: string): FileCheck {
     return { ok: false, problem: `LMDB cannot read it: ${(error as Error).message}` };
   } finally {
     void root?.close();
+  }
+}
+
+/** The file holds MeshKV's two named databases (or its list of them cannot even be read). */
+function hasMeshKvTables(root: RootDatabase): boolean {
+  try {
+    let found = 0;
+    for (const name of root.getKeys({})) if (name === 'records' || name === 'meta') found++;
+    return found > 0;
+  } catch {
+    return true;
   }
 }
 
