@@ -49,6 +49,14 @@ export interface StorageAdapter {
   checkDisk(): void;
 }
 
+/**
+ * Metadata names that the storage layer reads itself: the storage format mark of a file,
+ * and the summary the store saves at a clean stop (the check of a file counts its records
+ * against it).
+ */
+export const FORMAT_META = 'format';
+export const SUMMARY_META = 'summary';
+
 /** A durable adapter that cannot commit. */
 export interface StorageFault {
   /** `full`: the disk has less free space than the reserve (or none at all); `failed`: any other write error. */

@@ -12,15 +12,13 @@
  */
 import type { Database, RootDatabase } from 'lmdb';
 import { checkStorageFormat, isRow, isStorageKey } from '../record/codec';
+import { FORMAT_META, SUMMARY_META } from './adapter';
 
 /** What the child found. */
 export type FileCheck =
   | { readonly ok: true; readonly records: number }
   | { readonly ok: false; readonly problem: string; readonly records?: number };
 
-/** Meta names written by the layers above: the format mark, and the store's clean-stop summary. */
-const FORMAT_META = 'format';
-const SUMMARY_META = 'summary';
 /** LMDB's longest key. */
 const MAX_KEY_BYTES = 1982;
 

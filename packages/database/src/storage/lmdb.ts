@@ -5,7 +5,7 @@ import type * as Lmdb from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import { fromRow, fromStorageKey, type Row, rowHead, rowJson, STORAGE_FORMAT, toRow, toStorageKey } from '../record/codec';
 import { headOf, type RecordHead, type StoredRecord } from '../record/record';
-import { type StorageAdapter, type StorageFault, StorageFaultError } from './adapter';
+import { FORMAT_META, type StorageAdapter, type StorageFault, StorageFaultError } from './adapter';
 import type { FileCheck } from './lmdb-check';
 
 /** Committed rows read at once by a scan (see snapshot). */
@@ -62,7 +62,6 @@ function loadLmdb(): typeof Lmdb {
 }
 
 const FILE = 'meshkv.mdb';
-const FORMAT_META = 'format';
 
 /**
  * Records in LMDB (the `lmdb` package), one file in the data folder. The contract of
@@ -330,7 +329,7 @@ export class LmdbAdapter implements StorageAdapter {
   }
 
   /**
-   * A commit failed: the writes stay in `pending` (reads still see them) until `retry()`
+   * A commit failed: the writes stay in `pending` (reads still see them) until `checkDisk()`
    * commits them. lmdb rejects each write with a generic error and gives the cause (an
    * errno) in `commitError`, a promise that rejects with it.
    */

@@ -1,7 +1,5 @@
-import type { StorageAdapter } from '../storage/adapter';
+import { type StorageAdapter, SUMMARY_META } from '../storage/adapter';
 import { BucketDigests } from './digests';
-
-const SUMMARY_META = 'summary';
 
 /** What a start would otherwise learn by reading every record (saved at a clean stop). */
 export interface Summary {
