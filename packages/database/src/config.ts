@@ -18,6 +18,8 @@ export interface NodeConfig {
   readonly storage: 'memory' | 'lmdb';
   /** STORAGE=lmdb: the folder of the database file. */
   readonly dataDir: string;
+  /** STORAGE=lmdb, DATA_SLOT: the node keeps its file in a slot of DATA_DIR shared with other nodes (storage/data-slot.ts). */
+  readonly dataSlot: 'auto' | number | undefined;
   readonly durability: 'sync' | 'batch' | 'none';
   /** ms, DURABILITY=batch: longest time between a write and its commit to disk. */
   readonly durabilityIntervalMs: number;
@@ -80,6 +82,7 @@ export const DEFAULTS = {
   LOG_FORMAT: 'json' as LogFormat, // json: a JSON object a line; pretty: readable lines for a terminal
   STORAGE: 'memory' as 'memory' | 'lmdb', // memory: gone at exit; lmdb: on disk in DATA_DIR
   DATA_DIR: 'data', // folder of the lmdb database file (relative to the working directory), made if missing
+  DATA_SLOT: '', // empty: DATA_DIR is this node's own; auto or N: nodes share DATA_DIR, each in a locked slot DATA_DIR/node-N
   DURABILITY: 'sync' as 'sync' | 'batch' | 'none', // lmdb: when a write is on disk (docs/operations.md)
   DURABILITY_INTERVAL_MS: 100, // ms, batch: longest time between a write and its commit
   MIN_FREE_DISK_MB: 64, // lmdb: MB kept free on the disk; under it writes get 507 until twice as much is free
@@ -134,6 +137,7 @@ export function loadConfig(env: Env): NodeConfig {
   const storage = read.oneOf('STORAGE', ['memory', 'lmdb'] as const, DEFAULTS.STORAGE);
   const durability = read.oneOf('DURABILITY', ['sync', 'batch', 'none'] as const, DEFAULTS.DURABILITY);
   const dataDir = read.text('DATA_DIR', DEFAULTS.DATA_DIR);
+  const dataSlot = readDataSlot(read.optional('DATA_SLOT'), problems);
   const gcMode = read.oneOf('GC_MODE', ['compact', 'throughput'] as const, DEFAULTS.GC_MODE);
 
   const config: NodeConfig = {
@@ -148,6 +152,7 @@ export function loadConfig(env: Env): NodeConfig {
     logFormat: read.oneOf('LOG_FORMAT', LOG_FORMATS, DEFAULTS.LOG_FORMAT),
     storage,
     dataDir,
+    dataSlot,
     durability,
     durabilityIntervalMs: readInt('DURABILITY_INTERVAL_MS', 1, 60_000),
     minFreeDiskBytes: readInt('MIN_FREE_DISK_MB', 0, 1_000_000) * 1024 * 1024,
@@ -220,6 +225,16 @@ function readSeeds(raw: string | undefined, problems: string[]): string[] {
     if (!seeds.includes(url)) seeds.push(url);
   }
   return seeds;
+}
+
+/** `DATA_SLOT`: empty (none), `auto`, or a slot number from 1. */
+function readDataSlot(raw: string | undefined, problems: string[]): 'auto' | number | undefined {
+  const text = raw?.trim().toLowerCase() ?? '';
+  if (text === '') return undefined;
+  if (text === 'auto') return 'auto';
+  if (/^[1-9]\d{0,5}$/.test(text)) return Number(text);
+  problems.push(`DATA_SLOT must be empty, "auto" or a slot number from 1 to 999999 (got "${raw}")`);
+  return undefined;
 }
 
 /** How many nodes must hold a write: a number, every member (`all`), or more than half of them (`majority`). */

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { request, waitFor } from '../helpers/http';
 
@@ -121,6 +123,34 @@ describe('the node process', () => {
       expect(fatal).to.include({ port });
     } finally {
       blocker.close();
+    }
+  });
+
+  it('with DATA_SLOT=auto, nodes sharing DATA_DIR each take a slot, and get their data and node id back after a clean stop', async () => {
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'meshkv-shared-'));
+    try {
+      const env = { STORAGE: 'lmdb', DATA_DIR: shared, DATA_SLOT: 'auto', START_ALONE: 'true' };
+      const nodes = await Promise.all([start(env), start(env)]);
+      const opened = nodes.map(({ r }) => r.lines().find((l) => l.msg === 'starting') ?? {});
+      expect(opened.map((l) => l.dataSlot).sort()).to.deep.equal([1, 2]);
+      const first = nodes[opened.findIndex((l) => l.dataSlot === 1)];
+      expect((await request(first?.url ?? '', '/set?k=kept&v=yes')).status).to.equal(200);
+      for (const { r } of nodes) r.child.kill('SIGTERM');
+      for (const { r } of nodes) expect((await r.exited).code).to.equal(0);
+      expect(fs.readdirSync(shared).filter((name) => name.endsWith('.lock')), 'a clean stop gives its slot back').to.deep.equal([]);
+
+      const again = await start(env);
+      const line = again.r.lines().find((l) => l.msg === 'starting');
+      expect(line).to.include({ dataSlot: 1, dataDir: path.join(shared, 'node-1'), nodeId: opened.find((l) => l.dataSlot === 1)?.nodeId });
+      expect((await request(again.url, '/get?k=kept')).json()).to.equal('yes');
+      const taken = run({ ...env, DATA_SLOT: '1' });
+      started.push(taken);
+      expect((await taken.exited).code).to.equal(1);
+      expect(taken.stderr()).to.match(/DATA_SLOT=1: .* is held by a running node/);
+      again.r.child.kill('SIGTERM');
+      await again.r.exited;
+    } finally {
+      fs.rmSync(shared, { recursive: true, force: true });
     }
   });
 });

@@ -32,6 +32,7 @@ describe('config', () => {
       LOG_LEVEL: 'DEBUG',
       STORAGE: 'lmdb',
       DATA_DIR: '/var/lib/meshkv',
+      DATA_SLOT: 'AUTO',
       DURABILITY: 'batch',
       DURABILITY_INTERVAL_MS: '250',
       MIN_FREE_DISK_MB: '3',
@@ -78,6 +79,7 @@ describe('config', () => {
       logFormat: 'pretty',
       storage: 'lmdb',
       dataDir: '/var/lib/meshkv',
+      dataSlot: 'auto',
       durability: 'batch',
       durabilityIntervalMs: 250,
       minFreeDiskBytes: 3 * 1024 * 1024,
@@ -124,6 +126,12 @@ describe('config', () => {
 
   it('treats blank values as unset', () => {
     expect(loadConfig({ PORT: '  ', NODE_ID: '' }).port).to.equal(DEFAULTS.PORT);
+    expect(loadConfig({ DATA_SLOT: ' ' }).dataSlot).to.equal(undefined);
+  });
+
+  it('reads DATA_SLOT as auto or a slot number', () => {
+    expect(loadConfig({ DATA_SLOT: '3' }).dataSlot).to.equal(3);
+    expect(() => loadConfig({ DATA_SLOT: 'next' })).to.throw(ConfigError, /DATA_SLOT must be empty, "auto" or a slot number from 1 to 999999 \(got "next"\)/);
   });
 
   it('reports every problem at once, naming the variable and the allowed range', () => {
@@ -144,16 +152,17 @@ describe('config', () => {
         WRITE_CONCERN: 'most',
         SUSPECT_AFTER_MS: '5000',
         DOWN_AFTER_MS: '1000',
+        DATA_SLOT: '0',
       });
     } catch (error) {
       caught = error;
     }
     expect(caught).to.be.instanceOf(ConfigError);
     const problems = (caught as ConfigError).problems;
-    expect(problems).to.have.length(13);
+    expect(problems).to.have.length(14);
     expect(problems[0]).to.equal('PORT must be a whole number from 0 to 65535 (got "70000")');
     const text = problems.join('\n');
-    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'DURABILITY', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS']) {
+    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'DURABILITY', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS', 'DATA_SLOT']) {
       expect(text).to.contain(name);
     }
     expect((caught as ConfigError).message).to.match(/^Invalid configuration:\n {2}- PORT/);
