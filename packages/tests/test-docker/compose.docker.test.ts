@@ -193,7 +193,7 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     step(`docker start ${id.slice(0, 12)}`);
     docker(['start', id]);
     const back = await waitFor(() => meshOf(4), 60_000, 'the restarted node alive on every node and up in the balancer');
-    // It came back empty (memory storage): anti-entropy must give it everything the others hold.
+    // It missed the writes made while it was down: anti-entropy must give it what the others hold.
     const url = `http://${containerAddress(id)}:8100`;
     const reference = nodes().find((node) => node.id !== id) as { url: string };
     const caughtUp = await waitFor(
@@ -208,7 +208,7 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     step(`restarted node back in the mesh after ${back} ms, identical to its peers (${count} keys) ${caughtUp} ms later`);
   });
 
-  it('docker compose restart: every node comes back with its records from its own volume', async () => {
+  it('docker compose restart: every node comes back with its records from its own slot of the volume', async () => {
     const project = compose as ComposeProject;
     const total = nodes().length;
     // `restart` restarts the service's containers; the one-off one of `run -d` is not one.
@@ -219,7 +219,7 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
       before.set(node.id, { records: seen.availableRecords, incarnation: seen.incarnation });
     }
     noteVolumes();
-    step(`restart database   (${before.size} service nodes holding ${[...before.values()].map((b) => b.records).join(', ')} records; STORAGE=lmdb, a volume each)`);
+    step(`restart database   (${before.size} service nodes holding ${[...before.values()].map((b) => b.records).join(', ')} records; STORAGE=lmdb, a slot each in the data volume)`);
     project.run(['restart', 'database']);
     await waitFor(() => meshOf(total), 60_000, 'the restarted nodes to form the mesh again');
     const opened = [];
@@ -232,6 +232,41 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
       opened.push(after.storageOpen);
     }
     step(`each of the ${opened.length} nodes opened its volume with the records it had (${opened.map((o) => `${o.records} in ${o.ms} ms`).join(', ')})`);
+  });
+
+  it('down, then up: the new nodes take the old data slots, with their records and node ids', async () => {
+    const project = compose as ComposeProject;
+    // Settled: every node holds as many records and tombstones as the others.
+    await waitFor(async () => {
+      if (!(await meshOf(nodes().length))) return false;
+      const counts = await Promise.all(nodes().map(async (node) => { const seen = await status(node.url); return `${seen.availableRecords}/${seen.tombstones}`; }));
+      return new Set(counts).size === 1;
+    }, 60_000, 'the mesh settled before down');
+    const before = new Map<string, { nodeId: string; records: number }>();
+    for (const node of nodes()) {
+      const seen = await status(node.url);
+      before.set(seen.storageOpen.dataDir ?? '', { nodeId: seen.nodeId, records: seen.availableRecords + seen.tombstones });
+    }
+    noteVolumes();
+    step(`down   (${before.size} nodes in ${[...before.keys()].join(', ')})`);
+    project.run(['down', '--timeout', '10']);
+    expect(project.containers(undefined, true), 'containers after down').to.deep.equal([]);
+    expect(project.volumes(), 'the data volume is kept by down').to.have.length(1);
+    step('up -d');
+    project.run(['up', '-d']);
+    await waitFor(() => meshOf(3), 90_000, 'three new nodes alive on each other and up in the balancer');
+    const reopened: string[] = [];
+    for (const node of nodes()) {
+      const seen = await status(node.url);
+      const slot = seen.storageOpen.dataDir ?? '';
+      expect(before.has(slot), `${slot} was a slot before down`).to.equal(true);
+      const was = before.get(slot) as { nodeId: string; records: number };
+      expect(seen.nodeId, `the node id kept in ${slot}`).to.equal(was.nodeId);
+      expect(seen.storageOpen.records + seen.storageOpen.tombstones, `records read from ${slot}`).to.equal(was.records);
+      reopened.push(`${slot}: ${seen.storageOpen.records} records`);
+    }
+    expect(await getJson<string>(`${service}/get?k=e2e-7`)).to.equal('value-7');
+    step(`the 3 new containers opened the old slots (${reopened.join(', ')}) with the node ids they had`);
   });
 
   it('down leaves no container, network or volume of the project behind', () => {
