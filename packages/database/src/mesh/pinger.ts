@@ -223,8 +223,9 @@ export class Pinger {
       this.failures.set(url, failures);
       // A peer that answered before: its first failure is news. One that never answered (a
       // node still starting, a seed: see cannotJoin) is only worth a line if it goes on.
+      // A ping cut by this node's own stop (its connections closed under it) is not news either.
       const answeredBefore = peer?.nodeId !== undefined;
-      const level = (failures === 1 && answeredBefore) || failures % 60 === 0 ? 'warn' : 'debug';
+      const level = !this.stopped && ((failures === 1 && answeredBefore) || failures % 60 === 0) ? 'warn' : 'debug';
       logger[level]({ url, failures, err: String(error) }, 'ping failed');
     } finally {
       this.inFlight.delete(url);
