@@ -87,9 +87,9 @@ export class AntiEntropy {
         rest = lines.pop() as string;
         for (const line of lines) {
           if (line === '') continue;
-          const { key, head, value } = decodeVersionLine(line);
-          if (value !== undefined) {
-            onApply(this.store.apply(key, { value, hlc: head.hlc, nodeId: head.nodeId }, 'repaired'));
+          const { key, head, record } = decodeVersionLine(line);
+          if (record !== undefined) {
+            onApply(this.store.apply(key, record, 'repaired'));
             pulled++;
             continue;
           }

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ApiError } from '../errors';
-import { encodeVersionLine, pullAnswer, toWire } from '../record/codec';
+import { encodeVersionLine, encodeVersionRecordLine, PULL_ANSWER_OPENING, pullAnswerEnd, toWire } from '../record/codec';
 import { BUCKETS } from '../store/digests';
 import { bucketOf } from '../store/hash';
 import type { Store } from '../store/store';
@@ -67,15 +67,15 @@ export class MeshService {
   }
 
   private async *pullChunks(keys: readonly string[]): AsyncGenerator<string> {
-    const head = JSON.stringify(pullAnswer([]));
-    // `{"format":1,"records":[` … `]}`: the records go between the brackets.
-    let chunk = head.slice(0, -2);
+    let chunk = PULL_ANSWER_OPENING;
     let first = true;
+    let anyExpires = false;
     for (let index = 0; index < keys.length; index++) {
       if (index > 0 && index % SCAN_SLICE === 0) await yieldToLoop();
       const key = keys[index] as string;
       const record = this.store.getRecord(key);
       if (record === undefined) continue;
+      if (record.expiresAt !== undefined) anyExpires = true;
       chunk += (first ? '' : ',') + JSON.stringify(toWire(key, record));
       first = false;
       if (chunk.length >= STREAM_CHUNK_CHARS) {
@@ -83,7 +83,7 @@ export class MeshService {
         chunk = '';
       }
     }
-    yield `${chunk}]}`;
+    yield chunk + pullAnswerEnd(anyExpires);
   }
 
   private async *versionChunks(request: VersionsRequest): AsyncGenerator<string> {
@@ -96,7 +96,8 @@ export class MeshService {
       if (++scanned % SCAN_SLICE === 0) await yieldToLoop();
       const want = wanted[bucketOf(key, BUCKETS)];
       if (want === 0) continue;
-      chunk += encodeVersionLine(key, head, want === 2 ? (head.tombstone ? null : (this.store.get(key) ?? null)) : undefined);
+      const record = want === 2 ? this.store.getRecord(key) : undefined;
+      chunk += record === undefined ? encodeVersionLine(key, head) : encodeVersionRecordLine(key, record);
       if (chunk.length >= STREAM_CHUNK_CHARS) {
         yield chunk;
         chunk = '';

@@ -9,10 +9,15 @@ import type { RecordHead, StoredRecord } from '../record/record';
  *   once; a durable adapter may persist them later, and `flush()` resolves once every
  *   change made before the call is persisted. The memory adapter persists nothing and
  *   resolves at once.
- * - Any string is a valid key, including `__proto__`, `constructor` and the empty string.
- * - `entries()` may be used while writes continue: it never throws for that, visits every
- *   key that is neither added nor removed meanwhile exactly once, and may or may not
- *   visit keys added or removed during the iteration.
+ * - Any string is a valid key, including `__proto__`, `constructor`, the empty string and
+ *   strings with lone surrogates.
+ * - `entries()`, `heads()` and `range()` may be used while writes continue: they never
+ *   throw for that, visit every key that is neither added nor removed meanwhile exactly
+ *   once (with its state when visited), and may or may not visit keys added or removed
+ *   during the iteration.
+ * - `range()` visits keys in code point order (`compareKeys`), the same on every adapter.
+ * - Records that expire are indexed by expiry: `expiring(until)` costs what it yields, not
+ *   a scan of every key.
  * - `getMeta`/`setMeta` keep small named strings (node id, clear watermark, clock) with
  *   the same durability as records.
  */
@@ -22,8 +27,11 @@ export interface StorageAdapter {
   get(key: string): StoredRecord | undefined;
   /** The record's version, without reading its value. */
   head(key: string): RecordHead | undefined;
-  /** The value as JSON text (`JSON.stringify(value)`); undefined for no record or a tombstone. */
-  getJson(key: string): string | undefined;
+  /**
+   * The value as JSON text (`JSON.stringify(value)`); undefined for no record, a tombstone,
+   * or (given `now`, ms since the epoch) a value whose expiry is at or before `now`.
+   */
+  getJson(key: string, now?: number): string | undefined;
   set(key: string, record: StoredRecord): void;
   /** True when a record was there. */
   delete(key: string): boolean;
@@ -31,6 +39,17 @@ export interface StorageAdapter {
   entries(): IterableIterator<[string, StoredRecord]>;
   /** Like `entries`, without values. */
   heads(): IterableIterator<[string, RecordHead]>;
+  /** Records (tombstones included) from the key `from` on (after it, with `exclusive`), in code point order. */
+  range(from: string, exclusive?: boolean): IterableIterator<[string, StoredRecord]>;
+  /** How many records carry an expiry (about: a durable adapter may count an entry a failed commit lost). */
+  readonly expiringCount: number;
+  /**
+   * Keys whose record expires at or before `until`, earliest first. An entry may be stale
+   * (the record changed since, in the moments before a commit): the caller checks the
+   * record. A durable adapter may leave out the writes of the last moments, not committed
+   * yet; a later call finds them.
+   */
+  expiring(until: number): IterableIterator<Expiring>;
   getMeta(name: string): string | undefined;
   setMeta(name: string, value: string): void;
   flush(): Promise<void>;
@@ -56,6 +75,12 @@ export interface StorageAdapter {
  */
 export const FORMAT_META = 'format';
 export const SUMMARY_META = 'summary';
+
+/** An entry of the expiry index. */
+export interface Expiring {
+  readonly key: string;
+  readonly expiresAt: number;
+}
 
 /** A durable adapter that cannot commit. */
 export interface StorageFault {

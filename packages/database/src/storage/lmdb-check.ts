@@ -11,7 +11,7 @@
  * that still reads as a value (nothing records what the value was).
  */
 import type { Database, RootDatabase } from 'lmdb';
-import { checkStorageFormat, isRow, isStorageKey } from '../record/codec';
+import { checkStorageFormat, FIRST_RECORDS_TABLE, fromFirstStorageKey, isRow, readStorageKey, RECORDS_TABLE } from '../record/codec';
 import { FORMAT_META, SUMMARY_META } from './adapter';
 
 /** What the child found. */
@@ -41,14 +41,16 @@ export function checkFile(file: string): FileCheck {
       return { ok: false, problem: format.reason };
     }
     if (meta === undefined) return { ok: false, problem: 'is not a MeshKV database' }; // (format.open needs the meta database)
-    const records = root.openDB<unknown, Buffer>({ name: 'records', keyEncoding: 'binary', encoding: 'msgpack' });
+    // A file of format 1 is checked as it is, before its migration.
+    const records = root.openDB<unknown, Buffer>({ name: format.migrate ? FIRST_RECORDS_TABLE : RECORDS_TABLE, keyEncoding: 'binary', encoding: 'msgpack' });
+    const isKey = format.migrate ? (key: Buffer) => fromFirstStorageKey(key) !== undefined : (key: Buffer) => readStorageKey(key) !== undefined;
     const counted = records.getStats() as { entryCount?: number };
     let scanned = 0;
     // The previous key, copied (lmdb reuses the buffer it hands out).
     const previous = Buffer.alloc(MAX_KEY_BYTES);
     let previousLength = -1;
     for (const { key, value } of records.getRange({})) {
-      if (!isStorageKey(key)) return { ok: false, problem: `a key that MeshKV did not write, after ${scanned} good records`, records: scanned };
+      if (!isKey(key)) return { ok: false, problem: `a key that MeshKV did not write, after ${scanned} good records`, records: scanned };
       if (previousLength >= 0 && previous.compare(key, 0, key.length, 0, previousLength) >= 0) return { ok: false, problem: `keys out of order after ${scanned} records`, records: scanned };
       if (!isRow(value)) return { ok: false, problem: `a record that MeshKV did not write, after ${scanned} good records`, records: scanned };
       previousLength = key.copy(previous);
@@ -73,7 +75,7 @@ export function checkFile(file: string): FileCheck {
 function hasMeshKvTables(root: RootDatabase): boolean {
   try {
     let found = 0;
-    for (const name of root.getKeys({})) if (name === 'records' || name === 'meta') found++;
+    for (const name of root.getKeys({})) if (name === RECORDS_TABLE || name === FIRST_RECORDS_TABLE || name === 'meta') found++;
     return found > 0;
   } catch {
     return true;

@@ -3,13 +3,32 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type * as Lmdb from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
-import { fromRow, fromStorageKey, type Row, rowHead, rowJson, STORAGE_FORMAT, toRow, toStorageKey } from '../record/codec';
+import {
+  checkStorageFormat,
+  EXPIRY_TABLE,
+  FIRST_RECORDS_TABLE,
+  fromExpiryKey,
+  fromFirstStorageKey,
+  fromRow,
+  fromStorageKey,
+  type Row,
+  RECORDS_TABLE,
+  rowHead,
+  rowJson,
+  STORAGE_FORMAT,
+  toExpiryKey,
+  toRow,
+  toStorageKey,
+} from '../record/codec';
+import { compareKeys } from '../record/key-order';
 import { headOf, type RecordHead, type StoredRecord } from '../record/record';
-import { FORMAT_META, type StorageAdapter, type StorageFault, StorageFaultError } from './adapter';
+import { type Expiring, FORMAT_META, type StorageAdapter, type StorageFault, StorageFaultError } from './adapter';
 import type { FileCheck } from './lmdb-check';
 
 /** Committed rows read at once by a scan (see snapshot). */
 const SCAN_PAGE = 1000;
+/** The first page of a range read: most ranges are a page of a listing (100 keys). */
+const FIRST_RANGE_PAGE = 128;
 /**
  * What one change may add to the file at most, besides its key and value: the pages it
  * copies on write (a path of the tree, the free list, the meta page). An over-estimate:
@@ -90,15 +109,22 @@ export class LmdbAdapter implements StorageAdapter {
   private budget = 0;
   private closed = false;
 
+  /** Entries of the expiry index, committed or not. */
+  private expiries: number;
+
   private constructor(
     private readonly root: RootDatabase,
     private readonly records: Database<Row, Buffer>,
+    private readonly expiry: Database<null, Buffer>,
     private readonly meta: Database<string, string>,
     readonly file: string,
     private readonly minFreeBytes: number,
     private readonly freeSpace: (directory: string) => number,
+    /** Records rewritten from a file of storage format 1 when it was opened; undefined: none. */
+    readonly migrated: number | undefined,
   ) {
     this.count = records.getCount();
+    this.expiries = expiry.getCount();
     this.measure();
   }
 
@@ -127,10 +153,13 @@ export class LmdbAdapter implements StorageAdapter {
     } catch (error) {
       throw new StorageOpenError(`DATA_DIR=${options.directory}: cannot open ${file}: ${(error as Error).message}`, { cause: error });
     }
-    const records = root.openDB<Row, Buffer>({ name: 'records', keyEncoding: 'binary', encoding: 'msgpack' });
+    const records = root.openDB<Row, Buffer>({ name: RECORDS_TABLE, keyEncoding: 'binary', encoding: 'msgpack' });
+    const expiry = root.openDB<null, Buffer>({ name: EXPIRY_TABLE, keyEncoding: 'binary', encoding: 'msgpack' });
     const meta = root.openDB<string, string>({ name: 'meta', encoding: 'string' });
     if (!existed) meta.putSync(FORMAT_META, STORAGE_FORMAT);
-    return new LmdbAdapter(root, records, meta, file, options.minFreeBytes ?? 0, options.freeSpace ?? freeBytes);
+    const format = checkStorageFormat(meta.get(FORMAT_META));
+    const migrated = format.open && format.migrate ? migrateFirstFormat(root, records, expiry, meta) : undefined;
+    return new LmdbAdapter(root, records, expiry, meta, file, options.minFreeBytes ?? 0, options.freeSpace ?? freeBytes, migrated);
   }
 
   get size(): number {
@@ -156,34 +185,141 @@ export class LmdbAdapter implements StorageAdapter {
     return row === undefined ? undefined : rowHead(row);
   }
 
-  getJson(key: string): string | undefined {
+  getJson(key: string, now?: number): string | undefined {
     if (this.pending.has(key)) {
       const record = this.pending.get(key);
-      return record === null || record === undefined || record.value === null ? undefined : JSON.stringify(record.value);
+      if (record === null || record === undefined || record.value === null) return undefined;
+      return now !== undefined && record.expiresAt !== undefined && record.expiresAt <= now ? undefined : JSON.stringify(record.value);
     }
     const row = this.committed(key);
-    return row === undefined ? undefined : rowJson(row);
+    return row === undefined ? undefined : rowJson(row, now);
   }
 
   set(key: string, record: StoredRecord): void {
-    if (!this.has(key)) this.count++;
+    // The old expiry is looked up only when some record expires: without TTLs a write reads no more than before.
+    const looked = record.expiresAt !== undefined || this.expiries > 0;
+    const before = looked ? this.head(key) : undefined;
+    if (looked ? before === undefined : !this.has(key)) this.count++;
     this.pending.set(key, record);
-    this.commit(key, record);
+    this.commit(key, record, before?.expiresAt);
   }
 
   delete(key: string): boolean {
-    if (!this.has(key)) return false;
+    const looked = this.expiries > 0;
+    const before = looked ? this.head(key) : undefined;
+    if (looked ? before === undefined : !this.has(key)) return false;
     this.count--;
     this.pending.set(key, null);
-    this.commit(key, null);
+    this.commit(key, null, before?.expiresAt);
     return true;
   }
 
   clear(): void {
     this.count = 0;
+    this.expiries = 0;
     this.pending = new Map();
     this.clearing = true;
     this.commitClear();
+  }
+
+  get expiringCount(): number {
+    return this.expiries;
+  }
+
+  /**
+   * The committed index, read in pages (each a short transaction of its own), merged in
+   * expiry order with the pending writes that expire by `until`. A committed entry of a
+   * key with a pending write is skipped: the pending record is the key's state.
+   */
+  *expiring(until: number): IterableIterator<Expiring> {
+    const pending = this.pending;
+    const fresh: Expiring[] = [];
+    for (const [key, record] of pending) {
+      if (record?.expiresAt !== undefined && record.expiresAt <= until) fresh.push({ key, expiresAt: record.expiresAt });
+    }
+    fresh.sort(compareExpiring);
+    let next = 0;
+    if (!this.clearing) {
+      let after: Buffer | undefined;
+      for (;;) {
+        const page = this.expiryPage(after, until);
+        for (const { entry } of page) {
+          for (; next < fresh.length && compareExpiring(fresh[next] as Expiring, entry) <= 0; next++) yield fresh[next] as Expiring;
+          if (!pending.has(entry.key)) yield entry;
+        }
+        if (page.length < SCAN_PAGE) break;
+        after = (page[page.length - 1] as { raw: Buffer }).raw;
+      }
+    }
+    for (; next < fresh.length; next++) yield fresh[next] as Expiring;
+  }
+
+  /** Up to SCAN_PAGE committed entries of the expiry index after `after`, none later than `until`. */
+  private expiryPage(after: Buffer | undefined, until: number): { raw: Buffer; entry: Expiring }[] {
+    const page: { raw: Buffer; entry: Expiring }[] = [];
+    for (const { key } of this.expiry.getRange(after === undefined ? { limit: SCAN_PAGE } : { start: after, limit: SCAN_PAGE + 1 })) {
+      if (after !== undefined && page.length === 0 && key.equals(after)) continue;
+      const entry = fromExpiryKey(key);
+      if (entry.expiresAt > until) break;
+      page.push({ raw: Buffer.from(key), entry });
+      if (page.length === SCAN_PAGE) break;
+    }
+    return page;
+  }
+
+  /**
+   * Committed rows from `from` on, in pages (FIRST_RANGE_PAGE first, then SCAN_PAGE), each
+   * page a short read transaction of its own, merged in key order with the pending writes
+   * at or after `from` (sorted once, when the range starts).
+   */
+  *range(from: string, exclusive = false): IterableIterator<[string, StoredRecord]> {
+    const pending = this.pending;
+    const inRange = (key: string): boolean => (exclusive ? compareKeys(key, from) > 0 : compareKeys(key, from) >= 0);
+    const overlay = [...pending.keys()].filter(inRange).sort(compareKeys);
+    let next = 0;
+    if (!this.clearing) {
+      let start = toStorageKey(from);
+      let skipStart = exclusive;
+      let size = FIRST_RANGE_PAGE;
+      for (;;) {
+        const rows = this.rangePage(start, skipStart, size);
+        for (const { key, value } of rows) {
+          const name = fromStorageKey(key);
+          for (; next < overlay.length && compareKeys(overlay[next] as string, name) <= 0; next++) {
+            const record = this.current(overlay[next] as string);
+            if (record !== undefined) yield [overlay[next] as string, record];
+          }
+          if (overlay[next - 1] === name) continue; // visited just now, as pending
+          // Written since the range started: its newest state.
+          const record = pending.has(name) ? this.current(name) : fromRow(value);
+          if (record !== undefined) yield [name, record];
+        }
+        if (rows.length < size) break;
+        start = (rows[rows.length - 1] as { key: Buffer }).key;
+        skipStart = true;
+        size = SCAN_PAGE;
+      }
+    }
+    for (; next < overlay.length; next++) {
+      const record = this.current(overlay[next] as string);
+      if (record !== undefined) yield [overlay[next] as string, record];
+    }
+  }
+
+  /** A key's record as reads see it now (pending first). */
+  private current(key: string): StoredRecord | undefined {
+    return (this.pending.has(key) ? this.pending.get(key) : this.get(key)) ?? undefined;
+  }
+
+  /** Up to `size` committed rows from `start` (after it, with `skipStart`), read at once. */
+  private rangePage(start: Buffer, skipStart: boolean, size: number): { key: Buffer; value: Row }[] {
+    const rows: { key: Buffer; value: Row }[] = [];
+    for (const row of this.records.getRange({ start, limit: size + 1 })) {
+      if (skipStart && rows.length === 0 && row.key.equals(start)) continue;
+      rows.push({ key: Buffer.from(row.key), value: row.value });
+      if (rows.length === size) break;
+    }
+    return rows;
   }
 
   *entries(): IterableIterator<[string, StoredRecord]> {
@@ -229,11 +365,17 @@ export class LmdbAdapter implements StorageAdapter {
     if (this.failure === undefined || this.lowSpace !== undefined) return;
     const failures = this.failures;
     if (this.clearFailed) this.commitClear();
-    for (const [key, record] of this.pending) this.commit(key, record);
+    for (const [key, record] of this.pending) {
+      // The index entry is put again (an entry of a failed commit is lost; one too many is
+      // only checked and skipped by the sweep), and counted from the index once committed.
+      if (record?.expiresAt !== undefined) void this.expiry.put(toExpiryKey(record.expiresAt, key), null).catch(() => undefined);
+      this.commitRecord(key, record);
+    }
     for (const [name, value] of this.pendingMeta) this.commitMeta(name, value);
     this.last.then(
       () => {
         if (this.failures === failures) this.failure = undefined;
+        this.expiries = this.expiry.getCount();
       },
       () => undefined,
     );
@@ -283,10 +425,28 @@ export class LmdbAdapter implements StorageAdapter {
     if (this.budget < 0) this.measure();
   }
 
-  /** Hands one pending write to LMDB; it leaves `pending` once committed. */
-  private commit(key: string, record: StoredRecord | null): void {
+  /**
+   * Hands one pending write to LMDB, and its change to the expiry index (`oldExpiry`: the
+   * expiry of the record it replaces); it leaves `pending` once committed. The three writes
+   * go into the same commit: LMDB commits the writes of one moment together, in order.
+   */
+  private commit(key: string, record: StoredRecord | null, oldExpiry: number | undefined): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     this.spend(3 * (key.length + (record?.value?.length ?? 0)));
+    const newExpiry = record?.expiresAt;
+    // A failure of these is the failure of the record's write in the same commit (below).
+    if (oldExpiry !== newExpiry && oldExpiry !== undefined) {
+      this.expiries--;
+      void this.expiry.remove(toExpiryKey(oldExpiry, key)).catch(() => undefined);
+    }
+    if (oldExpiry !== newExpiry && newExpiry !== undefined) {
+      this.expiries++;
+      void this.expiry.put(toExpiryKey(newExpiry, key), null).catch(() => undefined);
+    }
+    this.commitRecord(key, record);
+  }
+
+  private commitRecord(key: string, record: StoredRecord | null): void {
     const write = record === null ? this.records.remove(toStorageKey(key)) : this.records.put(toStorageKey(key), toRow(record));
     this.last = write;
     const pending = this.pending;
@@ -314,6 +474,7 @@ export class LmdbAdapter implements StorageAdapter {
   private commitClear(): void {
     this.spend(0);
     this.clearFailed = false;
+    void this.expiry.clearAsync().catch(() => undefined);
     const cleared = this.records.clearAsync();
     this.last = cleared;
     const pending = this.pending;
@@ -390,6 +551,35 @@ export class LmdbAdapter implements StorageAdapter {
     }
     return rows;
   }
+}
+
+/**
+ * Rewrites a file of storage format 1 as format 2, in one transaction: every row moves from
+ * the table `records` (keys in UTF-16LE) to `kv` (keys in WTF-8, code point order) as it is
+ * (a format 1 row is a format 2 row without expiry), the old table is dropped and the mark
+ * set. A crash before the commit leaves the file as it was. Returns how many rows moved.
+ */
+function migrateFirstFormat(root: RootDatabase, records: Database<Row, Buffer>, expiry: Database<null, Buffer>, meta: Database<string, string>): number {
+  const first = root.openDB<Row, Buffer>({ name: FIRST_RECORDS_TABLE, keyEncoding: 'binary', encoding: 'msgpack' });
+  let moved = 0;
+  root.transactionSync(() => {
+    records.clearSync();
+    expiry.clearSync();
+    for (const { key, value } of first.getRange({})) {
+      const name = fromFirstStorageKey(key);
+      if (name === undefined) throw new StorageOpenError(`a key of the format 1 table cannot be read (after ${moved} records); nothing was changed`);
+      records.putSync(toStorageKey(name), value);
+      moved++;
+    }
+    first.dropSync();
+    meta.putSync(FORMAT_META, STORAGE_FORMAT);
+  });
+  return moved;
+}
+
+/** Expiry order: when, then the key (as the index's bytes sort). */
+function compareExpiring(a: Expiring, b: Expiring): number {
+  return a.expiresAt !== b.expiresAt ? a.expiresAt - b.expiresAt : compareKeys(a.key, b.key);
 }
 
 function messageOf(error: unknown): string {

@@ -1,5 +1,7 @@
+import BTree from 'sorted-btree';
+import { compareKeys } from '../record/key-order';
 import type { RecordHead, StoredRecord } from '../record/record';
-import type { StorageAdapter } from './adapter';
+import type { Expiring, StorageAdapter } from './adapter';
 import { ValueArena } from './value-arena';
 
 const INITIAL_CAPACITY = 1024;
@@ -7,6 +9,15 @@ const INITIAL_CAPACITY = 1024;
 const TOMBSTONE = 0xffffffff;
 /** `lengths[slot]` for a value whose JSON text is a JavaScript string in `heapValues`. */
 const ON_HEAP = 0xfffffffe;
+/** Keys taken from an index at once by an iteration, which then goes on from the last. */
+const INDEX_CHUNK = 256;
+
+/** An entry of the expiry index: when, and which key. */
+type ExpiryEntry = readonly [expiresAt: number, key: string];
+
+function compareExpiry(a: ExpiryEntry, b: ExpiryEntry): number {
+  return a[0] !== b[0] ? a[0] - b[0] : compareKeys(a[1], b[1]);
+}
 
 /**
  * Keeps everything in memory, gone when the process ends. Laid out for size, because a
@@ -24,6 +35,10 @@ const ON_HEAP = 0xfffffffe;
  * - Keys that arrive from a request are often slices of the request URL, and a slice
  *   keeps the whole URL alive; long keys are copied flat before they are kept.
  *
+ * - The keys are also in a B+ tree (sorted-btree) in code point order, for ranges; as a
+ *   set, its leaves share one array of values. Keys that expire are in a second tree
+ *   ordered by expiry, and their expiry in a Float64Array (0: none).
+ *
  * Freed slots are reused; the arena is compacted when more than half of it is garbage.
  * `get` and `entries` build record objects on demand: short-lived objects are cheap for
  * the garbage collector; long-lived ones are what costs memory.
@@ -39,6 +54,9 @@ export class MemoryAdapter implements StorageAdapter {
   private lengths = new Uint32Array(INITIAL_CAPACITY);
   private hlcs = new Float64Array(INITIAL_CAPACITY);
   private writers = new Uint32Array(INITIAL_CAPACITY);
+  private expiries = new Float64Array(INITIAL_CAPACITY);
+  private order = new BTree<string, undefined>(undefined, compareKeys);
+  private byExpiry = new BTree<ExpiryEntry, undefined>(undefined, compareExpiry);
   private readonly heapValues = new Map<number, string>();
   private readonly freeSlots: number[] = [];
   private readonly nodeIds: string[] = [];
@@ -63,22 +81,37 @@ export class MemoryAdapter implements StorageAdapter {
     return slot === undefined ? undefined : this.headAt(slot);
   }
 
-  getJson(key: string): string | undefined {
+  getJson(key: string, now?: number): string | undefined {
     const slot = this.slots.get(key);
-    return slot === undefined ? undefined : (this.jsonAt(slot) ?? undefined);
+    if (slot === undefined) return undefined;
+    if (now !== undefined) {
+      const expiresAt = this.expiries[slot] as number;
+      if (expiresAt !== 0 && expiresAt <= now) return undefined;
+    }
+    return this.jsonAt(slot) ?? undefined;
   }
 
   set(key: string, record: StoredRecord): void {
     let slot = this.slots.get(key);
     if (slot === undefined) {
       slot = this.allocate();
-      this.slots.set(flatten(key), slot);
+      const kept = flatten(key);
+      this.slots.set(kept, slot);
+      this.order.set(kept, undefined);
+      this.expiries[slot] = 0;
     } else {
       this.releaseValue(slot);
     }
     this.storeValue(slot, record.value);
     this.hlcs[slot] = record.hlc;
     this.writers[slot] = this.intern(record.nodeId);
+    const before = this.expiries[slot] as number;
+    const after = record.value === null ? 0 : (record.expiresAt ?? 0);
+    if (before !== after) {
+      if (before !== 0) this.byExpiry.delete([before, key]);
+      if (after !== 0) this.byExpiry.set([after, flatten(key)], undefined);
+      this.expiries[slot] = after;
+    }
     if (this.arena.shouldCompact()) this.compact();
   }
 
@@ -86,6 +119,10 @@ export class MemoryAdapter implements StorageAdapter {
     const slot = this.slots.get(key);
     if (slot === undefined) return false;
     this.slots.delete(key);
+    this.order.delete(key);
+    const expiresAt = this.expiries[slot] as number;
+    if (expiresAt !== 0) this.byExpiry.delete([expiresAt, key]);
+    this.expiries[slot] = 0;
     this.releaseValue(slot);
     this.lengths[slot] = TOMBSTONE;
     this.freeSlots.push(slot);
@@ -102,6 +139,54 @@ export class MemoryAdapter implements StorageAdapter {
     this.lengths = new Uint32Array(INITIAL_CAPACITY);
     this.hlcs = new Float64Array(INITIAL_CAPACITY);
     this.writers = new Uint32Array(INITIAL_CAPACITY);
+    this.expiries = new Float64Array(INITIAL_CAPACITY);
+    this.order = new BTree<string, undefined>(undefined, compareKeys);
+    this.byExpiry = new BTree<ExpiryEntry, undefined>(undefined, compareExpiry);
+  }
+
+  /**
+   * Takes INDEX_CHUNK keys of the tree at a time and goes on from the last one with a
+   * fresh iterator: a tree's iterator must not outlive a change to the tree, and writes
+   * may come between two steps of the caller.
+   */
+  *range(from: string, exclusive = false): IterableIterator<[string, StoredRecord]> {
+    let start = from;
+    let skip = exclusive;
+    for (;;) {
+      const chunk: string[] = [];
+      for (const key of this.order.keys(start)) {
+        if (skip && chunk.length === 0 && key === start) continue;
+        chunk.push(key);
+        if (chunk.length === INDEX_CHUNK) break;
+      }
+      for (const key of chunk) {
+        const record = this.get(key);
+        if (record !== undefined) yield [key, record];
+      }
+      if (chunk.length < INDEX_CHUNK) return;
+      start = chunk[chunk.length - 1] as string;
+      skip = true;
+    }
+  }
+
+  get expiringCount(): number {
+    return this.byExpiry.size;
+  }
+
+  *expiring(until: number): IterableIterator<Expiring> {
+    let start: ExpiryEntry | undefined;
+    for (;;) {
+      const chunk: ExpiryEntry[] = [];
+      for (const entry of this.byExpiry.keys(start)) {
+        if (entry[0] > until) break;
+        if (start !== undefined && chunk.length === 0 && compareExpiry(entry, start) === 0) continue;
+        chunk.push(entry);
+        if (chunk.length === INDEX_CHUNK) break;
+      }
+      for (const [expiresAt, key] of chunk) yield { key, expiresAt };
+      if (chunk.length < INDEX_CHUNK) return;
+      start = chunk[chunk.length - 1];
+    }
   }
 
   *entries(): IterableIterator<[string, StoredRecord]> {
@@ -138,19 +223,19 @@ export class MemoryAdapter implements StorageAdapter {
   }
 
   private recordAt(slot: number): StoredRecord {
-    return {
-      value: this.valueAt(slot),
-      hlc: this.hlcs[slot] as number,
-      nodeId: this.nodeIds[this.writers[slot] as number] as string,
-    };
+    const value = this.valueAt(slot);
+    const hlc = this.hlcs[slot] as number;
+    const nodeId = this.nodeIds[this.writers[slot] as number] as string;
+    const expiresAt = this.expiries[slot] as number;
+    return expiresAt === 0 ? { value, hlc, nodeId } : { value, hlc, nodeId, expiresAt };
   }
 
   private headAt(slot: number): RecordHead {
-    return {
-      hlc: this.hlcs[slot] as number,
-      nodeId: this.nodeIds[this.writers[slot] as number] as string,
-      tombstone: this.lengths[slot] === TOMBSTONE,
-    };
+    const hlc = this.hlcs[slot] as number;
+    const nodeId = this.nodeIds[this.writers[slot] as number] as string;
+    const tombstone = this.lengths[slot] === TOMBSTONE;
+    const expiresAt = this.expiries[slot] as number;
+    return expiresAt === 0 ? { hlc, nodeId, tombstone } : { hlc, nodeId, tombstone, expiresAt };
   }
 
   private valueAt(slot: number): string | null {
@@ -210,6 +295,7 @@ export class MemoryAdapter implements StorageAdapter {
     this.lengths = resized(this.lengths, new Uint32Array(capacity));
     this.hlcs = resized(this.hlcs, new Float64Array(capacity));
     this.writers = resized(this.writers, new Uint32Array(capacity));
+    this.expiries = resized(this.expiries, new Float64Array(capacity));
   }
 
   private intern(nodeId: string): number {

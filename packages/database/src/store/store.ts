@@ -1,6 +1,7 @@
 import { type HybridClock, hlcFromMs, physicalMs } from '../clock/hlc';
 import { exceedsCodePoints } from '../record/code-points';
-import { compareRecords, type RecordHead, type StoredRecord } from '../record/record';
+import { compareKeys } from '../record/key-order';
+import { compareRecords, expiredForm, isLive, type RecordHead, type StoredRecord } from '../record/record';
 import { compareVersions, type Version } from '../record/version';
 import { type StorageAdapter, type StorageFault, StorageFaultError } from '../storage/adapter';
 import type { ChangeListener, ChangeOrigin, StoreChange } from './change';
@@ -54,6 +55,7 @@ export class Store {
   private readonly listeners: ChangeListener[] = [];
   private correction: () => number = () => 0;
   private tombstones = 0;
+  private expired = 0;
   private watermark: Version | undefined;
   private readonly maxDriftMs: number;
   private readonly tombstoneTtlMs: number;
@@ -142,9 +144,39 @@ export class Store {
     return this.adapter.size;
   }
 
-  /** Records holding a value (tombstones excluded). */
+  /** Records holding a value now (tombstones, and values expired but not swept yet, excluded). */
   get liveCount(): number {
-    return this.adapter.size - this.tombstones;
+    return this.adapter.size - this.tombstones - this.dueCount();
+  }
+
+  /** Values that have expired since the start and were turned into tombstones by `sweepExpired`. */
+  get expiredCount(): number {
+    return this.expired;
+  }
+
+  /** Records that carry an expiry (about; see StorageAdapter.expiringCount). */
+  get expiringCount(): number {
+    return this.adapter.expiringCount;
+  }
+
+  /**
+   * The time expiries are judged by: this node's clock corrected by the offset to the mesh
+   * it measured (correctRemoteTime), so a node whose clock is behind hides an expired key
+   * when the others do, give or take the measurement (half a ping's round trip).
+   */
+  expiryNow(): number {
+    return this.now() + this.correction();
+  }
+
+  /** Values whose expiry has passed and that the sweep has not turned into tombstones yet. */
+  private dueCount(): number {
+    if (this.adapter.expiringCount === 0) return 0;
+    const due = new Set<string>();
+    for (const { key, expiresAt } of this.adapter.expiring(this.expiryNow())) {
+      const head = this.adapter.head(key);
+      if (head !== undefined && !head.tombstone && head.expiresAt === expiresAt) due.add(key);
+    }
+    return due.size;
   }
 
   get tombstoneCount(): number {
@@ -155,18 +187,27 @@ export class Store {
     return this.watermark;
   }
 
+  /** The key's value, unless it is missing, deleted or expired. */
   get(key: string): string | undefined {
-    const record = this.adapter.get(key);
-    return record === undefined || record.value === null ? undefined : record.value;
+    const record = this.liveRecord(key);
+    return record === undefined ? undefined : (record.value as string);
   }
 
-  /** The value as JSON text, ready to send; undefined when there is none. */
+  /** The value as JSON text, ready to send; undefined when there is none (or it expired). */
   getJson(key: string): string | undefined {
-    return this.adapter.getJson(key);
+    // Without any expiring record the time is not even read: the hot path stays one lookup.
+    return this.adapter.expiringCount === 0 ? this.adapter.getJson(key) : this.adapter.getJson(key, this.expiryNow());
   }
 
+  /** The key's record as this node holds it: a value (expired or not) or a tombstone. For the mesh. */
   getRecord(key: string): StoredRecord | undefined {
     return this.adapter.get(key);
+  }
+
+  /** The key's record if it holds a value now (not deleted, not expired). */
+  liveRecord(key: string): StoredRecord | undefined {
+    const record = this.adapter.get(key);
+    return record !== undefined && isLive(record, this.expiryNow()) ? record : undefined;
   }
 
   /** The version of the key's record (value or tombstone), if any. */
@@ -180,8 +221,8 @@ export class Store {
   }
 
   has(key: string): boolean {
-    const record = this.adapter.get(key);
-    return record !== undefined && record.value !== null;
+    const head = this.adapter.head(key);
+    return head !== undefined && isLive(head, this.expiryNow());
   }
 
   /**
@@ -198,21 +239,59 @@ export class Store {
     this.adapter.checkDisk();
   }
 
-  set(key: string, value: string): StoredRecord {
+  /** Writes a value; with `expiresAt` (ms since the epoch) it expires then, without it never (an earlier expiry is gone). */
+  set(key: string, value: string, expiresAt?: number): StoredRecord {
     this.writable();
-    const record: StoredRecord = { value, hlc: this.clock.tick(), nodeId: this.nodeId };
+    const record: StoredRecord = expiresAt === undefined ? { value, hlc: this.clock.tick(), nodeId: this.nodeId } : { value, hlc: this.clock.tick(), nodeId: this.nodeId, expiresAt };
     this.write(key, record, this.adapter.head(key), 'local');
     return record;
+  }
+
+  /**
+   * Writes the key's value again with a new expiry (`undefined`: none), as a new version;
+   * undefined when the key holds no value now. A concurrent write of the key elsewhere
+   * wins or loses against it as any two writes do (last writer wins).
+   */
+  setExpiry(key: string, expiresAt: number | undefined): StoredRecord | undefined {
+    this.writable();
+    const current = this.liveRecord(key);
+    if (current === undefined) return undefined;
+    return this.set(key, current.value as string, expiresAt);
   }
 
   /** Writes a tombstone; undefined when the key held no value (nothing is written). */
   remove(key: string): StoredRecord | undefined {
     this.writable();
     const previous = this.adapter.head(key);
-    if (previous === undefined || previous.tombstone) return undefined;
+    if (previous === undefined || !isLive(previous, this.expiryNow())) return undefined;
     const tombstone: StoredRecord = { value: null, hlc: this.clock.tick(), nodeId: this.nodeId };
     this.write(key, tombstone, previous, 'local');
     return tombstone;
+  }
+
+  /**
+   * Turns every value whose expiry has passed (by expiryNow) into a tombstone of the same
+   * version (`expiredForm`), at most `max` of them: the value's memory is given back, the
+   * digests do not change (a version's fingerprint is the same whether a node has swept it
+   * or not), and no copy of the value, older or of the same version, can bring it back.
+   * The tombstone is purged later like any other. Cost: the records that expired, found
+   * through the adapter's expiry index. Returns how many it swept.
+   */
+  sweepExpired(max = Infinity): number {
+    if (this.adapter.expiringCount === 0 || this.adapter.fault !== undefined) return 0;
+    const now = this.expiryNow();
+    // Collected first, written after: the adapter's index must not change under its iterator.
+    const due = new Map<string, RecordHead>();
+    for (const { key, expiresAt } of this.adapter.expiring(now)) {
+      const head = this.adapter.head(key);
+      // A stale index entry (the record changed since) is left to the adapter.
+      if (head === undefined || head.tombstone || head.expiresAt !== expiresAt) continue;
+      due.set(key, head);
+      if (due.size >= max) break;
+    }
+    for (const [key, head] of due) this.write(key, expiredForm(head), head, 'expired');
+    this.expired += due.size;
+    return due.size;
   }
 
   /** Removes every record older than a new watermark, i.e. every record written so far. */
@@ -320,11 +399,37 @@ export class Store {
     this.emit({ type: 'clear', watermark: undefined, emptied: true, origin: 'wiped' });
   }
 
-  /** Live key/value pairs, in storage order; see StorageAdapter.entries for concurrency. */
-  *liveEntries(): IterableIterator<[string, string]> {
-    for (const [key, record] of this.adapter.entries()) {
-      if (record.value !== null) yield [key, record.value];
+  /**
+   * Live key/value pairs (not expired), in storage order, or with `prefix` the keys that
+   * start with it in code point order; see StorageAdapter.entries for concurrency.
+   */
+  *liveEntries(prefix?: string): IterableIterator<[string, string]> {
+    const records = prefix === undefined || prefix === '' ? this.adapter.entries() : this.adapter.range(prefix);
+    const now = this.expiryNow();
+    for (const [key, record] of records) {
+      if (prefix !== undefined && !key.startsWith(prefix)) return;
+      if (record.value !== null && (record.expiresAt === undefined || record.expiresAt > now)) yield [key, record.value];
     }
+  }
+
+  /**
+   * One page of live records in code point order: those after `after` (or from the start)
+   * that start with `prefix`, at most `limit`, and whether any is left after them. The
+   * prefix's keys are one run of the order (a well-formed prefix: it cannot end inside a
+   * character), so the scan stops at the first key past them.
+   */
+  scan(options: { readonly prefix?: string; readonly after?: string; readonly limit: number }): { items: [string, StoredRecord][]; more: boolean } {
+    const prefix = options.prefix ?? '';
+    const fromAfter = options.after !== undefined && compareKeys(options.after, prefix) >= 0;
+    const now = this.expiryNow();
+    const items: [string, StoredRecord][] = [];
+    for (const [key, record] of this.adapter.range(fromAfter ? (options.after) : prefix, fromAfter)) {
+      if (!key.startsWith(prefix)) break;
+      if (!isLive(record, now)) continue;
+      if (items.length === options.limit) return { items, more: true };
+      items.push([key, record]);
+    }
+    return { items, more: false };
   }
 
   /** Resolves once every change so far is as durable as the adapter makes it. */

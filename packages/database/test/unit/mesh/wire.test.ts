@@ -9,7 +9,7 @@ describe('mesh wire bodies', () => {
     expect(readReplicate({ records: [] })).to.deep.equal({ format: 1, records: [], clear: null });
   });
 
-  for (const body of [null, [], 'records', {}, { records: {} }, { records: [['k', 'v', 5]] }, { records: [['k', 1, 5, 'n']] }, { records: [['k', 'v', 1.5, 'n']] }, { records: [['k', 'v', 5, '']] }, { records: [], format: 2 }]) {
+  for (const body of [null, [], 'records', {}, { records: {} }, { records: [['k', 'v', 5]] }, { records: [['k', 1, 5, 'n']] }, { records: [['k', 'v', 1.5, 'n']] }, { records: [['k', 'v', 5, '']] }, { records: [], format: 3 }, { records: [['k', 'v', 5, 'n', 0]] }]) {
     it(`refuses ${JSON.stringify(body)} with MALFORMED_BODY`, () => {
       expect(() => readReplicate(body)).to.throw(ApiError).with.property('code', 'MALFORMED_BODY');
     });

@@ -1,8 +1,12 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
+import { compareKeys } from '../../../src/record/key-order';
 import type { StoredRecord } from '../../../src/record/record';
 import type { StorageAdapter } from '../../../src/storage/adapter';
 
 const rec = (value: string | null, hlc = 1, nodeId = 'n1'): StoredRecord => ({ value, hlc, nodeId });
+const expiring = (value: string, expiresAt: number, hlc = 1): StoredRecord => ({ value, hlc, nodeId: 'n1', expiresAt });
+const keysOf = (entries: Iterable<[string, unknown]>): string[] => [...entries].map(([key]) => key);
 
 /**
  * What every StorageAdapter must do. An adapter's own test file calls this with a
@@ -113,6 +117,107 @@ export function describeStorageAdapter(name: string, create: () => StorageAdapte
       }
       const untouched = Array.from({ length: 89 }, (_, i) => `k${i}`);
       for (const key of untouched) expect(visited.filter((k) => k === key), key).to.have.length(1);
+    });
+
+    it('reads a range in code point order, from a key or after it, tombstones included', async () => {
+      const keys = ['b', 'a', 'ab', '', '\uffff', '𤭢', 'ä', 'a\u0000', 'B', 'aa'];
+      keys.forEach((key, i) => adapter.set(key, rec(i % 3 === 0 ? null : `v${i}`)));
+      await adapter.flush();
+      const sorted = [...keys].sort(compareKeys);
+      expect(keysOf(adapter.range(''))).to.deep.equal(sorted);
+      expect(keysOf(adapter.range('a'))).to.deep.equal(sorted.slice(sorted.indexOf('a')));
+      expect(keysOf(adapter.range('a', true))).to.deep.equal(sorted.slice(sorted.indexOf('a') + 1));
+      expect(keysOf(adapter.range('ab0'))).to.deep.equal(sorted.slice(sorted.indexOf('b')));
+      expect(keysOf(adapter.range('\u{10ffff}'))).to.deep.equal([]);
+      expect([...adapter.range('b')][0]).to.deep.equal(['b', rec(null)]);
+    });
+
+    it('reads any keys in code point order, written before and after a flush', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.uniqueArray(fc.string({ unit: fc.constantFrom('a', 'b', 'é', '\ud800', '\udc00', '\ue000', '𤭢') , maxLength: 4 }), { maxLength: 30 }), async (keys) => {
+          adapter.clear();
+          keys.forEach((key, i) => {
+            adapter.set(key, rec(`v${i}`));
+          });
+          await adapter.flush();
+          // Half of them again, not committed yet on a durable adapter.
+          keys.slice(0, keys.length / 2).forEach((key) => adapter.set(key, rec('again', 2)));
+          expect(keysOf(adapter.range(''))).to.deep.equal([...keys].sort(compareKeys));
+          expect([...adapter.range('')].filter(([, r]) => r.value === 'again')).to.have.length(Math.floor(keys.length / 2));
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    it('reads a range over many pages while writes continue, visiting untouched keys once', async () => {
+      const name = (i: number): string => `k${String(i).padStart(5, '0')}`;
+      for (let i = 0; i < 3000; i++) adapter.set(name(i), rec(`v${i}`));
+      await adapter.flush();
+      const visited: string[] = [];
+      let n = 0;
+      for (const [key] of adapter.range(name(100))) {
+        visited.push(key);
+        if (n++ < 50) {
+          adapter.set(`k${String(n)}-new`, rec('x'));
+          adapter.delete(name(2999 - n));
+          adapter.set(name(1500 + n), rec('changed', 2));
+        }
+      }
+      const untouched = Array.from({ length: 2800 }, (_, i) => name(i + 100)).filter((key) => key < name(2949));
+      for (const key of untouched) expect(visited.filter((k) => k === key), key).to.have.length(1);
+      expect(visited).to.deep.equal([...visited].sort(compareKeys));
+    });
+
+    it('keeps an expiry with its value, and hides the value from getJson at its expiry', () => {
+      adapter.set('a', expiring('1', 1000, 5));
+      expect(adapter.get('a')).to.deep.equal({ value: '1', hlc: 5, nodeId: 'n1', expiresAt: 1000 });
+      expect(adapter.head('a')).to.deep.equal({ hlc: 5, nodeId: 'n1', tombstone: false, expiresAt: 1000 });
+      expect([...adapter.entries()]).to.deep.equal([['a', { value: '1', hlc: 5, nodeId: 'n1', expiresAt: 1000 }]]);
+      expect(adapter.getJson('a')).to.equal('"1"');
+      expect(adapter.getJson('a', 999)).to.equal('"1"');
+      expect(adapter.getJson('a', 1000)).to.equal(undefined);
+      adapter.set('a', rec('2', 6));
+      expect(adapter.get('a')).to.deep.equal({ value: '2', hlc: 6, nodeId: 'n1' });
+      expect(adapter.getJson('a', 5000)).to.equal('"2"');
+    });
+
+    it('indexes the records that expire by expiry, and only those', async () => {
+      adapter.set('late', expiring('v', 3000));
+      adapter.set('never', rec('v'));
+      adapter.set('early', expiring('v', 1000));
+      adapter.set('same-time-b', expiring('v', 2000));
+      adapter.set('same-time-a', expiring('v', 2000));
+      adapter.set('gone', rec(null));
+      await adapter.flush();
+      expect(adapter.expiringCount).to.equal(4);
+      expect([...adapter.expiring(Infinity)].map((e) => [e.key, e.expiresAt])).to.deep.equal([
+        ['early', 1000],
+        ['same-time-a', 2000],
+        ['same-time-b', 2000],
+        ['late', 3000],
+      ]);
+      expect([...adapter.expiring(1999)].map((e) => e.key)).to.deep.equal(['early']);
+      expect([...adapter.expiring(999)]).to.deep.equal([]);
+      // A new expiry moves the entry; a write without one, a tombstone or a delete removes it.
+      adapter.set('early', expiring('v', 4000, 2));
+      adapter.set('late', rec('v', 2));
+      adapter.set('same-time-a', rec(null, 2));
+      adapter.delete('same-time-b');
+      await adapter.flush();
+      expect(adapter.expiringCount).to.equal(1);
+      expect([...adapter.expiring(Infinity)].map((e) => [e.key, e.expiresAt])).to.deep.equal([['early', 4000]]);
+      adapter.clear();
+      expect(adapter.expiringCount).to.equal(0);
+      expect([...adapter.expiring(Infinity)]).to.deep.equal([]);
+    });
+
+    it('reads an expiry index longer than a page', async () => {
+      for (let i = 0; i < 2500; i++) adapter.set(`k${i}`, expiring('v', 10_000 + (i % 1300)));
+      await adapter.flush();
+      const all = [...adapter.expiring(Infinity)];
+      expect(all).to.have.length(2500);
+      expect(all.map((e) => e.expiresAt)).to.deep.equal([...all.map((e) => e.expiresAt)].sort((a, b) => a - b));
+      expect([...adapter.expiring(10_000 + 999)]).to.have.length(2000);
     });
 
     it('keeps named metadata apart from records', () => {

@@ -114,7 +114,7 @@ describe('LmdbAdapter on disk', () => {
       const before = fs.readFileSync(file);
       expect(() => LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 })).to.throw(
         StorageOpenError,
-        /was written by a newer MeshKV \(format "meshkv-records-7"; this release reads "meshkv-records-1"\)/,
+        /was written by a newer MeshKV \(format "meshkv-records-7"; this release reads "meshkv-records-2"\)/,
       );
       expect(fs.readFileSync(file).equals(before)).to.equal(true);
     });
@@ -137,10 +137,14 @@ describe('an LMDB file written by release 0.1.0 (storage format 1)', () => {
   /** test/fixtures/lmdb-format-1: see its README for what it holds and how it was made. */
   const FIXTURE = path.join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'lmdb-format-1', 'meshkv.mdb');
 
-  it('opens as it is, with every record, the tombstone, the clear, the node id and the saved summary', async () => {
+  it('is migrated to format 2 when opened, with every record, the tombstone, the clear, the node id and the saved summary', async () => {
     const directory = folder();
     fs.copyFileSync(FIXTURE, path.join(directory, 'meshkv.mdb'));
     const adapter = LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 });
+    expect(adapter.migrated).to.equal(7);
+    expect(adapter.getMeta('format')).to.equal('meshkv-records-2');
+    // Keys now in code point order, the lone surrogate (U+D800) before U+E000 and beyond.
+    expect([...adapter.range('')].map(([key]) => key)).to.deep.equal(['__proto__', 'a', 'gone', 'json', 'lone\ud800', 'remote', 'ünï']);
     const store = new Store(adapter, new HybridClock(() => 1_700_000_000_000), 'fixture-node');
     expect(store.digestsAtStart).to.equal('saved');
     expect(adapter.getMeta('nodeId')).to.equal('fixture-node');
@@ -172,6 +176,7 @@ describe('an LMDB file written by release 0.1.0 (storage format 1)', () => {
     await rebuilt.flush();
     await again.close();
     const third = LmdbAdapter.open({ directory, durability: 'sync', batchIntervalMs: 20 });
+    expect(third.migrated).to.equal(undefined);
     expect(third.get('after')?.value).to.equal('upgrade');
     expect(third.size).to.equal(8);
     await third.close();
