@@ -11,6 +11,8 @@ const TOMBSTONE = 0xffffffff;
 const ON_HEAP = 0xfffffffe;
 /** Keys taken from an index at once by an iteration, which then goes on from the last. */
 const INDEX_CHUNK = 256;
+/** Keys per node of the ordered index: 64 costs about 10 bytes a key (32: 14). */
+const ORDER_NODE_SIZE = 64;
 
 /** An entry of the expiry index: when, and which key. */
 type ExpiryEntry = readonly [expiresAt: number, key: string];
@@ -37,7 +39,7 @@ function compareExpiry(a: ExpiryEntry, b: ExpiryEntry): number {
  *
  * - The keys are also in a B+ tree (sorted-btree) in code point order, for ranges; as a
  *   set, its leaves share one array of values. Keys that expire are in a second tree
- *   ordered by expiry, and their expiry in a Float64Array (0: none).
+ *   ordered by expiry, and their expiry in a map by slot.
  *
  * Freed slots are reused; the arena is compacted when more than half of it is garbage.
  * `get` and `entries` build record objects on demand: short-lived objects are cheap for
@@ -54,8 +56,9 @@ export class MemoryAdapter implements StorageAdapter {
   private lengths = new Uint32Array(INITIAL_CAPACITY);
   private hlcs = new Float64Array(INITIAL_CAPACITY);
   private writers = new Uint32Array(INITIAL_CAPACITY);
-  private expiries = new Float64Array(INITIAL_CAPACITY);
-  private order = new BTree<string, undefined>(undefined, compareKeys);
+  /** Slot to expiry, for the records that expire only: most do not, and 8 bytes each would be 8 MB per million. */
+  private readonly expiries = new Map<number, number>();
+  private order = new BTree<string, undefined>(undefined, compareKeys, ORDER_NODE_SIZE);
   private byExpiry = new BTree<ExpiryEntry, undefined>(undefined, compareExpiry);
   private readonly heapValues = new Map<number, string>();
   private readonly freeSlots: number[] = [];
@@ -84,9 +87,9 @@ export class MemoryAdapter implements StorageAdapter {
   getJson(key: string, now?: number): string | undefined {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
-    if (now !== undefined) {
-      const expiresAt = this.expiries[slot] as number;
-      if (expiresAt !== 0 && expiresAt <= now) return undefined;
+    if (now !== undefined && this.expiries.size > 0) {
+      const expiresAt = this.expiries.get(slot);
+      if (expiresAt !== undefined && expiresAt <= now) return undefined;
     }
     return this.jsonAt(slot) ?? undefined;
   }
@@ -98,19 +101,22 @@ export class MemoryAdapter implements StorageAdapter {
       const kept = flatten(key);
       this.slots.set(kept, slot);
       this.order.set(kept, undefined);
-      this.expiries[slot] = 0;
     } else {
       this.releaseValue(slot);
     }
     this.storeValue(slot, record.value);
     this.hlcs[slot] = record.hlc;
     this.writers[slot] = this.intern(record.nodeId);
-    const before = this.expiries[slot] as number;
-    const after = record.value === null ? 0 : (record.expiresAt ?? 0);
+    const before = this.expiries.size === 0 ? undefined : this.expiries.get(slot);
+    const after = record.value === null ? undefined : record.expiresAt;
     if (before !== after) {
-      if (before !== 0) this.byExpiry.delete([before, key]);
-      if (after !== 0) this.byExpiry.set([after, flatten(key)], undefined);
-      this.expiries[slot] = after;
+      if (before !== undefined) this.byExpiry.delete([before, key]);
+      if (after === undefined) {
+        this.expiries.delete(slot);
+      } else {
+        this.byExpiry.set([after, flatten(key)], undefined);
+        this.expiries.set(slot, after);
+      }
     }
     if (this.arena.shouldCompact()) this.compact();
   }
@@ -120,9 +126,11 @@ export class MemoryAdapter implements StorageAdapter {
     if (slot === undefined) return false;
     this.slots.delete(key);
     this.order.delete(key);
-    const expiresAt = this.expiries[slot] as number;
-    if (expiresAt !== 0) this.byExpiry.delete([expiresAt, key]);
-    this.expiries[slot] = 0;
+    const expiresAt = this.expiries.get(slot);
+    if (expiresAt !== undefined) {
+      this.byExpiry.delete([expiresAt, key]);
+      this.expiries.delete(slot);
+    }
     this.releaseValue(slot);
     this.lengths[slot] = TOMBSTONE;
     this.freeSlots.push(slot);
@@ -139,8 +147,8 @@ export class MemoryAdapter implements StorageAdapter {
     this.lengths = new Uint32Array(INITIAL_CAPACITY);
     this.hlcs = new Float64Array(INITIAL_CAPACITY);
     this.writers = new Uint32Array(INITIAL_CAPACITY);
-    this.expiries = new Float64Array(INITIAL_CAPACITY);
-    this.order = new BTree<string, undefined>(undefined, compareKeys);
+    this.expiries.clear();
+    this.order = new BTree<string, undefined>(undefined, compareKeys, ORDER_NODE_SIZE);
     this.byExpiry = new BTree<ExpiryEntry, undefined>(undefined, compareExpiry);
   }
 
@@ -226,16 +234,16 @@ export class MemoryAdapter implements StorageAdapter {
     const value = this.valueAt(slot);
     const hlc = this.hlcs[slot] as number;
     const nodeId = this.nodeIds[this.writers[slot] as number] as string;
-    const expiresAt = this.expiries[slot] as number;
-    return expiresAt === 0 ? { value, hlc, nodeId } : { value, hlc, nodeId, expiresAt };
+    const expiresAt = this.expiries.size === 0 ? undefined : this.expiries.get(slot);
+    return expiresAt === undefined ? { value, hlc, nodeId } : { value, hlc, nodeId, expiresAt };
   }
 
   private headAt(slot: number): RecordHead {
     const hlc = this.hlcs[slot] as number;
     const nodeId = this.nodeIds[this.writers[slot] as number] as string;
     const tombstone = this.lengths[slot] === TOMBSTONE;
-    const expiresAt = this.expiries[slot] as number;
-    return expiresAt === 0 ? { hlc, nodeId, tombstone } : { hlc, nodeId, tombstone, expiresAt };
+    const expiresAt = this.expiries.size === 0 ? undefined : this.expiries.get(slot);
+    return expiresAt === undefined ? { hlc, nodeId, tombstone } : { hlc, nodeId, tombstone, expiresAt };
   }
 
   private valueAt(slot: number): string | null {
@@ -295,7 +303,6 @@ export class MemoryAdapter implements StorageAdapter {
     this.lengths = resized(this.lengths, new Uint32Array(capacity));
     this.hlcs = resized(this.hlcs, new Float64Array(capacity));
     this.writers = resized(this.writers, new Uint32Array(capacity));
-    this.expiries = resized(this.expiries, new Float64Array(capacity));
   }
 
   private intern(nodeId: string): number {
