@@ -88,6 +88,8 @@ export interface StorageOpen {
   readonly digests: 'saved' | 'rebuilt';
   readonly dataDir?: string;
   readonly durability?: string;
+  /** Records rewritten from a file of the previous storage format when it was opened. */
+  readonly migratedRecords?: number;
 }
 
 export interface NodeStatus {
@@ -96,9 +98,11 @@ export interface NodeStatus {
   readonly port: number;
   readonly maxKeyLength: number;
   readonly maxValueLength: number;
-  /** Keys holding a value. */
+  /** Keys holding a value now (an expired key not counted, swept or not). */
   readonly availableRecords: number;
   readonly tombstones: number;
+  /** Records that carry an expiry, and values expired since the node started (each turned into a tombstone). */
+  readonly expiry: { readonly expiring: number; readonly expired: number; readonly maxTtlMs: number };
   readonly nodeId: string;
   readonly incarnation: number;
   readonly advertiseUrl: string;

@@ -13,6 +13,10 @@ export interface NodeConfig {
   readonly nodeId: string | undefined;
   readonly maxKeyLength: number;
   readonly maxValueLength: number;
+  /** ms, the longest expiry a write may ask for (`ttl`). */
+  readonly maxTtlMs: number;
+  /** Operations one POST /batch may hold. */
+  readonly batchMaxOps: number;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly storage: 'memory' | 'lmdb';
@@ -78,6 +82,8 @@ export const DEFAULTS = {
   BIND_ADDRESS: '0.0.0.0',
   MAX_KEY_LENGTH: 64, // code points, inclusive
   MAX_VALUE_LENGTH: 256, // code points, inclusive
+  MAX_TTL_MS: 2592000000, // ms, the longest ttl a write may ask for (30 days)
+  BATCH_MAX_OPS: 1000, // operations in one POST /batch; more gets 413
   LOG_LEVEL: 'info' as LogLevel,
   LOG_FORMAT: 'json' as LogFormat, // json: a JSON object a line; pretty: readable lines for a terminal
   STORAGE: 'memory' as 'memory' | 'lmdb', // memory: gone at exit; lmdb: on disk in DATA_DIR
@@ -148,6 +154,8 @@ export function loadConfig(env: Env): NodeConfig {
     nodeId: nodeIdRaw,
     maxKeyLength: readInt('MAX_KEY_LENGTH', 1, 1_000_000),
     maxValueLength: readInt('MAX_VALUE_LENGTH', 0, 100_000_000),
+    maxTtlMs: readInt('MAX_TTL_MS', 1, 3_153_600_000_000),
+    batchMaxOps: readInt('BATCH_MAX_OPS', 1, 100_000),
     logLevel,
     logFormat: read.oneOf('LOG_FORMAT', LOG_FORMATS, DEFAULTS.LOG_FORMAT),
     storage,

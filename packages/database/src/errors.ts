@@ -14,6 +14,8 @@ export const ERROR_CATALOGUE = {
     status: 400,
     message: 'The write concern cannot be read: w takes a whole number of nodes, "all" or "majority", wtimeout milliseconds.',
   },
+  INVALID_TTL: { status: 400, message: 'The ttl must be a duration from 1 ms to MAX_TTL_MS: whole milliseconds (5000) or a number with a unit ms, s, m, h or d (30s, 5m, 1.5h).' },
+  INVALID_LIMIT: { status: 400, message: 'The limit must be a whole number from 1 to 1000.' },
   MALFORMED_BODY: { status: 400, message: 'The request body is not the JSON this route takes.' },
   BAD_REQUEST: { status: 400, message: 'The request cannot be read as HTTP/1.1.' },
   UNAUTHORIZED: {

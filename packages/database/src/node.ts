@@ -18,6 +18,7 @@ import { MeshService } from './mesh/service';
 import { type StorageAdapter, type StorageFault, StorageFaultError } from './storage/adapter';
 import { LmdbAdapter } from './storage/lmdb';
 import { MemoryAdapter } from './storage/memory';
+import { ExpirySweep } from './store/expiry-sweep';
 import { Store } from './store/store';
 import { TombstonePurge } from './store/tombstone-purge';
 import { packageVersion } from './package-version';
@@ -51,6 +52,7 @@ export class DatabaseNode {
   private readonly adapter: StorageAdapter;
   private readonly clock: HybridClock;
   private readonly purge: TombstonePurge;
+  private readonly sweep: ExpirySweep;
   private address: AddressInfo | undefined;
   private persistTimer: Timer | undefined;
   /** The storage fault last logged (see persistOrRecover). */
@@ -95,6 +97,7 @@ export class DatabaseNode {
       ms: Math.round((performance.now() - opening) * 10) / 10,
       digests: this.store.digestsAtStart,
       ...(config.storage === 'lmdb' ? { dataDir: config.dataDir, durability: config.durability } : {}),
+      ...(this.adapter instanceof LmdbAdapter && this.adapter.migrated !== undefined ? { migratedRecords: this.adapter.migrated } : {}),
     };
     this.server = new HttpServer(this.router, {
       ...config,
@@ -126,7 +129,8 @@ export class DatabaseNode {
     this.mesh.restoreLastContact(this.savedNumber(META.lastContact));
     this.mesh.purgeGuard.restore(this.adapter.getMeta(META.purgeHolders));
     this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, scheduler, deps.logger, () => this.mesh.purgeHorizonMs);
-    const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength };
+    this.sweep = new ExpirySweep(this.store, scheduler);
+    const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength, maxTtlMs: config.maxTtlMs };
     registerKvRoutes(this.router, {
       store: this.store,
       limits,
@@ -179,6 +183,7 @@ export class DatabaseNode {
     this.address = await this.server.listen(this.config.port, this.config.bindAddress);
     this.mesh.start();
     this.purge.start();
+    this.sweep.start();
     if (this.config.storage === 'lmdb') {
       this.persistTimer = this.scheduler.every(PERSIST_INTERVAL_MS, () => this.persistOrRecover());
     }
@@ -211,6 +216,7 @@ export class DatabaseNode {
     await this.server.shutdown(this.config.shutdownTimeoutMs, this.config.shutdownDrainMs);
     await this.mesh.stop();
     this.purge.stop();
+    this.sweep.stop();
     this.persistTimer?.cancel();
     if (this.config.storage === 'lmdb') {
       this.persistState();

@@ -82,6 +82,7 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
       maxValueLength: limits.maxValueLength,
       availableRecords: store.liveCount,
       tombstones: store.tombstoneCount,
+      expiry: { expiring: store.expiringCount, expired: store.expiredCount, maxTtlMs: limits.maxTtlMs },
       nodeId: identity.nodeId,
       incarnation: identity.incarnation(),
       advertiseUrl: identity.advertiseUrl(),

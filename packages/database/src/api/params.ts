@@ -13,6 +13,36 @@ import type { WriteConcern } from '../mesh/write-concern';
 export interface Limits {
   readonly maxKeyLength: number; // code points, inclusive
   readonly maxValueLength: number; // code points, inclusive
+  readonly maxTtlMs: number; // ms, the longest ttl a write may ask for
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * `ttl` of a write: undefined when absent; else ms, 1 to MAX_TTL_MS. Whole milliseconds,
+ * or a number (decimals allowed) with a unit; a fraction of a millisecond is rounded.
+ */
+export function readTtl(query: QueryParams, limits: Limits): number | undefined | ApiError {
+  const text = query.get('ttl');
+  if (text === undefined) return undefined;
+  const match = /^(\d{1,15}(?:\.\d{1,9})?)(ms|s|m|h|d)?$/.exec(text);
+  const ms = match === null || (match[2] === undefined && match[1]?.includes('.')) ? NaN : Math.round(Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] as number));
+  if (!(ms >= 1 && ms <= limits.maxTtlMs)) {
+    return new ApiError('INVALID_TTL', `ttl must be a duration from 1 ms to ${limits.maxTtlMs} ms (MAX_TTL_MS): whole milliseconds (5000) or a number with a unit ms, s, m, h or d (30s, 5m, 1.5h); got "${text.slice(0, 40)}".`, { maxTtlMs: limits.maxTtlMs });
+  }
+  return ms;
+}
+
+export const MAX_SCAN_LIMIT = 1000;
+export const DEFAULT_SCAN_LIMIT = 100;
+
+/** `limit` of a scan: 1 to 1000, 100 when absent. */
+export function readLimit(query: QueryParams): number | ApiError {
+  const text = query.get('limit');
+  if (text === undefined) return DEFAULT_SCAN_LIMIT;
+  const limit = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
+  if (!(limit >= 1 && limit <= MAX_SCAN_LIMIT)) return new ApiError('INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_SCAN_LIMIT} (got "${text.slice(0, 40)}").`);
+  return limit;
 }
 
 

@@ -75,6 +75,8 @@ describe('config', () => {
       nodeId: 'node_A-1.x',
       maxKeyLength: 10,
       maxValueLength: 0,
+      maxTtlMs: 2_592_000_000,
+      batchMaxOps: 1000,
       logLevel: 'debug',
       logFormat: 'pretty',
       storage: 'lmdb',

@@ -3,7 +3,7 @@ import { readKey, readValue, readWriteConcern } from '../../../src/api/params';
 import { ApiError } from '../../../src/errors';
 
 const defaults = { w: 1 as const, timeoutMs: 1000 };
-const limits = { maxKeyLength: 4, maxValueLength: 3 };
+const limits = { maxKeyLength: 4, maxValueLength: 3, maxTtlMs: 2_592_000_000 };
 const query = (params: Record<string, string>): ReadonlyMap<string, string> => new Map(Object.entries(params));
 
 describe('query parameter readers', () => {
