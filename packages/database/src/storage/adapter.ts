@@ -1,3 +1,4 @@
+import { compareKeys } from '../record/key-order';
 import type { RecordHead, StoredRecord } from '../record/record';
 
 /**
@@ -80,6 +81,11 @@ export const SUMMARY_META = 'summary';
 export interface Expiring {
   readonly key: string;
   readonly expiresAt: number;
+}
+
+/** The order of an expiry index: when, then the key (as LMDB's index bytes sort). */
+export function compareExpiring(a: Expiring, b: Expiring): number {
+  return a.expiresAt !== b.expiresAt ? a.expiresAt - b.expiresAt : compareKeys(a.key, b.key);
 }
 
 /** A durable adapter that cannot commit. */

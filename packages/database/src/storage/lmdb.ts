@@ -22,7 +22,7 @@ import {
 } from '../record/codec';
 import { compareKeys } from '../record/key-order';
 import { headOf, type RecordHead, type StoredRecord } from '../record/record';
-import { type Expiring, FORMAT_META, type StorageAdapter, type StorageFault, StorageFaultError } from './adapter';
+import { compareExpiring, type Expiring, FORMAT_META, type StorageAdapter, type StorageFault, StorageFaultError } from './adapter';
 import type { FileCheck } from './lmdb-check';
 
 /** Committed rows read at once by a scan (see snapshot). */
@@ -575,11 +575,6 @@ function migrateFirstFormat(root: RootDatabase, records: Database<Row, Buffer>, 
     meta.putSync(FORMAT_META, STORAGE_FORMAT);
   });
   return moved;
-}
-
-/** Expiry order: when, then the key (as the index's bytes sort). */
-function compareExpiring(a: Expiring, b: Expiring): number {
-  return a.expiresAt !== b.expiresAt ? a.expiresAt - b.expiresAt : compareKeys(a.key, b.key);
 }
 
 function messageOf(error: unknown): string {

@@ -1,7 +1,7 @@
 import BTree from 'sorted-btree';
 import { compareKeys } from '../record/key-order';
 import type { RecordHead, StoredRecord } from '../record/record';
-import type { Expiring, StorageAdapter } from './adapter';
+import { compareExpiring, type Expiring, type StorageAdapter } from './adapter';
 import { ValueArena } from './value-arena';
 
 const INITIAL_CAPACITY = 1024;
@@ -13,13 +13,6 @@ const ON_HEAP = 0xfffffffe;
 const INDEX_CHUNK = 256;
 /** Keys per node of the ordered index: 64 costs about 10 bytes a key (32: 14). */
 const ORDER_NODE_SIZE = 64;
-
-/** An entry of the expiry index: when, and which key. */
-type ExpiryEntry = readonly [expiresAt: number, key: string];
-
-function compareExpiry(a: ExpiryEntry, b: ExpiryEntry): number {
-  return a[0] !== b[0] ? a[0] - b[0] : compareKeys(a[1], b[1]);
-}
 
 /**
  * Keeps everything in memory, gone when the process ends. Laid out for size, because a
@@ -59,7 +52,7 @@ export class MemoryAdapter implements StorageAdapter {
   /** Slot to expiry, for the records that expire only: most do not, and 8 bytes each would be 8 MB per million. */
   private readonly expiries = new Map<number, number>();
   private order = new BTree<string, undefined>(undefined, compareKeys, ORDER_NODE_SIZE);
-  private byExpiry = new BTree<ExpiryEntry, undefined>(undefined, compareExpiry);
+  private byExpiry = new BTree<Expiring, undefined>(undefined, compareExpiring);
   private readonly heapValues = new Map<number, string>();
   private readonly freeSlots: number[] = [];
   private readonly nodeIds: string[] = [];
@@ -110,11 +103,11 @@ export class MemoryAdapter implements StorageAdapter {
     const before = this.expiries.size === 0 ? undefined : this.expiries.get(slot);
     const after = record.value === null ? undefined : record.expiresAt;
     if (before !== after) {
-      if (before !== undefined) this.byExpiry.delete([before, key]);
+      if (before !== undefined) this.byExpiry.delete({ expiresAt: before, key });
       if (after === undefined) {
         this.expiries.delete(slot);
       } else {
-        this.byExpiry.set([after, flatten(key)], undefined);
+        this.byExpiry.set({ expiresAt: after, key: flatten(key) }, undefined);
         this.expiries.set(slot, after);
       }
     }
@@ -128,7 +121,7 @@ export class MemoryAdapter implements StorageAdapter {
     this.order.delete(key);
     const expiresAt = this.expiries.get(slot);
     if (expiresAt !== undefined) {
-      this.byExpiry.delete([expiresAt, key]);
+      this.byExpiry.delete({ expiresAt, key });
       this.expiries.delete(slot);
     }
     this.releaseValue(slot);
@@ -149,7 +142,7 @@ export class MemoryAdapter implements StorageAdapter {
     this.writers = new Uint32Array(INITIAL_CAPACITY);
     this.expiries.clear();
     this.order = new BTree<string, undefined>(undefined, compareKeys, ORDER_NODE_SIZE);
-    this.byExpiry = new BTree<ExpiryEntry, undefined>(undefined, compareExpiry);
+    this.byExpiry = new BTree<Expiring, undefined>(undefined, compareExpiring);
   }
 
   /**
@@ -182,20 +175,21 @@ export class MemoryAdapter implements StorageAdapter {
   }
 
   *expiring(until: number): IterableIterator<Expiring> {
-    let start: ExpiryEntry | undefined;
+    let start: Expiring | undefined;
     for (;;) {
-      const chunk: ExpiryEntry[] = [];
+      const chunk: Expiring[] = [];
       for (const entry of this.byExpiry.keys(start)) {
-        if (entry[0] > until) break;
-        if (start !== undefined && chunk.length === 0 && compareExpiry(entry, start) === 0) continue;
+        if (entry.expiresAt > until) break;
+        if (start !== undefined && chunk.length === 0 && compareExpiring(entry, start) === 0) continue;
         chunk.push(entry);
         if (chunk.length === INDEX_CHUNK) break;
       }
-      for (const [expiresAt, key] of chunk) yield { key, expiresAt };
+      yield* chunk;
       if (chunk.length < INDEX_CHUNK) return;
       start = chunk[chunk.length - 1];
     }
   }
+
 
   *entries(): IterableIterator<[string, StoredRecord]> {
     for (const [key, slot] of this.slots) yield [key, this.recordAt(slot)];

@@ -168,15 +168,25 @@ export class Store {
     return this.now() + this.correction();
   }
 
+  /**
+   * Up to `max` values whose expiry is at or before `now`, by key, each once (an adapter
+   * may list a key twice, or a stale entry of a record changed since: it is checked here).
+   */
+  private dueHeads(now: number, max: number): Map<string, RecordHead> {
+    const due = new Map<string, RecordHead>();
+    for (const { key, expiresAt } of this.adapter.expiring(now)) {
+      const head = this.adapter.head(key);
+      if (head === undefined || head.tombstone || head.expiresAt !== expiresAt) continue;
+      due.set(key, head);
+      if (due.size >= max) break;
+    }
+    return due;
+  }
+
   /** Values whose expiry has passed and that the sweep has not turned into tombstones yet. */
   private dueCount(): number {
     if (this.adapter.expiringCount === 0) return 0;
-    const due = new Set<string>();
-    for (const { key, expiresAt } of this.adapter.expiring(this.expiryNow())) {
-      const head = this.adapter.head(key);
-      if (head !== undefined && !head.tombstone && head.expiresAt === expiresAt) due.add(key);
-    }
-    return due.size;
+    return this.dueHeads(this.expiryNow(), Infinity).size;
   }
 
   get tombstoneCount(): number {
@@ -281,14 +291,7 @@ export class Store {
     if (this.adapter.expiringCount === 0 || this.adapter.fault !== undefined) return 0;
     const now = this.expiryNow();
     // Collected first, written after: the adapter's index must not change under its iterator.
-    const due = new Map<string, RecordHead>();
-    for (const { key, expiresAt } of this.adapter.expiring(now)) {
-      const head = this.adapter.head(key);
-      // A stale index entry (the record changed since) is left to the adapter.
-      if (head === undefined || head.tombstone || head.expiresAt !== expiresAt) continue;
-      due.set(key, head);
-      if (due.size >= max) break;
-    }
+    const due = this.dueHeads(now, max);
     for (const [key, head] of due) this.write(key, expiredForm(head), head, 'expired');
     this.expired += due.size;
     return due.size;
