@@ -22,6 +22,10 @@ export const ERROR_CATALOGUE = {
     status: 401,
     message: 'Mesh routes take only requests signed with the mesh secret (MeshKV-HMAC-SHA256, fresh, used once, for this path and body): only nodes of the mesh send them.',
   },
+  STALE_SIGNATURE: {
+    status: 401,
+    message: 'The request is signed with the mesh secret, but at a time more than 120 s from this node\'s clock: the clocks of the two nodes differ too much (check NTP on both).',
+  },
   MISSING_RECORD: { status: 404, message: 'No record has this key.' },
   NOT_FOUND: { status: 404, message: 'No route has this path.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not take this method.' },

@@ -27,20 +27,24 @@ export class MeshAuth {
     return this.secret !== undefined;
   }
 
-  /** True when the request is signed with the secret, fresh and not a replay, or no secret is set. */
-  allows(req: IncomingMessage): boolean {
-    if (this.secret === undefined) return true;
+  /**
+   * Why the request may not pass, or undefined when it is signed with the secret, fresh and
+   * not a replay (or no secret is set). A request signed with the secret but at a time
+   * outside the window is STALE_SIGNATURE, so that a node whose clock is far off is told
+   * so rather than that its secret is wrong.
+   */
+  refusal(req: IncomingMessage): 'UNAUTHORIZED' | 'STALE_SIGNATURE' | undefined {
+    if (this.secret === undefined) return undefined;
     const parsed = parseMeshSignature(req.headers.authorization);
-    if (parsed === undefined) return false;
+    if (parsed === undefined || !signatureMatches(this.secret, req.method ?? 'GET', req.url ?? '/', parsed)) return 'UNAUTHORIZED';
     const now = this.now();
-    if (Math.abs(now - parsed.time) > REPLAY_WINDOW_MS) return false;
-    if (!signatureMatches(this.secret, req.method ?? 'GET', req.url ?? '/', parsed)) return false;
+    if (Math.abs(now - parsed.time) > REPLAY_WINDOW_MS) return 'STALE_SIGNATURE';
     this.forgetOld(now);
-    if (this.nonces.has(parsed.nonce)) return false;
+    if (this.nonces.has(parsed.nonce)) return 'UNAUTHORIZED';
     this.nonces.set(parsed.nonce, parsed.time);
     if (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.keys().next().value as string);
     this.announced.set(req, parsed.bodyDigest);
-    return true;
+    return undefined;
   }
 
   /** A signed request's body, once read: 401 when it is not the body that was signed. */
@@ -50,7 +54,10 @@ export class MeshAuth {
   }
 
   /** The hook of every mesh route: 401 UNAUTHORIZED unless signed with the secret. */
-  readonly hook: Hook = (ctx) => (this.allows(ctx.req) ? undefined : ApiError.of('UNAUTHORIZED'));
+  readonly hook: Hook = (ctx) => {
+    const refusal = this.refusal(ctx.req);
+    return refusal === undefined ? undefined : ApiError.of(refusal);
+  };
 
   private forgetOld(now: number): void {
     for (const [nonce, time] of this.nonces) {

@@ -309,6 +309,7 @@ export class Pinger {
 
 /** Why a seed's ping failed, in a user's words. */
 export function seedProblem(error: unknown): string {
+  if (error instanceof PeerRequestError && error.status === 401 && error.message.includes('STALE_SIGNATURE')) return 'refused: its clock and this node\'s differ by more than 120 s (401 STALE_SIGNATURE; check NTP on both)';
   if (error instanceof PeerRequestError && error.status === 401) return 'refused: it does not take this node\'s MESH_SECRET (401; the secret differs, or it has one and this node none)';
   if (error instanceof PeerRequestError && error.answered) return `not a MeshKV node: ${error.message.replace(/^\S+: /, '')}`.slice(0, 300);
   if (error instanceof ApiError) return 'not a MeshKV node: its answer is not a MeshKV ping';

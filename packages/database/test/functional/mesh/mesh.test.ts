@@ -156,13 +156,17 @@ describe('mesh (in-process nodes on real sockets)', function () {
       { authorization: 'open sesame' },
       sign(body, { secret: 'wrong' }),
       sign(body, { path: '/_mesh/pull' }),
-      sign(body, { time: Date.now() - 10 * 60_000 }),
       sign('{"records":[],"clear":null}'),
     ];
     for (const headers of refused) {
       const reply = await post(a.url, '/_mesh/replicate', body, headers);
       expect(reply.status).to.equal(401);
       expect(reply.json()).to.include({ error: 'UNAUTHORIZED' });
+    }
+    for (const time of [Date.now() - 10 * 60_000, Date.now() + 121_000]) {
+      const stale = await post(a.url, '/_mesh/replicate', body, sign(body, { time }));
+      expect(stale.status, 'signed with the secret, at a time too far from the node\'s').to.equal(401);
+      expect(stale.json()).to.include({ error: 'STALE_SIGNATURE' });
     }
     expect((await a.get('/ping?nodes=x:1')).status).to.equal(401);
     expect(a.node.store.has('evil')).to.equal(false);
