@@ -209,6 +209,12 @@ export function loadConfig(env: Env): NodeConfig {
       `REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must be at least HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`,
     );
   }
+  // One record of the longest key and value must fit in a replicate body: a code point is
+  // at most 2 UTF-16 units, each at most 6 bytes of JSON (see wireBytesAtMost).
+  const recordBytes = 12 * (config.maxKeyLength + config.maxValueLength) + 512;
+  if (mesh.maxBodyBytes < recordBytes) {
+    problems.push(`MESH_MAX_BODY_BYTES (${mesh.maxBodyBytes}) must be at least ${recordBytes} with MAX_KEY_LENGTH ${config.maxKeyLength} and MAX_VALUE_LENGTH ${config.maxValueLength}: one record of the longest key and value must fit in a replication request`);
+  }
   if (config.storage === 'lmdb' && config.maxKeyLength > LMDB_MAX_KEY_LENGTH) {
     problems.push(`MAX_KEY_LENGTH must be at most ${LMDB_MAX_KEY_LENGTH} with STORAGE=lmdb (LMDB's key size limit; got ${config.maxKeyLength})`);
   }

@@ -10,6 +10,7 @@ export const ERROR_CATALOGUE = {
   MISSING_VALUE_PARAM: { status: 400, message: 'The query has no value: add v=<value> (v= for an empty value).' },
   MAXIMUM_VALUE_LENGTH_REACHED: { status: 400, message: 'The value is longer than the maximum value length.' },
   MALFORMED_QUERY: { status: 400, message: 'The query string cannot be read.' },
+  MALFORMED_PATH: { status: 400, message: 'The path has a malformed percent escape: write a literal % as %25 and encode text as UTF-8.' },
   INVALID_WRITE_CONCERN: {
     status: 400,
     message: 'The write concern cannot be read: w takes a whole number of nodes, "all" or "majority", wtimeout milliseconds.',
@@ -17,6 +18,7 @@ export const ERROR_CATALOGUE = {
   INVALID_TTL: { status: 400, message: 'The ttl must be a duration from 1 ms to MAX_TTL_MS: whole milliseconds (5000) or a number with a unit ms, s, m, h or d (30s, 5m, 1.5h).' },
   INVALID_LIMIT: { status: 400, message: 'The limit must be a whole number from 1 to 1000.' },
   MALFORMED_BODY: { status: 400, message: 'The request body is not the JSON this route takes.' },
+  INVALID_UTF8: { status: 400, message: 'The request body is not valid UTF-8 text: send the value encoded as UTF-8.' },
   BAD_REQUEST: { status: 400, message: 'The request cannot be read as HTTP/1.1.' },
   UNAUTHORIZED: {
     status: 401,
@@ -76,11 +78,12 @@ export class ApiError extends Error {
   readonly details: Readonly<Record<string, unknown>> | undefined;
   private text: string | undefined;
 
-  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+  /** `status`: another status than the catalogue's, where a route must (a body too long is 413, a query value too long 400). */
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>, status?: number) {
     super(message ?? ERROR_CATALOGUE[code].message);
     this.name = 'ApiError';
     this.code = code;
-    this.status = ERROR_CATALOGUE[code].status;
+    this.status = status ?? ERROR_CATALOGUE[code].status;
     this.details = details;
   }
 

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { registerAdminRoutes } from './api/admin-routes';
+import { registerBatchRoute } from './api/batch-route';
 import { registerKvRoutes } from './api/kv-routes';
+import { registerRestRoutes } from './api/rest-routes';
+import { storageFaultError } from './api/params';
 import { ApiError } from './errors';
 import { HybridClock, type Now } from './clock/hlc';
 import { realScheduler, type Scheduler, type Timer } from './clock/scheduler';
@@ -131,7 +134,7 @@ export class DatabaseNode {
     this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, scheduler, deps.logger, () => this.mesh.purgeHorizonMs);
     this.sweep = new ExpirySweep(this.store, scheduler);
     const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength, maxTtlMs: config.maxTtlMs };
-    registerKvRoutes(this.router, {
+    const kv = {
       store: this.store,
       limits,
       replication: this.mesh,
@@ -146,7 +149,10 @@ export class DatabaseNode {
           return fault === undefined ? undefined : storageFaultError(fault);
         },
       ],
-    });
+    };
+    registerKvRoutes(this.router, kv);
+    registerRestRoutes(this.router, kv);
+    registerBatchRoute(this.router, { ...kv, batchMaxOps: config.batchMaxOps, maxBatchBytes: config.mesh.maxBodyBytes });
     registerMeshRoutes(this.router, {
       service: new MeshService(this.mesh, this.store),
       auth: new MeshAuth(config.mesh.secret),
@@ -255,10 +261,6 @@ export class DatabaseNode {
 }
 
 /** 507: the change was not stored here (the disk is full or fails); reads go on. */
-function storageFaultError(fault: StorageFault): ApiError {
-  return new ApiError('INSUFFICIENT_STORAGE', undefined, { storageFault: fault.kind });
-}
-
 /** A node built from `config`; may throw StorageOpenError (a data folder it cannot use). */
 export function createNode(config: NodeConfig, deps: NodeDependencies): DatabaseNode {
   return new DatabaseNode(config, deps);

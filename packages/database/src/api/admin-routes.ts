@@ -60,7 +60,7 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
     const routes = router
       .list()
       .filter((route) => isPublic(route.path))
-      .map((route) => ({ path: route.path, methods: route.allow }));
+      .map((route) => ({ path: route.pattern, methods: route.allow }));
     const index: NodeIndex = { service: 'meshkv', version: identity.version, nodeId: identity.nodeId, docs: 'docs/api.md', routes };
     sendJson(ctx.res, 200, JSON.stringify(index));
   });

@@ -5,12 +5,14 @@ import type { WriteConcern } from '../mesh/write-concern';
 import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
 import type { Store } from '../store/store';
-import { firstError, type Limits, readKey, readValue, readWriteConcern } from './params';
+import { etag, firstError, type Limits, readFlag, readKey, readLimit, readTtl, readValue, readWriteConcern, versionTag } from './params';
 
 /** Where local writes go after they are applied (the mesh; nothing on a lone node). */
 export interface ReplicationTarget {
   /** Undefined when the client can be answered at once; else settles when `w` is met. */
   replicateWrite(key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined;
+  /** Several writes, waited for as one (a batch). */
+  replicateWrites(writes: readonly (readonly [string, StoredRecord])[], concern: WriteConcern): Promise<void> | undefined;
   replicateClear(watermark: Version, concern: WriteConcern): Promise<void> | undefined;
 }
 
@@ -28,23 +30,28 @@ export interface KvRouteDeps {
 
 /** Methods of the routes that change data: HEAD must stay safe, so it is not one of them. */
 const WRITE_METHODS = ['GET'] as const;
-const MISSING_RECORD = ApiError.of('MISSING_RECORD');
+export const MISSING_RECORD = ApiError.of('MISSING_RECORD');
+const TTL_REQUIRED = new ApiError('INVALID_TTL', 'The query has no ttl: add ttl=<duration> (5000, 30s, 5m).');
 
 /**
- * The nkvd-compatible key/value routes. A client's mistake is answered as
- * `{"error":CODE,"message":…}` with its status, returned by the parameter readers rather
- * than thrown: these are the hot routes.
+ * The nkvd-compatible key/value routes, and the query routes of KV v2 (expiry, meta,
+ * scan). A client's mistake is answered as `{"error":CODE,"message":…}` with its status,
+ * returned by the parameter readers rather than thrown: these are the hot routes. Every
+ * answer about one record carries its ETag; nkvd bodies are as they were.
  */
-export function registerKvRoutes(router: Router, { store, limits, replication, writeDefaults, sendTimeoutMs, writeHooks = [] }: KvRouteDeps): void {
+export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
+  const { store, limits, replication, writeDefaults, sendTimeoutMs, writeHooks = [] } = deps;
   const WRITES = { methods: WRITE_METHODS, hooks: writeHooks };
   router.register(
     '/set',
     (ctx) => {
       const key = readKey(ctx.query, limits);
       const value = readValue(ctx.query, limits);
+      const ttl = readTtl(ctx.query, limits);
       const concern = readWriteConcern(ctx.query, writeDefaults);
-      if (key instanceof ApiError || value instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, value, concern));
-      return answer(ctx, replication.replicateWrite(key, store.set(key, value), concern), store.durable());
+      if (key instanceof ApiError || value instanceof ApiError || ttl instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, value, ttl, concern));
+      const record = store.set(key, value, ttl === undefined ? undefined : store.expiryNow() + ttl);
+      return answerWrite(ctx.res, replication.replicateWrite(key, record, concern), store.durable(), record);
     },
     WRITES,
   );
@@ -54,14 +61,15 @@ export function registerKvRoutes(router: Router, { store, limits, replication, w
     if (key instanceof ApiError) return sendError(ctx.res, key);
     const json = store.getJson(key);
     if (json === undefined) return sendError(ctx.res, MISSING_RECORD);
-    sendJson(ctx.res, 200, json);
+    sendJson(ctx.res, 200, json, ['ETag', etag(store.head(key) as Version)]);
   });
 
   router.register('/is', (ctx) => {
     const key = readKey(ctx.query, limits);
     if (key instanceof ApiError) return sendError(ctx.res, key);
-    if (!store.has(key)) return sendError(ctx.res, MISSING_RECORD);
-    sendJson(ctx.res, 200, SUCCESS_BODY);
+    const head = store.liveHead(key);
+    if (head === undefined) return sendError(ctx.res, MISSING_RECORD);
+    sendJson(ctx.res, 200, SUCCESS_BODY, ['ETag', etag(head)]);
   });
 
   router.register(
@@ -72,7 +80,7 @@ export function registerKvRoutes(router: Router, { store, limits, replication, w
       if (key instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, concern));
       const tombstone = store.remove(key);
       if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
-      return answer(ctx, replication.replicateWrite(key, tombstone, concern), store.durable());
+      return answerWrite(ctx.res, replication.replicateWrite(key, tombstone, concern), store.durable(), tombstone);
     },
     WRITES,
   );
@@ -82,30 +90,104 @@ export function registerKvRoutes(router: Router, { store, limits, replication, w
     (ctx) => {
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (concern instanceof ApiError) return sendError(ctx.res, concern);
-      return answer(ctx, replication.replicateClear(store.clear(), concern), store.durable());
+      return answerWrite(ctx.res, replication.replicateClear(store.clear(), concern), store.durable());
     },
     WRITES,
   );
 
-  router.register('/getKeys', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([k]) => JSON.stringify(k)), sendTimeoutMs));
-  router.register('/getValues', (ctx) => streamJsonArray(ctx.res, render(store.liveEntries(), ([, v]) => JSON.stringify(v)), sendTimeoutMs));
-  router.register('/getAll', (ctx) =>
-    streamJsonArray(
-      ctx.res,
-      render(store.liveEntries(), ([k, v]) => `{"k":${JSON.stringify(k)},"v":${JSON.stringify(v)}}`),
-      sendTimeoutMs,
-    ),
-  );
+  const listing = (encode: (entry: [string, string]) => string) => (ctx: RequestContext) => {
+    const prefix = ctx.query.get('prefix');
+    return streamJsonArray(ctx.res, render(store.liveEntries(prefix), encode), sendTimeoutMs);
+  };
+  router.register('/getKeys', listing(([k]) => JSON.stringify(k)));
+  router.register('/getValues', listing(([, v]) => JSON.stringify(v)));
+  router.register('/getAll', listing(([k, v]) => `{"k":${JSON.stringify(k)},"v":${JSON.stringify(v)}}`));
+
+  registerExpiryRoutes(router, deps, WRITES);
+
+  router.register('/meta', (ctx) => {
+    const key = readKey(ctx.query, limits);
+    const withValue = readFlag(ctx.query, 'v', false);
+    if (key instanceof ApiError || withValue instanceof ApiError) return sendError(ctx.res, firstError(key, withValue));
+    const record = store.liveRecord(key);
+    if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
+    const value = record.value as string;
+    const meta: Record<string, unknown> = { k: key, version: versionTag(record), ttlMs: ttlOf(record, store.expiryNow()), size: Buffer.byteLength(value) };
+    if (withValue) meta.v = value;
+    sendJson(ctx.res, 200, JSON.stringify(meta), ['ETag', etag(record)]);
+  });
+
+  router.register('/scan', (ctx) => {
+    const limit = readLimit(ctx.query);
+    const values = readFlag(ctx.query, 'values', true);
+    if (limit instanceof ApiError || values instanceof ApiError) return sendError(ctx.res, firstError(limit, values));
+    const after = ctx.query.get('after');
+    const page = store.scan({ prefix: ctx.query.get('prefix') ?? '', limit, ...(after === undefined ? {} : { after }) });
+    const items = page.items.map(([k, record]) => (values ? `{"k":${JSON.stringify(k)},"v":${JSON.stringify(record.value)}}` : JSON.stringify(k)));
+    const last = page.items.at(-1);
+    const next = page.more && last !== undefined ? JSON.stringify(last[0]) : 'null';
+    sendJson(ctx.res, 200, `{"items":[${items.join(',')}],"next":${next}}`);
+  });
 }
 
-/** Answers a write once the peers `w` asks for and the disk (DURABILITY=sync) have it. */
-function answer(ctx: RequestContext, acks: Promise<void> | undefined, disk: Promise<void> | undefined): Promise<void> | undefined {
+/** /expire, /persist and /ttl. */
+function registerExpiryRoutes(router: Router, { store, limits, replication, writeDefaults }: KvRouteDeps, WRITES: { methods: readonly string[]; hooks: readonly Hook[] }): void {
+  router.register(
+    '/expire',
+    (ctx) => {
+      const key = readKey(ctx.query, limits);
+      const ttl = readTtl(ctx.query, limits) ?? TTL_REQUIRED;
+      const concern = readWriteConcern(ctx.query, writeDefaults);
+      if (key instanceof ApiError || ttl instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, ttl, concern));
+      const record = store.setExpiry(key, store.expiryNow() + ttl);
+      if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
+      return answerWrite(ctx.res, replication.replicateWrite(key, record, concern), store.durable(), record);
+    },
+    WRITES,
+  );
+
+  router.register(
+    '/persist',
+    (ctx) => {
+      const key = readKey(ctx.query, limits);
+      const concern = readWriteConcern(ctx.query, writeDefaults);
+      if (key instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, concern));
+      const current = store.liveRecord(key);
+      if (current === undefined) return sendError(ctx.res, MISSING_RECORD);
+      // Nothing to remove: no write, no new version (as Redis' PERSIST answers 0).
+      if (current.expiresAt === undefined) return answerWrite(ctx.res, undefined, undefined, current);
+      const record = store.setExpiry(key, undefined) as StoredRecord;
+      return answerWrite(ctx.res, replication.replicateWrite(key, record, concern), store.durable(), record);
+    },
+    WRITES,
+  );
+
+  router.register('/ttl', (ctx) => {
+    const key = readKey(ctx.query, limits);
+    if (key instanceof ApiError) return sendError(ctx.res, key);
+    const record = store.liveRecord(key);
+    if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
+    sendJson(ctx.res, 200, `{"ttlMs":${ttlOf(record, store.expiryNow()) ?? 'null'}}`, ['ETag', etag(record)]);
+  });
+}
+
+/** ms left before a live record expires (at least 1), null when it never does. */
+export function ttlOf(record: StoredRecord, now: number): number | null {
+  return record.expiresAt === undefined ? null : Math.max(1, Math.ceil(record.expiresAt - now));
+}
+
+/**
+ * Answers a write (`body`: `{"success":true}`) once the peers `w` asks for and the disk
+ * (DURABILITY=sync) have it, with the new record's ETag when there is one record.
+ */
+export function answerWrite(res: RequestContext['res'], acks: Promise<void> | undefined, disk: Promise<void> | undefined, record?: Version, body = SUCCESS_BODY): Promise<void> | undefined {
+  const headers = record === undefined ? undefined : ['ETag', etag(record)];
   const waits = acks === undefined ? disk : disk === undefined ? acks : Promise.all([acks, disk]);
   if (waits === undefined) {
-    sendJson(ctx.res, 200, SUCCESS_BODY);
+    sendJson(res, 200, body, headers);
     return undefined;
   }
-  return waits.then(() => sendJson(ctx.res, 200, SUCCESS_BODY));
+  return waits.then(() => sendJson(res, 200, body, headers));
 }
 
 function* render<T>(items: Iterable<T>, encode: (item: T) => string): Generator<string> {

@@ -5,7 +5,29 @@ import { ApiError } from '../errors';
  * Reads a request body of at most `maxBytes` as UTF-8 text. A larger body (announced by
  * Content-Length or found while reading) is a 413 and the rest is not read.
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  return (await readBodyBytes(req, maxBytes, tooLarge)).toString('utf8');
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The bytes as UTF-8 text; 400 INVALID_UTF8 rather than a text with U+FFFD in place of what could not be read. */
+export function decodeUtf8(bytes: Uint8Array): string | ApiError {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    return ApiError.of('INVALID_UTF8');
+  }
+}
+
+/**
+ * Reads a request body of at most `maxBytes` (Content-Length or chunked). A body announced
+ * larger is refused before a byte is read; one found larger while reading is refused when
+ * it passes the limit, and the rest is read and dropped (never held), so memory never
+ * holds more than `maxBytes` of it. `tooLarge(maxBytes)` is the error either way. A body
+ * that stops arriving is cut by the server's REQUEST_TIMEOUT_MS.
+ */
+export function readBodyBytes(req: IncomingMessage, maxBytes: number, tooLarge: (maxBytes: number) => ApiError): Promise<Buffer> {
   const announced = Number(req.headers['content-length']);
   if (Number.isFinite(announced) && announced > maxBytes) return Promise.reject(tooLarge(maxBytes));
   return new Promise((resolve, reject) => {
@@ -23,7 +45,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<string
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(Buffer.concat(chunks).toString('utf8'));
+      resolve(Buffer.concat(chunks));
     };
     const onError = (error: Error): void => {
       cleanup();

@@ -30,22 +30,33 @@ export interface Route {
   readonly handler: Handler;
   /** This route's own hooks, run after the router's (`addHook`). */
   readonly hooks: readonly Hook[];
+  /** The route takes every path that starts with its own (`/kv/` takes `/kv/a/b`). */
+  readonly prefix: boolean;
+  /** How the index shows the path (`/kv/{key}`); the path itself for an exact route. */
+  readonly pattern: string;
 }
 
 export interface RouteOptions {
   /** Default: GET and HEAD. */
   readonly methods?: readonly string[];
   readonly hooks?: readonly Hook[];
+  /** Every path under this one (the path ends with `/`); an exact route of a longer path wins. */
+  readonly prefix?: boolean;
+  /** How the index shows the path, for a prefix route (`/kv/{key}`). */
+  readonly pattern?: string;
 }
 
 const READ_METHODS = ['GET', 'HEAD'] as const;
 
 /**
- * Maps an exact path to its handler and hooks; a path is registered once. Hooks added with
- * `addHook` run for every route, before the route's own.
+ * Maps a path to its handler and hooks: an exact path first, else the longest prefix route
+ * that starts it; a path is registered once. Hooks added with `addHook` run for every
+ * route, before the route's own.
  */
 export class Router {
   private readonly routes = new Map<string, Route>();
+  /** The prefix routes, longest first. */
+  private prefixes: Route[] = [];
   private readonly shared: Hook[] = [];
 
   /** A hook for every route, registered before or after it. */
@@ -76,22 +87,31 @@ export class Router {
     if (this.routes.has(path)) throw new Error(`The route ${path} is already registered`);
     const methods = options.methods ?? READ_METHODS;
     if (methods.length === 0) throw new Error(`The route ${path} needs at least one method`);
-    this.routes.set(path, {
+    const prefix = options.prefix ?? false;
+    if (prefix && !path.endsWith('/')) throw new Error(`A prefix route ends with "/" (got "${path}")`);
+    const route: Route = {
       path,
       methods: new Set(methods.map((m) => m.toUpperCase())),
       allow: methods.map((m) => m.toUpperCase()).join(', '),
       handler,
       hooks: options.hooks ?? [],
-    });
+      prefix,
+      pattern: options.pattern ?? path,
+    };
+    this.routes.set(path, route);
+    if (prefix) this.prefixes = [...this.prefixes, route].sort((a, b) => b.path.length - a.path.length);
   }
 
   /** True when the path was registered. */
   unregister(path: string): boolean {
+    this.prefixes = this.prefixes.filter((route) => route.path !== path);
     return this.routes.delete(path);
   }
 
   lookup(path: string): Route | undefined {
-    return this.routes.get(path);
+    const exact = this.routes.get(path);
+    if (exact !== undefined || this.prefixes.length === 0) return exact;
+    return this.prefixes.find((route) => path.startsWith(route.path));
   }
 
   get paths(): string[] {

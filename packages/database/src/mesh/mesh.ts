@@ -232,6 +232,10 @@ export class Mesh {
     return this.replicator.replicateWrite(key, record, concern);
   }
 
+  replicateWrites(writes: readonly (readonly [string, StoredRecord])[], concern: WriteConcern): Promise<void> | undefined {
+    return this.replicator.replicateWrites(writes, concern);
+  }
+
   replicateClear(watermark: Version, concern: WriteConcern): Promise<void> | undefined {
     return this.replicator.replicateClear(watermark, concern);
   }

@@ -28,6 +28,8 @@ export type Send = (batch: Batch) => Promise<Refusals | undefined>;
 
 export interface OutboxOptions {
   readonly batchSize: number;
+  /** Bytes a request may carry at most (MESH_MAX_BODY_BYTES): a batch of long values is cut short of it. */
+  readonly maxBytes?: number;
   readonly batchDelayMs: number;
   readonly retryMaxMs: number;
   readonly max: number;
@@ -127,7 +129,11 @@ export class Outbox {
     if (this.closed || this.depth === 0) return;
     this.sending = true;
     const taken: [string, Entry][] = [];
+    const maxBytes = this.options.maxBytes ?? Infinity;
+    let bytes = 0;
     for (const item of this.pending) {
+      bytes += wireBytesAtMost(item[0], item[1].record);
+      if (bytes > maxBytes && taken.length > 0) break;
       taken.push(item);
       if (taken.length >= this.options.batchSize) break;
     }
@@ -193,6 +199,15 @@ export class Outbox {
       this.options.onOverflow();
     }
   }
+}
+
+/**
+ * The most bytes a record can take in a replicate body: a UTF-16 code unit is at most 6
+ * bytes of JSON (`\u0001`), plus the version, node id and punctuation. Config makes sure
+ * one record of the longest key and value fits in MESH_MAX_BODY_BYTES.
+ */
+export function wireBytesAtMost(key: string, record: StoredRecord): number {
+  return 6 * (key.length + (record.value?.length ?? 0) + record.nodeId.length) + 64;
 }
 
 function settle(acks: Ack[] | undefined, refused: string | undefined): void {

@@ -6,7 +6,7 @@ import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
 import type { ApplyOutcome, Store } from '../store/store';
 import type { Membership, Peer } from './membership';
-import { type Batch, Outbox, type Refusals } from './outbox';
+import { type Ack, type Batch, Outbox, type Refusals } from './outbox';
 import { countApplied, type MeshStats } from './stats';
 import type { MeshTransport } from './transport';
 import { AckCounter, requiredNodes, type WriteConcern } from './write-concern';
@@ -63,6 +63,23 @@ export class Replicator {
   replicateWrite(key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined {
     const counter = this.counter(concern);
     for (const [url, outbox] of this.liveOutboxes()) outbox.enqueue(key, record, counter?.sendTo(url));
+    counter?.sent();
+    return counter?.promise;
+  }
+
+  /**
+   * Sends several local writes (a batch) as one write for `w`: a peer counts once it has
+   * acknowledged every one of them, and a refusal of any is a refusal of the batch. The
+   * writes go into the outboxes together, so they leave in as few requests as
+   * REPLICATION_BATCH and MESH_MAX_BODY_BYTES allow.
+   */
+  replicateWrites(writes: readonly (readonly [string, StoredRecord])[], concern: WriteConcern): Promise<void> | undefined {
+    if (writes.length === 0) return undefined;
+    const counter = this.counter(concern);
+    for (const [url, outbox] of this.liveOutboxes()) {
+      const ack = counter === undefined ? undefined : allOf(writes.length, counter.sendTo(url));
+      for (const [key, record] of writes) outbox.enqueue(key, record, ack);
+    }
     counter?.sent();
     return counter?.promise;
   }
@@ -154,6 +171,7 @@ export class Replicator {
       const url = peer.url;
       outbox = new Outbox((batch) => this.send(url, batch), {
         batchSize: config.batchSize,
+        maxBytes: config.maxBodyBytes,
         batchDelayMs: config.batchDelayMs,
         retryMaxMs: config.retryMaxMs,
         max: config.outboxMax,
@@ -191,4 +209,20 @@ function readRefusals(url: string, answer: Partial<ReceiveOutcome>): Refusals | 
   const keys = new Map<string, string>();
   for (const entry of listed) if (Array.isArray(entry) && typeof entry[0] === 'string') keys.set(entry[0], why(entry[1]));
   return { keys, clear: clear === null || clear === undefined ? undefined : why(clear) };
+}
+
+/** An Ack given to `count` writes: acknowledged once all of them are, refused once any is. */
+function allOf(count: number, ack: Ack): Ack {
+  let waiting = count;
+  let refused = false;
+  return {
+    ack: () => {
+      if (--waiting === 0 && !refused) ack.ack();
+    },
+    refuse: (why) => {
+      if (refused) return;
+      refused = true;
+      ack.refuse(why);
+    },
+  };
 }

@@ -231,8 +231,13 @@ export class Store {
   }
 
   has(key: string): boolean {
+    return this.liveHead(key) !== undefined;
+  }
+
+  /** The version of the key's record if it holds a value now (not deleted, not expired). */
+  liveHead(key: string): RecordHead | undefined {
     const head = this.adapter.head(key);
-    return head !== undefined && isLive(head, this.expiryNow());
+    return head !== undefined && isLive(head, this.expiryNow()) ? head : undefined;
   }
 
   /**

@@ -9,7 +9,7 @@ describe('error catalogue', () => {
       const entry = ERROR_CATALOGUE[code];
       expect(entry.status, code).to.be.within(400, 599);
       expect(entry.message, code).to.match(/^[A-Z].*\.$/);
-      expect(code).to.match(/^[A-Z_]+$/);
+      expect(code).to.match(/^[A-Z][A-Z0-9_]+$/);
     }
   });
 

@@ -262,7 +262,7 @@ describe('mesh (in-process nodes on real sockets)', function () {
   });
 
   it('answers malformed mesh bodies with 400 and oversized ones with 413, changing nothing', async () => {
-    const [a] = track([await startTestNode({ ...FAST_MESH, MESH_MAX_BODY_BYTES: '2048' })]);
+    const [a] = track([await startTestNode({ ...FAST_MESH, MESH_MAX_BODY_BYTES: '8192' })]);
     await a!.get('/set?k=keep&v=1');
     const cases: [string, string][] = [
       ['/_mesh/replicate', 'not json'],
@@ -281,7 +281,7 @@ describe('mesh (in-process nodes on real sockets)', function () {
       expect(reply.status, `${route} ${body}`).to.equal(400);
       expect(reply.json()).to.include({ error: 'MALFORMED_BODY' });
     }
-    const big = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records: [['k', 'v'.repeat(5000), 1, 'n']] }));
+    const big = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records: [['k', 'v'.repeat(10_000), 1, 'n']] }));
     expect(big.status).to.equal(413);
     expect((await a!.get('/ping?nodes=bad%20host')).json()).to.include({ error: 'MALFORMED_QUERY' });
     expect(contents(a!)).to.deep.equal([['keep', '1']]);

@@ -1,0 +1,90 @@
+import { ApiError } from '../errors';
+import { decodeUtf8, readBodyBytes } from '../http/body';
+import { sendError } from '../http/reply';
+import type { Hook, RequestContext, Router } from '../http/router';
+import { answerWrite, type KvRouteDeps, MISSING_RECORD } from './kv-routes';
+import { checkKey, checkValue, etag, firstError, readTtl, readWriteConcern, valueTooLong } from './params';
+
+export const REST_PREFIX = '/kv/';
+const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8';
+const MALFORMED_PATH = ApiError.of('MALFORMED_PATH');
+
+/**
+ * `/kv/{key}`: the same records as the nkvd routes, with the value as the body. GET and
+ * HEAD answer the value as text with its ETag (304 for a matching If-None-Match); PUT
+ * writes the request body (`ttl`, `w`, `wtimeout` in the query); DELETE deletes. Errors
+ * are JSON, as on every route.
+ */
+export function registerRestRoutes(router: Router, deps: KvRouteDeps): void {
+  const { store, limits, replication, writeDefaults } = deps;
+  // A UTF-8 code point is at most 4 bytes: past this the value is too long whatever it says.
+  const maxBodyBytes = 4 * limits.maxValueLength;
+  const tooLarge = (): ApiError => valueTooLong(limits.maxValueLength, 413);
+  const writeHooks = (deps.writeHooks ?? []).map((hook): Hook => (ctx, route) => (ctx.method === 'PUT' || ctx.method === 'DELETE' ? hook(ctx, route) : undefined));
+
+  const read = (ctx: RequestContext, key: string): void => {
+    const record = store.liveRecord(key);
+    if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
+    const tag = etag(record);
+    if (matches(ctx.req.headers['if-none-match'], tag)) {
+      ctx.res.writeHead(304, ['ETag', tag]);
+      ctx.res.end();
+      return;
+    }
+    const body = Buffer.from(record.value as string);
+    ctx.res.writeHead(200, ['Content-Type', TEXT_CONTENT_TYPE, 'Content-Length', String(body.length), 'ETag', tag]);
+    ctx.res.end(body);
+  };
+
+  const put = async (ctx: RequestContext, key: string): Promise<void> => {
+    const ttl = readTtl(ctx.query, limits);
+    const concern = readWriteConcern(ctx.query, writeDefaults);
+    if (ttl instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(ttl, concern));
+    const text = decodeUtf8(await readBodyBytes(ctx.req, maxBodyBytes, tooLarge));
+    const value = text instanceof ApiError ? text : checkValue(text, limits, 413);
+    if (value instanceof ApiError) return sendError(ctx.res, value);
+    const record = store.set(key, value, ttl === undefined ? undefined : store.expiryNow() + ttl);
+    return answerWrite(ctx.res, replication.replicateWrite(key, record, concern), store.durable(), record);
+  };
+
+  const remove = (ctx: RequestContext, key: string): void | Promise<void> => {
+    const concern = readWriteConcern(ctx.query, writeDefaults);
+    if (concern instanceof ApiError) return sendError(ctx.res, concern);
+    const tombstone = store.remove(key);
+    if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
+    return answerWrite(ctx.res, replication.replicateWrite(key, tombstone, concern), store.durable(), tombstone);
+  };
+
+  router.register(
+    REST_PREFIX,
+    (ctx) => {
+      const key = pathKey(ctx.path, limits);
+      if (key instanceof ApiError) return sendError(ctx.res, key);
+      if (ctx.method === 'PUT') return put(ctx, key);
+      if (ctx.method === 'DELETE') return remove(ctx, key);
+      return read(ctx, key);
+    },
+    { methods: ['GET', 'HEAD', 'PUT', 'DELETE'], hooks: writeHooks, prefix: true, pattern: `${REST_PREFIX}{key}` },
+  );
+}
+
+/** The key of a /kv/ path: the rest of the path, percent-decoded (`a%2Fb` and `a/b` are one key). */
+function pathKey(path: string, limits: KvRouteDeps['limits']): string | ApiError {
+  const raw = path.slice(REST_PREFIX.length);
+  let key: string;
+  try {
+    key = raw.includes('%') ? decodeURIComponent(raw) : raw;
+  } catch {
+    return MALFORMED_PATH;
+  }
+  return checkKey(key, limits);
+}
+
+/** True when an If-None-Match header lists `tag` (or is `*`); weak tags compare equal to strong ones. */
+function matches(header: string | undefined, tag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((item) => {
+    const candidate = item.trim();
+    return candidate === '*' || candidate === tag || candidate === `W/${tag}`;
+  });
+}
