@@ -16,7 +16,7 @@ export interface Reply {
 export function request(
   base: string,
   target: string,
-  options: { method?: string; agent?: http.Agent; headers?: http.OutgoingHttpHeaders; body?: string } = {},
+  options: { method?: string; agent?: http.Agent; headers?: http.OutgoingHttpHeaders; body?: string | Buffer; chunks?: readonly string[] } = {},
 ): Promise<Reply> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
@@ -41,6 +41,8 @@ export function request(
     );
     req.setTimeout(10000, () => req.destroy(new Error(`request timed out: ${target}`)));
     req.on('error', reject);
+    // Written one by one without a Content-Length: the body goes chunked.
+    for (const chunk of options.chunks ?? []) req.write(chunk);
     req.end(options.body);
   });
 }

@@ -11,10 +11,15 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
-/** A real node listening on 127.0.0.1 on a free port, configured as from `env`, its wall clock `clockOffsetMs` ahead. */
-export async function startTestNode(env: Record<string, string> = {}, clockOffsetMs = 0): Promise<TestNode> {
+/**
+ * A real node listening on 127.0.0.1 on a free port, configured as from `env`, its wall
+ * clock `clockOffsetMs` ahead (an object: the offset as it is at each reading, so a test
+ * can move the node's time forward).
+ */
+export async function startTestNode(env: Record<string, string> = {}, clockOffsetMs: number | { offsetMs: number } = 0): Promise<TestNode> {
   const config = loadConfig({ PORT: '0', BIND_ADDRESS: '127.0.0.1', HOSTNAME: 'test-node', SHUTDOWN_TIMEOUT_MS: '2000', ...env });
-  const now = clockOffsetMs === 0 ? undefined : (): number => Date.now() + clockOffsetMs;
+  const offset = clockOffsetMs;
+  const now = typeof offset === 'object' ? (): number => Date.now() + offset.offsetMs : offset === 0 ? undefined : (): number => Date.now() + offset;
   const node = new DatabaseNode(config, { logger: silentLogger(), ...(now === undefined ? {} : { now }) });
   const address = await node.listen();
   const url = node.url;
