@@ -1,6 +1,6 @@
 import { signMeshRequest } from '@meshkv/common';
 import { Pool } from 'undici';
-import { paths, type WriteOptions } from './paths';
+import { paths, type ScanOptions, type SetOptions, type WriteOptions } from './paths';
 import type { NkvdNode, NodeIndex, NodeStatus } from './status';
 
 export interface ClientOptions {
@@ -21,6 +21,37 @@ export interface RawAnswer {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly text: string;
+}
+
+/** `/meta` of a key: its version (the ETag without quotes), ms before it expires (null: never), the value's size in UTF-8 bytes. */
+export interface RecordMeta {
+  readonly k: string;
+  readonly version: string;
+  readonly ttlMs: number | null;
+  readonly size: number;
+  /** With `meta(key, { value: true })`. */
+  readonly v?: string;
+}
+
+/** A page of a scan: `next` is the cursor for the next page (the last key), null when nothing is left. */
+export interface ScanPage<T> {
+  readonly items: T[];
+  readonly next: string | null;
+}
+
+/** One operation of a batch. */
+export type BatchOperation =
+  | { readonly op: 'set'; readonly k: string; readonly v: string; readonly ttl?: number | string }
+  | { readonly op: 'rm' | 'persist'; readonly k: string }
+  | { readonly op: 'expire'; readonly k: string; readonly ttl: number | string };
+
+/** Each operation's outcome, in order: success, or its error body. */
+export type BatchResult = { readonly success: true } | { readonly error: string; readonly message: string };
+
+/** A value read through `/kv/{key}` with its version. */
+export interface VersionedValue {
+  readonly value: string;
+  readonly etag: string;
 }
 
 /** The node answered with an error: its status, and the `error` code and message of its body. */
@@ -56,9 +87,9 @@ export class MeshKvClient {
     this.meshSecret = options.meshSecret;
   }
 
-  /** Stores `value` under `key`; resolves once the write concern is met. */
-  async set(key: string, value: string, options?: WriteOptions): Promise<void> {
-    await this.json(paths.set(key, value, options));
+  /** Stores `value` under `key` (expiring after `ttl` if given); resolves once the write concern is met, with the new version's ETag. */
+  async set(key: string, value: string, options?: SetOptions): Promise<string> {
+    return etagOf(await this.answer(paths.set(key, value, options)));
   }
 
   /** The value, or undefined when no record has the key. */
@@ -80,16 +111,87 @@ export class MeshKvClient {
     await this.json(paths.clear(options));
   }
 
-  keys(): Promise<string[]> {
-    return this.json(paths.keys()) as Promise<string[]>;
+  /** Every live key (with `prefix`: those that start with it, in code point order). */
+  keys(prefix?: string): Promise<string[]> {
+    return this.json(paths.keys(prefix)) as Promise<string[]>;
   }
 
-  values(): Promise<string[]> {
-    return this.json(paths.values()) as Promise<string[]>;
+  values(prefix?: string): Promise<string[]> {
+    return this.json(paths.values(prefix)) as Promise<string[]>;
   }
 
-  all(): Promise<{ k: string; v: string }[]> {
-    return this.json(paths.all()) as Promise<{ k: string; v: string }[]>;
+  all(prefix?: string): Promise<{ k: string; v: string }[]> {
+    return this.json(paths.all(prefix)) as Promise<{ k: string; v: string }[]>;
+  }
+
+  /** Sets or replaces the key's expiry; false when it holds no value. */
+  async expire(key: string, ttl: number | string, options?: WriteOptions): Promise<boolean> {
+    return this.found(paths.expire(key, ttl, options), () => true, false);
+  }
+
+  /** Removes the key's expiry (nothing is written when it has none); false when it holds no value. */
+  async persist(key: string, options?: WriteOptions): Promise<boolean> {
+    return this.found(paths.persist(key, options), () => true, false);
+  }
+
+  /** ms before the key expires, null when it never does, undefined when it holds no value. */
+  async ttl(key: string): Promise<number | null | undefined> {
+    return this.found(paths.ttl(key), (text) => (JSON.parse(text) as { ttlMs: number | null }).ttlMs, undefined);
+  }
+
+  /** The key's version, ttl and size (and value, with `value: true`); undefined when it holds no value. */
+  async meta(key: string, options: { value?: boolean } = {}): Promise<RecordMeta | undefined> {
+    return this.found(paths.meta(key, options.value ?? false), (text) => JSON.parse(text) as RecordMeta, undefined);
+  }
+
+  /** One page of keys and values in code point order; continue with `after: page.next`, on any node. */
+  scan(options?: ScanOptions): Promise<ScanPage<{ k: string; v: string }>> {
+    return this.json(paths.scan(options)) as Promise<ScanPage<{ k: string; v: string }>>;
+  }
+
+  /** One page of keys only. */
+  scanKeys(options?: ScanOptions): Promise<ScanPage<string>> {
+    return this.json(paths.scan(options, false)) as Promise<ScanPage<string>>;
+  }
+
+  /** Every live key and value from `options.after`, a page at a time. */
+  async *scanAll(options: ScanOptions = {}): AsyncGenerator<{ k: string; v: string }> {
+    let after = options.after;
+    for (;;) {
+      const page = await this.scan({ ...options, ...(after === undefined ? {} : { after }) });
+      yield* page.items;
+      if (page.next === null) return;
+      after = page.next;
+    }
+  }
+
+  /** `GET /kv/{key}`: the value as text with its ETag; undefined when the key holds none. */
+  async read(key: string): Promise<VersionedValue | undefined> {
+    const answer = await this.request(paths.kv(key));
+    if (answer.status === 200) return { value: answer.text, etag: etagOf(answer) };
+    const error = toError(answer);
+    if (error.code === 'MISSING_RECORD') return undefined;
+    throw error;
+  }
+
+  /** `PUT /kv/{key}` with the value as the body; the new version's ETag. */
+  async put(key: string, value: string, options?: SetOptions): Promise<string> {
+    return etagOf(await this.answer(paths.kv(key, options), 'PUT', { 'content-type': 'text/plain; charset=utf-8' }, value));
+  }
+
+  /** `DELETE /kv/{key}`: true when the key held a value. */
+  async delete(key: string, options?: WriteOptions): Promise<boolean> {
+    const answer = await this.request(paths.kv(key, options), 'DELETE');
+    if (answer.status === 200) return true;
+    const error = toError(answer);
+    if (error.code === 'MISSING_RECORD') return false;
+    throw error;
+  }
+
+  /** `POST /batch`: the operations in order, one result each (a failed one fails alone). */
+  async batch(ops: readonly BatchOperation[], options?: WriteOptions): Promise<BatchResult[]> {
+    const answer = await this.answer(paths.batch(options), 'POST', { 'content-type': 'application/json' }, JSON.stringify({ ops }));
+    return (JSON.parse(answer.text) as { results: BatchResult[] }).results;
   }
 
   /** True when the node answers 200 (it is up and not shutting down). */
@@ -117,10 +219,11 @@ export class MeshKvClient {
   }
 
   /** Any request, the target sent as given (`headers` on top of the client's); the answer whatever its status. */
-  async request(target: string, method = 'GET', headers?: Record<string, string>): Promise<RawAnswer> {
+  async request(target: string, method = 'GET', headers?: Record<string, string>, body?: string): Promise<RawAnswer> {
     const res = await this.pool.request({
       path: target,
       method,
+      ...(body === undefined ? {} : { body }),
       headers: headers === undefined ? this.headers : { ...this.headers, ...headers },
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -135,8 +238,13 @@ export class MeshKvClient {
 
   /** The parsed body of a 2xx answer; a MeshKvError otherwise. */
   private async json(target: string): Promise<unknown> {
-    const answer = await this.request(target);
-    if (answer.status >= 200 && answer.status < 300) return JSON.parse(answer.text) as unknown;
+    return JSON.parse((await this.answer(target)).text) as unknown;
+  }
+
+  /** A 2xx answer; a MeshKvError otherwise. */
+  private async answer(target: string, method?: string, headers?: Record<string, string>, body?: string): Promise<RawAnswer> {
+    const answer = await this.request(target, method, headers, body);
+    if (answer.status >= 200 && answer.status < 300) return answer;
     throw toError(answer);
   }
 
@@ -148,6 +256,11 @@ export class MeshKvClient {
     if (error.code === 'MISSING_RECORD') return missing;
     throw error;
   }
+}
+
+function etagOf(answer: RawAnswer): string {
+  const tag = answer.headers.etag;
+  return typeof tag === 'string' ? tag : '';
 }
 
 function toError(answer: RawAnswer): MeshKvError {

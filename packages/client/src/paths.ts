@@ -11,7 +11,28 @@ export interface WriteOptions {
   readonly wtimeout?: number;
 }
 
+/** A write that may expire: `ttl` in ms, or a number with a unit (`30s`, `5m`, `1.5h`, `2d`). */
+export interface SetOptions extends WriteOptions {
+  readonly ttl?: number | string;
+}
+
+/** A page of `/scan`: from after `after` (a key), keys starting with `prefix`, at most `limit` (1 to 1000, default 100). */
+export interface ScanOptions {
+  readonly prefix?: string;
+  readonly after?: string;
+  readonly limit?: number;
+}
+
 const q = encodeURIComponent;
+
+function optional(name: string, value: string | number | undefined): string {
+  return value === undefined ? '' : `&${name}=${q(String(value))}`;
+}
+
+/** `?a=1&b=2` from `&a=1&b=2`; empty for nothing. */
+function query(text: string): string {
+  return text === '' ? '' : `?${text.slice(1)}`;
+}
 
 function concern(options: WriteOptions | undefined): string {
   let text = '';
@@ -21,14 +42,23 @@ function concern(options: WriteOptions | undefined): string {
 }
 
 export const paths = {
-  set: (key: string, value: string, options?: WriteOptions): string => `/set?k=${q(key)}&v=${q(value)}${concern(options)}`,
+  set: (key: string, value: string, options?: SetOptions): string => `/set?k=${q(key)}&v=${q(value)}${optional('ttl', options?.ttl)}${concern(options)}`,
   get: (key: string): string => `/get?k=${q(key)}`,
   is: (key: string): string => `/is?k=${q(key)}`,
   rm: (key: string, options?: WriteOptions): string => `/rm?k=${q(key)}${concern(options)}`,
-  clear: (options?: WriteOptions): string => `/clear${options === undefined || concern(options) === '' ? '' : `?${concern(options).slice(1)}`}`,
-  keys: (): string => '/getKeys',
-  values: (): string => '/getValues',
-  all: (): string => '/getAll',
+  clear: (options?: WriteOptions): string => `/clear${query(concern(options))}`,
+  keys: (prefix?: string): string => `/getKeys${query(optional('prefix', prefix))}`,
+  values: (prefix?: string): string => `/getValues${query(optional('prefix', prefix))}`,
+  all: (prefix?: string): string => `/getAll${query(optional('prefix', prefix))}`,
+  expire: (key: string, ttl: number | string, options?: WriteOptions): string => `/expire?k=${q(key)}&ttl=${q(String(ttl))}${concern(options)}`,
+  persist: (key: string, options?: WriteOptions): string => `/persist?k=${q(key)}${concern(options)}`,
+  ttl: (key: string): string => `/ttl?k=${q(key)}`,
+  meta: (key: string, withValue = false): string => `/meta?k=${q(key)}${withValue ? '&v=1' : ''}`,
+  scan: (options: ScanOptions = {}, values = true): string =>
+    `/scan${query(`${optional('prefix', options.prefix)}${optional('after', options.after)}${optional('limit', options.limit)}${values ? '' : '&values=0'}`)}`,
+  /** `/kv/{key}`: the key percent-encoded as one path segment (a `/` in it too). */
+  kv: (key: string, options?: SetOptions): string => `/kv/${q(key)}${query(`${optional('ttl', options?.ttl)}${concern(options)}`)}`,
+  batch: (options?: WriteOptions): string => `/batch${query(concern(options))}`,
   index: (): string => '/',
   healthcheck: (): string => '/healthcheck',
   status: (): string => '/status',

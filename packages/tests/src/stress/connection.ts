@@ -26,8 +26,10 @@ export class HttpConnection {
   private waiting: { resolve: (status: number) => void; reject: (error: RequestError) => void } | undefined;
   private deadline = 0;
   private readonly head: string;
-  /** The request in flight, kept to be sent again (see `fail`). */
-  private path = '';
+  /** The request in flight, as sent, kept to be sent again (see `fail`). */
+  private request = '';
+  /** Whether it may be sent again (not a POST). */
+  private idempotent = true;
   /** Answers completed on the current socket: more than 0 means it is a reused connection. */
   private answers = 0;
   private resentThis = false;
@@ -39,19 +41,29 @@ export class HttpConnection {
     private readonly port: number,
     hostHeader: string,
   ) {
-    this.head = ` HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: meshkv-stress\r\n\r\n`;
+    this.head = ` HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: meshkv-stress\r\n`;
   }
 
   /** Sends `GET path`; resolves with the status once the whole answer has arrived. */
   get(path: string, timeoutMs: number): Promise<number> {
+    return this.send('GET', path, undefined, timeoutMs);
+  }
+
+  /**
+   * Sends a request, with `body` (ASCII text: the stress tool's values and batches) and
+   * its Content-Length when given; resolves with the status once the whole answer has
+   * arrived. The server's answer must have a body (no HEAD).
+   */
+  send(method: string, path: string, body: string | undefined, timeoutMs: number): Promise<number> {
     if (this.waiting !== undefined) return Promise.reject(new Error('one request at a time per connection'));
     const socket = this.socket ?? this.open();
     this.deadline = Date.now() + timeoutMs;
-    this.path = path;
+    this.request = body === undefined ? `${method} ${path}${this.head}\r\n` : `${method} ${path}${this.head}Content-Length: ${body.length}\r\n\r\n${body}`;
+    this.idempotent = method !== 'POST';
     this.resentThis = false;
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
-      socket.write(`GET ${path}${this.head}`, 'latin1');
+      socket.write(this.request, 'latin1');
     });
   }
 
@@ -82,20 +94,21 @@ export class HttpConnection {
 
   /**
    * Ends the request in flight with `error`, except in the one case where HTTP clients send
-   * a request again (RFC 9110, 9.2.2; every request here is a GET): a keep-alive connection
+   * a request again (RFC 9110, 9.2.2; an idempotent request): a keep-alive connection
    * that already carried answers closed before any byte of this one. A server or proxy may
    * close an idle reused connection at any time, and a TCP balancer cannot replay a request
    * on a connection that already had answers when its backend dies; the next connection
-   * goes to a living backend. Sent again once at most, and counted in `resent`.
+   * goes to a living backend. Sent again once at most, and counted in `resent`; a POST
+   * (a batch) never is.
    */
   private fail(error: RequestError): void {
     const reused = this.answers > 0 && this.buffer.length === 0;
     this.socket?.destroy();
     this.socket = undefined;
-    if (this.waiting !== undefined && reused && !this.resentThis && RESENDABLE.has(error.kind)) {
+    if (this.waiting !== undefined && reused && this.idempotent && !this.resentThis && RESENDABLE.has(error.kind)) {
       this.resentThis = true;
       this.resent++;
-      this.open().write(`GET ${this.path}${this.head}`, 'latin1');
+      this.open().write(this.request, 'latin1');
       return;
     }
     const waiting = this.waiting;

@@ -1,5 +1,8 @@
-/** The operations the stress tool can send. */
-export const OPERATIONS = ['set', 'get', 'is', 'rm', 'index'] as const;
+/**
+ * The operations the stress tool can send: the nkvd routes, the index, and KV v2's
+ * (`set-ttl`: /set with a ttl of a minute; `kv-*`: /kv/{key}; `batch`: 10 writes).
+ */
+export const OPERATIONS = ['set', 'get', 'is', 'rm', 'index', 'set-ttl', 'expire', 'persist', 'ttl', 'meta', 'scan', 'kv-get', 'kv-put', 'kv-delete', 'batch'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface MixEntry {
@@ -14,7 +17,7 @@ export interface MixEntry {
 export function parseMix(text: string): MixEntry[] {
   const entries: MixEntry[] = [];
   for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
-    const match = /^([a-z]+):(\d{1,6})$/.exec(part);
+    const match = /^([a-z-]+):(\d{1,6})$/.exec(part);
     if (match === null) throw new Error(`STRESS_MIX entries are op:weight, e.g. set:50 (got "${part}")`);
     const op = match[1] as Operation;
     if (!OPERATIONS.includes(op)) throw new Error(`STRESS_MIX: unknown operation "${op}" (known: ${OPERATIONS.join(', ')})`);

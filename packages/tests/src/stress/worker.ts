@@ -39,12 +39,47 @@ export function newHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
-/** `/set?…` etc. for an operation on key number `n` (the client's request targets). */
-export function pathFor(op: Operation, n: number, value: string): string {
-  const key = `stress-${n}`;
-  if (op === 'index') return paths.index();
-  return op === 'set' ? paths.set(key, value) : paths[op](key);
+/** One request of the mix: method, target (the client's) and body. */
+export interface StressRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly body?: string;
 }
+
+/** Keys a `batch` operation writes, from key number `n` on. */
+export const BATCH_WRITES = 10;
+
+/** The request of an operation on key number `n` (of `keys`). */
+export function requestFor(op: Operation, n: number, value: string, keys = Number.MAX_SAFE_INTEGER): StressRequest {
+  const key = `stress-${n}`;
+  switch (op) {
+    case 'set':
+      return { method: 'GET', path: paths.set(key, value) };
+    case 'set-ttl':
+      return { method: 'GET', path: paths.set(key, value, { ttl: '1m' }) };
+    case 'expire':
+      return { method: 'GET', path: paths.expire(key, '1m') };
+    case 'index':
+      return { method: 'GET', path: paths.index() };
+    case 'scan':
+      return { method: 'GET', path: paths.scan({ after: key, limit: 10 }) };
+    case 'kv-get':
+      return { method: 'GET', path: paths.kv(key) };
+    case 'kv-put':
+      return { method: 'PUT', path: paths.kv(key), body: value };
+    case 'kv-delete':
+      return { method: 'DELETE', path: paths.kv(key) };
+    case 'batch': {
+      const ops = Array.from({ length: BATCH_WRITES }, (_, i) => ({ op: 'set', k: `stress-${(n + i) % keys}`, v: value }));
+      return { method: 'POST', path: paths.batch(), body: JSON.stringify({ ops }) };
+    }
+    default:
+      return { method: 'GET', path: paths[op](key) };
+  }
+}
+
+/** Operations whose 404 is a miss (the key was not there), not an error. */
+const MAY_MISS: ReadonlySet<Operation> = new Set(['get', 'is', 'rm', 'expire', 'persist', 'ttl', 'meta', 'kv-get', 'kv-delete']);
 
 async function run(task: WorkerTask): Promise<void> {
   const url = new URL(task.serviceUrl);
@@ -70,11 +105,11 @@ async function run(task: WorkerTask): Promise<void> {
     while (more()) {
       started++;
       const op = pick(task.mix, Math.random());
-      const path = pathFor(op, Math.floor(Math.random() * task.keys), value);
+      const request = requestFor(op, Math.floor(Math.random() * task.keys), value, task.keys);
       const begin = performance.now();
       try {
-        const status = await connection.get(path, task.timeoutMs);
-        if (status === 404 && op !== 'set') misses++;
+        const status = await connection.send(request.method, request.path, request.body, task.timeoutMs);
+        if (status === 404 && MAY_MISS.has(op)) misses++;
         else if (status !== 200) errors[`HTTP ${status}`] = (errors[`HTTP ${status}`] ?? 0) + 1;
       } catch (error) {
         const kind = error instanceof RequestError ? error.kind : String(error);

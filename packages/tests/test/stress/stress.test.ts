@@ -7,10 +7,11 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HttpConnection, parseResponse } from '../../src/stress/connection';
-import { parseMix, pick } from '../../src/stress/mix';
+import { OPERATIONS, parseMix, pick } from '../../src/stress/mix';
+import { NodeProcess } from '../../src/cluster/node-process';
 import { readStressOptions, StressConfigError } from '../../src/stress/options';
 import { buildReport, formatReport } from '../../src/stress/report';
-import { newHistogram, pathFor } from '../../src/stress/worker';
+import { newHistogram, requestFor } from '../../src/stress/worker';
 
 const STRESS_ENTRY = path.join(__dirname, '..', '..', 'src', 'stress', 'index.js');
 
@@ -35,10 +36,18 @@ describe('stress tool', () => {
       });
     }
 
-    it('builds request paths', () => {
-      expect(pathFor('set', 7, 'vv')).to.equal('/set?k=stress-7&v=vv');
-      expect(pathFor('get', 7, 'vv')).to.equal('/get?k=stress-7');
-      expect(pathFor('index', 7, 'vv')).to.equal('/');
+    it('builds the request of each operation', () => {
+      expect(requestFor('set', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/set?k=stress-7&v=vv' });
+      expect(requestFor('get', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/get?k=stress-7' });
+      expect(requestFor('index', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/' });
+      expect(requestFor('set-ttl', 7, 'vv').path).to.equal('/set?k=stress-7&v=vv&ttl=1m');
+      expect(requestFor('scan', 7, 'vv').path).to.equal('/scan?after=stress-7&limit=10');
+      expect(requestFor('kv-put', 7, 'vv')).to.deep.equal({ method: 'PUT', path: '/kv/stress-7', body: 'vv' });
+      expect(requestFor('kv-delete', 7, 'vv')).to.deep.equal({ method: 'DELETE', path: '/kv/stress-7' });
+      const batch = requestFor('batch', 8, 'vv', 10);
+      expect(batch.method).to.equal('POST');
+      expect((JSON.parse(batch.body as string) as { ops: { k: string }[] }).ops.map((op) => op.k)).to.deep.equal(['stress-8', 'stress-9', ...Array.from({ length: 8 }, (_, i) => `stress-${i}`)]);
+      for (const op of OPERATIONS) expect(requestFor(op, 1, 'v').path, op).to.match(/^\//);
     });
   });
 
@@ -214,6 +223,23 @@ describe('stress tool', () => {
       expect(json).to.include({ requests: 2000, passed: true });
       expect(json.throughput).to.be.above(0);
       expect(out).to.contain('PASS');
+    });
+
+    it('sends every operation of the mix to a real node without an error', async () => {
+      const node = await NodeProcess.start('stress-mix', {});
+      try {
+        const file = path.join(os.tmpdir(), `meshkv-stress-mix-${process.pid}.json`);
+        const mix = OPERATIONS.map((op) => `${op}:1`).join(',');
+        const { code, out } = await run({ SERVICE_URL: node.url, STRESS_AMOUNT: '3000', STRESS_WORKERS: '4', STRESS_KEYS: '50', STRESS_MIX: mix, STRESS_MAX_ERROR_RATE: '0' }, ['--json', file]);
+        const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { requests: number; errors: Record<string, number>; misses: number };
+        fs.rmSync(file);
+        expect(code, out).to.equal(0);
+        expect(json.requests).to.equal(3000);
+        expect(json.errors).to.deep.equal({});
+        expect(json.misses, 'reads of keys not written yet, or deleted').to.be.above(0);
+      } finally {
+        await node.stop();
+      }
     });
 
     it('exits 1 when errors exceed STRESS_MAX_ERROR_RATE, naming them', async () => {
