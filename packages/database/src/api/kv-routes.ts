@@ -1,5 +1,5 @@
 import { ApiError } from '../errors';
-import { SUCCESS_BODY, sendError, sendJson, streamJsonArray } from '../http/reply';
+import { SUCCESS_BODY, sendError, sendJson, sendTaggedJson, streamJsonArray } from '../http/reply';
 import type { Hook, RequestContext, Router } from '../http/router';
 import type { WriteConcern } from '../mesh/write-concern';
 import type { StoredRecord } from '../record/record';
@@ -51,7 +51,7 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (key instanceof ApiError || value instanceof ApiError || ttl instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, value, ttl, concern));
       const record = store.set(key, value, ttl === undefined ? undefined : store.expiryNow() + ttl);
-      return answerWrite(ctx.res, replication.replicateWrite(key, record, concern), store.durable(), record);
+      return replicateAndAnswer(deps, ctx.res, key, record, concern);
     },
     WRITES,
   );
@@ -61,7 +61,7 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
     if (key instanceof ApiError) return sendError(ctx.res, key);
     const json = store.getJson(key);
     if (json === undefined) return sendError(ctx.res, MISSING_RECORD);
-    sendJson(ctx.res, 200, json, ['ETag', etag(store.head(key) as Version)]);
+    sendTaggedJson(ctx.res, 200, json, etag(store.head(key) as Version));
   });
 
   router.register('/is', (ctx) => {
@@ -69,7 +69,7 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
     if (key instanceof ApiError) return sendError(ctx.res, key);
     const head = store.liveHead(key);
     if (head === undefined) return sendError(ctx.res, MISSING_RECORD);
-    sendJson(ctx.res, 200, SUCCESS_BODY, ['ETag', etag(head)]);
+    sendTaggedJson(ctx.res, 200, SUCCESS_BODY, etag(head));
   });
 
   router.register(
@@ -80,7 +80,7 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
       if (key instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, concern));
       const tombstone = store.remove(key);
       if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
-      return answerWrite(ctx.res, replication.replicateWrite(key, tombstone, concern), store.durable(), tombstone);
+      return replicateAndAnswer(deps, ctx.res, key, tombstone, concern);
     },
     WRITES,
   );
@@ -114,7 +114,7 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
     const value = record.value as string;
     const meta: Record<string, unknown> = { k: key, version: versionTag(record), ttlMs: ttlOf(record, store.expiryNow()), size: Buffer.byteLength(value) };
     if (withValue) meta.v = value;
-    sendJson(ctx.res, 200, JSON.stringify(meta), ['ETag', etag(record)]);
+    sendTaggedJson(ctx.res, 200, JSON.stringify(meta), etag(record));
   });
 
   router.register('/scan', (ctx) => {
@@ -131,7 +131,8 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
 }
 
 /** /expire, /persist and /ttl. */
-function registerExpiryRoutes(router: Router, { store, limits, replication, writeDefaults }: KvRouteDeps, WRITES: { methods: readonly string[]; hooks: readonly Hook[] }): void {
+function registerExpiryRoutes(router: Router, deps: KvRouteDeps, WRITES: { methods: readonly string[]; hooks: readonly Hook[] }): void {
+  const { store, limits, writeDefaults } = deps;
   router.register(
     '/expire',
     (ctx) => {
@@ -141,7 +142,7 @@ function registerExpiryRoutes(router: Router, { store, limits, replication, writ
       if (key instanceof ApiError || ttl instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, ttl, concern));
       const record = store.setExpiry(key, store.expiryNow() + ttl);
       if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
-      return answerWrite(ctx.res, replication.replicateWrite(key, record, concern), store.durable(), record);
+      return replicateAndAnswer(deps, ctx.res, key, record, concern);
     },
     WRITES,
   );
@@ -157,7 +158,7 @@ function registerExpiryRoutes(router: Router, { store, limits, replication, writ
       // Nothing to remove: no write, no new version (as Redis' PERSIST answers 0).
       if (current.expiresAt === undefined) return answerWrite(ctx.res, undefined, undefined, current);
       const record = store.setExpiry(key, undefined) as StoredRecord;
-      return answerWrite(ctx.res, replication.replicateWrite(key, record, concern), store.durable(), record);
+      return replicateAndAnswer(deps, ctx.res, key, record, concern);
     },
     WRITES,
   );
@@ -167,7 +168,7 @@ function registerExpiryRoutes(router: Router, { store, limits, replication, writ
     if (key instanceof ApiError) return sendError(ctx.res, key);
     const record = store.liveRecord(key);
     if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
-    sendJson(ctx.res, 200, `{"ttlMs":${ttlOf(record, store.expiryNow()) ?? 'null'}}`, ['ETag', etag(record)]);
+    sendTaggedJson(ctx.res, 200, `{"ttlMs":${ttlOf(record, store.expiryNow()) ?? 'null'}}`, etag(record));
   });
 }
 
@@ -176,18 +177,23 @@ export function ttlOf(record: StoredRecord, now: number): number | null {
   return record.expiresAt === undefined ? null : Math.max(1, Math.ceil(record.expiresAt - now));
 }
 
+/** Sends a local write of one record to the peers and answers it once `w` and the disk have it, with its ETag. */
+export function replicateAndAnswer({ store, replication }: Pick<KvRouteDeps, 'store' | 'replication'>, res: RequestContext['res'], key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined {
+  return answerWrite(res, replication.replicateWrite(key, record, concern), store.durable(), record);
+}
+
 /**
  * Answers a write (`body`: `{"success":true}`) once the peers `w` asks for and the disk
  * (DURABILITY=sync) have it, with the new record's ETag when there is one record.
  */
 export function answerWrite(res: RequestContext['res'], acks: Promise<void> | undefined, disk: Promise<void> | undefined, record?: Version, body = SUCCESS_BODY): Promise<void> | undefined {
-  const headers = record === undefined ? undefined : ['ETag', etag(record)];
   const waits = acks === undefined ? disk : disk === undefined ? acks : Promise.all([acks, disk]);
+  const send = (): void => (record === undefined ? sendJson(res, 200, body) : sendTaggedJson(res, 200, body, etag(record)));
   if (waits === undefined) {
-    sendJson(res, 200, body, headers);
+    send();
     return undefined;
   }
-  return waits.then(() => sendJson(res, 200, body, headers));
+  return waits.then(send);
 }
 
 function* render<T>(items: Iterable<T>, encode: (item: T) => string): Generator<string> {

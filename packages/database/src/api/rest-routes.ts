@@ -2,7 +2,7 @@ import { ApiError } from '../errors';
 import { decodeUtf8, readBodyBytes } from '../http/body';
 import { sendError } from '../http/reply';
 import type { Hook, RequestContext, Router } from '../http/router';
-import { answerWrite, type KvRouteDeps, MISSING_RECORD } from './kv-routes';
+import { type KvRouteDeps, MISSING_RECORD, replicateAndAnswer } from './kv-routes';
 import { checkKey, checkValue, etag, firstError, readTtl, readWriteConcern, valueTooLong } from './params';
 
 export const REST_PREFIX = '/kv/';
@@ -16,7 +16,7 @@ const MALFORMED_PATH = ApiError.of('MALFORMED_PATH');
  * are JSON, as on every route.
  */
 export function registerRestRoutes(router: Router, deps: KvRouteDeps): void {
-  const { store, limits, replication, writeDefaults } = deps;
+  const { store, limits, writeDefaults } = deps;
   // A UTF-8 code point is at most 4 bytes: past this the value is too long whatever it says.
   const maxBodyBytes = 4 * limits.maxValueLength;
   const tooLarge = (): ApiError => valueTooLong(limits.maxValueLength, 413);
@@ -44,7 +44,7 @@ export function registerRestRoutes(router: Router, deps: KvRouteDeps): void {
     const value = text instanceof ApiError ? text : checkValue(text, limits, 413);
     if (value instanceof ApiError) return sendError(ctx.res, value);
     const record = store.set(key, value, ttl === undefined ? undefined : store.expiryNow() + ttl);
-    return answerWrite(ctx.res, replication.replicateWrite(key, record, concern), store.durable(), record);
+    return replicateAndAnswer(deps, ctx.res, key, record, concern);
   };
 
   const remove = (ctx: RequestContext, key: string): void | Promise<void> => {
@@ -52,7 +52,7 @@ export function registerRestRoutes(router: Router, deps: KvRouteDeps): void {
     if (concern instanceof ApiError) return sendError(ctx.res, concern);
     const tombstone = store.remove(key);
     if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
-    return answerWrite(ctx.res, replication.replicateWrite(key, tombstone, concern), store.durable(), tombstone);
+    return replicateAndAnswer(deps, ctx.res, key, tombstone, concern);
   };
 
   router.register(

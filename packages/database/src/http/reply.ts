@@ -12,6 +12,12 @@ export function sendJson(res: ServerResponse, status: number, body: string, extr
   res.end(body);
 }
 
+/** sendJson with the record's ETag: one header array, built whole (the hot read and write answers). */
+export function sendTaggedJson(res: ServerResponse, status: number, body: string, etag: string): void {
+  res.writeHead(status, ['Content-Type', JSON_CONTENT_TYPE, 'Content-Length', String(Buffer.byteLength(body)), 'ETag', etag]);
+  res.end(body);
+}
+
 export function sendError(res: ServerResponse, error: ApiError, extraHeaders?: readonly string[]): void {
   sendJson(res, error.status, error.body, extraHeaders);
 }
