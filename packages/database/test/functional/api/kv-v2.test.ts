@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { post, request, waitFor } from '../../helpers/http';
+import { post, rawExchange, request, waitFor } from '../../helpers/http';
 import { startTestNode, type TestNode } from '../../helpers/node';
 
 const enc = encodeURIComponent;
@@ -305,6 +305,19 @@ describe('key/value routes, v2', () => {
       expect((await post(t.url, '/batch?w=x', '{"ops":[]}')).json()).to.include({ error: 'INVALID_WRITE_CONCERN' });
       expect((await t.get('/batch')).status).to.equal(405);
     });
+  });
+});
+
+describe('a slow /kv/ body', () => {
+  it('is cut with 408 by REQUEST_TIMEOUT_MS, and nothing is stored', async () => {
+    const t = await startTestNode({ HEADERS_TIMEOUT_MS: '200', REQUEST_TIMEOUT_MS: '400' });
+    try {
+      const text = await rawExchange(t.port, 'PUT /kv/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b', 5000);
+      expect(text).to.match(/^HTTP\/1\.1 408/);
+      expect((await t.get('/kv/slow')).status).to.equal(404);
+    } finally {
+      await t.close();
+    }
   });
 });
 

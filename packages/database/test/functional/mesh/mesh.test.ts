@@ -105,6 +105,34 @@ describe('mesh (in-process nodes on real sockets)', function () {
     expect(b.node.mesh.stats.lastSync).to.include({ pulled: 3000, pushed: 0 });
   });
 
+  it('replicates values of 65,536 code points (MAX_VALUE_LENGTH=65536) through writes, batches and a bootstrap, bodies cut under MESH_MAX_BODY_BYTES', async () => {
+    const env = { MAX_VALUE_LENGTH: '65536', MESH_MAX_BODY_BYTES: '2000000' };
+    const [a, b] = track(await startChain(2, env));
+    await waitFor(() => fullMesh([a!, b!]), 5000, 'a full mesh');
+    const long = (i: number): string => `${i}:${'é😀x'.repeat(21_845)}`.slice(0, 65_536);
+    // 40 values of ~150 kB (up to 524 kB of JSON counted at 6 bytes a unit): replicate
+    // requests of at most 2 MB, so several per batch; each batch body itself under 2 MB.
+    for (let part = 0; part < 4; part++) {
+      const ops = Array.from({ length: 10 }, (_, i) => ({ op: 'set', k: `long-${part * 10 + i}`, v: long(part * 10 + i) }));
+      const batch = await post(a!.url, '/batch?w=all', JSON.stringify({ ops }));
+      expect(batch.status, batch.text).to.equal(200);
+    }
+    expect(contents(b!)).to.deep.equal(contents(a!));
+    expect(b!.node.store.get('long-39')).to.equal(long(39));
+    const c = track([await startTestNode({ ...FAST_MESH, ...env, MESH_NETWORK_URL: a!.url })])[0]!;
+    await waitFor(() => c.node.mesh.isReady && c.node.store.liveCount === 40, 10_000, 'c bootstrapped');
+    expect(contents(c)).to.deep.equal(contents(a!));
+  });
+
+  it('refuses to start with a MESH_MAX_BODY_BYTES one record of the longest key and value cannot fit in', async () => {
+    let message = '';
+    await startTestNode({ MAX_VALUE_LENGTH: '65536', MESH_MAX_BODY_BYTES: '500000' }).then(
+      (t) => track([t]),
+      (error: Error) => (message = error.message),
+    );
+    expect(message).to.match(/MESH_MAX_BODY_BYTES \(500000\) must be at least 787712/);
+  });
+
   it('repairs differences both ways with anti-entropy, sending only what differs', async () => {
     const nodes = track(await startChain(2, { AE_INTERVAL_MS: '100000' }));
     await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');

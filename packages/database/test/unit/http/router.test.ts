@@ -41,4 +41,23 @@ describe('Router', () => {
     expect(() => router.register('x', noop)).to.throw(/starts with/);
     expect(() => router.register('/y', noop, { methods: [] })).to.throw(/at least one method/);
   });
+
+  it('finds a prefix route for every path under it, after the exact routes; the index shows its pattern', () => {
+    const router = new Router();
+    const kv = (): void => undefined;
+    router.register('/kv/', kv, { prefix: true, pattern: '/kv/{key}' });
+    router.register('/kv/exact', noop);
+    router.register('/kv/deeper/', noop, { prefix: true });
+    expect(router.lookup('/kv/a/b')?.handler).to.equal(kv);
+    expect(router.lookup('/kv/')?.handler).to.equal(kv);
+    expect(router.lookup('/kv/exact')?.handler).to.equal(noop);
+    expect(router.lookup('/kv/deeper/x')?.handler, 'the longest prefix').to.equal(noop);
+    expect(router.lookup('/kv')).to.equal(undefined);
+    expect(router.lookup('/kvx')).to.equal(undefined);
+    expect(router.lookup('/kv/')?.pattern).to.equal('/kv/{key}');
+    expect(router.lookup('/kv/exact')?.pattern).to.equal('/kv/exact');
+    expect(router.unregister('/kv/')).to.equal(true);
+    expect(router.lookup('/kv/a')).to.equal(undefined);
+    expect(() => router.register('/p', noop, { prefix: true })).to.throw(/ends with/);
+  });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type Batch, Outbox, type OutboxOptions, type Refusals } from '../../../src/mesh/outbox';
+import { type Batch, Outbox, type OutboxOptions, type Refusals, wireBytesAtMost } from '../../../src/mesh/outbox';
 import type { StoredRecord } from '../../../src/record/record';
 import { FakeScheduler } from '../../helpers/fake-scheduler';
 
@@ -97,6 +97,23 @@ describe('Outbox', () => {
     await waitFor(() => sizes.reduce((a, b) => a + b, 0) === 35, 2000, 'every record sent');
     expect(sizes).to.deep.equal([10, 10, 10, 5]);
     expect(most).to.equal(1);
+  });
+
+  it('cuts a batch short of maxBytes, counting 6 bytes a UTF-16 unit; a record alone goes whatever its size', async () => {
+    const sizes: number[] = [];
+    const outbox = make(
+      async (batch) => {
+        sizes.push(batch.records.length);
+        for (const wire of batch.records) expect(wireBytesAtMost(wire[0], { value: wire[1], hlc: wire[2], nodeId: wire[3] })).to.be.at.least(6 * (wire[1] ?? '').length);
+      },
+      { batchSize: 100, maxBytes: 10_000 },
+    );
+    // Each record: 6 × (2 + 1000 + 2) + 64 = 6,088 bytes at most: one a request.
+    for (let i = 0; i < 3; i++) outbox.enqueue(`k${i}`, rec('x'.repeat(1000), i));
+    outbox.enqueue('big', rec('x'.repeat(5000), 9));
+    for (let i = 0; i < 4; i++) outbox.enqueue(`s${i}`, rec('x', 10 + i));
+    await waitFor(() => sizes.reduce((a, b) => a + b, 0) === 8, 2000, 'every record sent');
+    expect(sizes).to.deep.equal([1, 1, 1, 1, 4]);
   });
 
   it('retries a failed batch with backoff, keeping newer versions that arrived meanwhile', async () => {
