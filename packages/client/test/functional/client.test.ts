@@ -66,6 +66,64 @@ describe('MeshKvClient against a real node process', function () {
     expect(await client.keys()).to.deep.equal([]);
   });
 
+  it('writes keys that expire, and reads, sets and removes their expiry', async () => {
+    const tag = await client.set('t', 'v', { ttl: '1h' });
+    expect(tag).to.match(/^"[^"]+"$/);
+    expect(await client.ttl('t')).to.be.within(3_500_000, 3_600_000);
+    expect(await client.expire('t', 60_000)).to.equal(true);
+    expect(await client.ttl('t')).to.be.within(50_000, 60_000);
+    expect(await client.persist('t')).to.equal(true);
+    expect(await client.ttl('t')).to.equal(null);
+    expect(await client.ttl('none')).to.equal(undefined);
+    expect(await client.expire('none', 5)).to.equal(false);
+    expect(await client.persist('none')).to.equal(false);
+    await client.set('gone', 'v', { ttl: 1 });
+    const deadline = Date.now() + 5000;
+    while ((await client.get('gone')) !== undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await client.get('gone')).to.equal(undefined);
+  });
+
+  it('reads versions and meta; scans pages by prefix in code point order', async () => {
+    await client.clear();
+    const tag = await client.set('m', 'héllo');
+    expect(await client.meta('m')).to.deep.equal({ k: 'm', version: tag.slice(1, -1), ttlMs: null, size: 6 });
+    expect(await client.meta('m', { value: true })).to.include({ v: 'héllo' });
+    expect(await client.meta('none')).to.equal(undefined);
+    for (const key of ['p/b', 'p/a', 'p/c', 'q']) await client.set(key, key);
+    expect(await client.scanKeys({ prefix: 'p/', limit: 2 })).to.deep.equal({ items: ['p/a', 'p/b'], next: 'p/b' });
+    expect(await client.scan({ prefix: 'p/', after: 'p/b' })).to.deep.equal({ items: [{ k: 'p/c', v: 'p/c' }], next: null });
+    const all: string[] = [];
+    for await (const item of client.scanAll({ prefix: 'p/', limit: 1 })) all.push(item.k);
+    expect(all).to.deep.equal(['p/a', 'p/b', 'p/c']);
+    expect(await client.keys('p/')).to.deep.equal(['p/a', 'p/b', 'p/c']);
+    expect(await client.values('p/')).to.deep.equal(['p/a', 'p/b', 'p/c']);
+    expect(await client.all('q')).to.deep.equal([{ k: 'q', v: 'q' }]);
+  });
+
+  it('puts, reads and deletes through /kv/{key}; runs a batch', async () => {
+    const tag = await client.put('a/b', 'Zürich 😀', { ttl: '1m' });
+    expect(await client.read('a/b')).to.deep.equal({ value: 'Zürich 😀', etag: tag });
+    expect(await client.get('a/b')).to.equal('Zürich 😀');
+    expect(await client.delete('a/b')).to.equal(true);
+    expect(await client.delete('a/b')).to.equal(false);
+    expect(await client.read('a/b')).to.equal(undefined);
+    let error: unknown;
+    try {
+      await client.read('much-too-long');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.include({ code: 'MAXIMUM_KEY_LENGTH_REACHED' });
+    try {
+      await client.delete('much-too-long');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.include({ code: 'MAXIMUM_KEY_LENGTH_REACHED' });
+    const results = await client.batch([{ op: 'set', k: 'x', v: '1', ttl: 60_000 }, { op: 'rm', k: 'none' }, { op: 'expire', k: 'x', ttl: '2m' }, { op: 'persist', k: 'x' }], { w: 1 });
+    expect(results.map((result) => ('error' in result ? result.error : 'ok'))).to.deep.equal(['ok', 'MISSING_RECORD', 'ok', 'ok']);
+  });
+
   it('reads the typed /status', async () => {
     const status = await client.status();
     expect(status).to.include({ hostname: 'client-test', maxKeyLength: 8, storage: 'memory', ready: true });

@@ -102,9 +102,10 @@ describe('Outbox', () => {
   it('cuts a batch short of maxBytes, counting 6 bytes a UTF-16 unit; a record alone goes whatever its size', async () => {
     const sizes: number[] = [];
     const outbox = make(
-      async (batch) => {
+      (batch) => {
         sizes.push(batch.records.length);
         for (const wire of batch.records) expect(wireBytesAtMost(wire[0], { value: wire[1], hlc: wire[2], nodeId: wire[3] })).to.be.at.least(6 * (wire[1] ?? '').length);
+        return Promise.resolve();
       },
       { batchSize: 100, maxBytes: 10_000 },
     );
