@@ -35,4 +35,27 @@ describe('a node whose clock is off (real sockets)', function () {
     expect(healthy.clock.skewed).to.equal(false);
     expect((await b.get('/set?k=y&v=1')).status).to.equal(200);
   });
+
+  it('a node whose clock is behind hides an expired key when the others do, by its measured offset (the skew bound)', async () => {
+    const env = { ...FAST_MESH, MAX_CLOCK_DRIFT_MS: '60000' };
+    const clocks = [{ offsetMs: 0 }, { offsetMs: 0 }, { offsetMs: -20_000 }];
+    const a = await startTestNode(env, clocks[0]);
+    running.push(a);
+    const b = await startTestNode({ ...env, MESH_NETWORK_URL: a.url }, clocks[1]);
+    running.push(b);
+    const behind = await startTestNode({ ...env, MESH_NETWORK_URL: a.url }, clocks[2]);
+    running.push(behind);
+    await waitFor(() => fullMesh([a, b, behind]), 5000, 'a full mesh');
+    await waitFor(async () => ((await behind.get('/status')).json() as { clock: { peers: unknown[] } }).clock.peers.length === 2, 5000, 'the offsets measured');
+    const status = (await behind.get('/status')).json() as { clock: { skewed: boolean; offsetMs: number } };
+    expect(status.clock.skewed, '20 s is within half of MAX_CLOCK_DRIFT_MS').to.equal(false);
+    expect(status.clock.offsetMs).to.be.within(-21_000, -19_000);
+    expect((await a.get('/set?k=soon&v=1&ttl=10s&w=all')).status).to.equal(200);
+    expect((await behind.get('/get?k=soon')).status).to.equal(200);
+    // Every clock 11 s later: the key has expired for the mesh; by its own clock, the node
+    // behind would still have 19 s to go.
+    for (const clock of clocks) clock.offsetMs += 11_000;
+    for (const node of [a, b, behind]) expect((await node.get('/get?k=soon')).status, node.url).to.equal(404);
+    expect((await behind.get('/ttl?k=soon')).status).to.equal(404);
+  });
 });
