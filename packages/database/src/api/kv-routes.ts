@@ -188,12 +188,16 @@ export function replicateAndAnswer({ store, replication }: Pick<KvRouteDeps, 'st
  */
 export function answerWrite(res: RequestContext['res'], acks: Promise<void> | undefined, disk: Promise<void> | undefined, record?: Version, body = SUCCESS_BODY): Promise<void> | undefined {
   const waits = acks === undefined ? disk : disk === undefined ? acks : Promise.all([acks, disk]);
-  const send = (): void => (record === undefined ? sendJson(res, 200, body) : sendTaggedJson(res, 200, body, etag(record)));
   if (waits === undefined) {
-    send();
+    sendWritten(res, body, record);
     return undefined;
   }
-  return waits.then(send);
+  return waits.then(() => sendWritten(res, body, record));
+}
+
+function sendWritten(res: RequestContext['res'], body: string, record: Version | undefined): void {
+  if (record === undefined) sendJson(res, 200, body);
+  else sendTaggedJson(res, 200, body, etag(record));
 }
 
 function* render<T>(items: Iterable<T>, encode: (item: T) => string): Generator<string> {
