@@ -1,7 +1,7 @@
 'use strict';
 /**
  * Layering rules, checked by `npm run lint` (dependency-cruiser). Inside the database node
- * the layers are, from the bottom: record, clock, storage, store, http; then mesh and api;
+ * the layers are, from the bottom: record, clock, storage, store, http; auth; then mesh and api;
  * then the wiring (app, index). A module may import its own layer and the ones below.
  */
 const DB = '^packages/database/src/';
@@ -21,7 +21,8 @@ module.exports = {
     below('clock', ['storage', 'store', 'http', 'mesh', 'api', 'app', 'config'], 'The clock is below everything that stamps versions.'),
     below('storage', ['clock', 'store', 'http', 'mesh', 'api', 'app', 'config'], 'Adapters keep what they are given; the store above decides.'),
     below('store', ['http', 'mesh', 'api', 'app'], 'The store owns its bookkeeping; the mesh and the API use it, never the reverse.'),
-    below('http', ['record', 'storage', 'store', 'mesh', 'api', 'app'], 'The HTTP layer knows requests, not records or replication.'),
+    below('http', ['record', 'storage', 'store', 'mesh', 'api', 'app', 'auth'], 'The HTTP layer knows requests, not records or replication.'),
+    below('auth', ['mesh', 'api', 'app'], 'Keys and who presents them: the API asks, auth never imports it.'),
     {
       name: 'api-and-mesh-apart',
       comment: 'The public API and the mesh meet only in the wiring (app.ts), through small interfaces.',
