@@ -14,13 +14,18 @@ export interface RequestContext {
 /** Answers one request; a thrown error or a rejected promise becomes a logged 500. */
 export type Handler = (ctx: RequestContext) => void | Promise<void>;
 
+/** What a hook decides: an ApiError to answer with instead of the handler, or undefined to let the request through. */
+export type HookOutcome = ApiError | undefined;
+
 /**
  * Runs before a route's handler (as fastify's onRequest/preHandler): returns an ApiError
  * to answer with instead, and the handler then does not run; undefined lets the request
- * through. Synchronous and cheap: hooks run on every request of their routes. The mesh
+ * through. Cheap and synchronous on the common path: hooks run on every request of their
+ * routes. A hook may answer a promise where it must wait (an API key seen for the first
+ * time is checked against its slow hash); the hooks after it then wait too. The mesh
  * secret check is one; API keys and rate limits plug in the same way.
  */
-export type Hook = (ctx: RequestContext, route: Route) => ApiError | undefined;
+export type Hook = (ctx: RequestContext, route: Route) => HookOutcome | Promise<HookOutcome>;
 
 export interface Route {
   readonly path: string;
@@ -64,15 +69,13 @@ export class Router {
     this.shared.push(hook);
   }
 
-  /** The answer of the first hook that refuses the request, if any. */
-  runHooks(ctx: RequestContext, route: Route): ApiError | undefined {
-    for (const hook of this.shared) {
-      const refused = hook(ctx, route);
-      if (refused !== undefined) return refused;
-    }
-    for (const hook of route.hooks) {
-      const refused = hook(ctx, route);
-      if (refused !== undefined) return refused;
+  /** The answer of the first hook that refuses the request, if any; a promise of it once a hook had to wait. */
+  runHooks(ctx: RequestContext, route: Route): HookOutcome | Promise<HookOutcome> {
+    const hooks = this.shared.length === 0 ? route.hooks : route.hooks.length === 0 ? this.shared : [...this.shared, ...route.hooks];
+    for (let i = 0; i < hooks.length; i++) {
+      const outcome = (hooks[i] as Hook)(ctx, route);
+      if (outcome instanceof Promise) return outcome.then((refused) => refused ?? runRest(hooks, i + 1, ctx, route));
+      if (outcome !== undefined) return outcome;
     }
     return undefined;
   }
@@ -117,4 +120,13 @@ export class Router {
   get paths(): string[] {
     return [...this.routes.keys()];
   }
+}
+
+/** The hooks from `start` on, each awaited. */
+async function runRest(hooks: readonly Hook[], start: number, ctx: RequestContext, route: Route): Promise<HookOutcome> {
+  for (let i = start; i < hooks.length; i++) {
+    const refused = await (hooks[i] as Hook)(ctx, route);
+    if (refused !== undefined) return refused;
+  }
+  return undefined;
 }

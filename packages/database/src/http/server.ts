@@ -5,7 +5,7 @@ import { ApiError } from '../errors';
 import { listen, type Logger } from '@meshkv/common';
 import { EMPTY_QUERY, parseQuery } from './query';
 import { sendError } from './reply';
-import type { RequestContext, Router } from './router';
+import type { RequestContext, Route, Router } from './router';
 
 export interface HttpServerOptions {
   readonly maxUrlLength: number; // characters
@@ -191,11 +191,31 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
       return;
     }
     const refused = this.router.runHooks(ctx, route);
-    if (refused !== undefined) {
-      sendError(res, refused, extra);
-      this.emit('request:complete', ctx);
+    if (refused instanceof Promise) {
+      refused.then(
+        (error) => (error === undefined ? this.handle(ctx, route, extra) : this.refuse(ctx, error, extra)),
+        (error: unknown) => {
+          this.fail(res, error, extra, ctx);
+          this.emit('request:complete', ctx);
+        },
+      );
       return;
     }
+    if (refused !== undefined) {
+      this.refuse(ctx, refused, extra);
+      return;
+    }
+    this.handle(ctx, route, extra);
+  }
+
+  private refuse(ctx: RequestContext, error: ApiError, extra: readonly string[] | undefined): void {
+    sendError(ctx.res, error, extra);
+    this.emit('request:complete', ctx);
+  }
+
+  /** Runs the route's handler (its hooks let the request through). */
+  private handle(ctx: RequestContext, route: Route, extra: readonly string[] | undefined): void {
+    const res = ctx.res;
     if (extra !== undefined) res.setHeader('Connection', 'close');
     let outcome: void | Promise<void>;
     try {

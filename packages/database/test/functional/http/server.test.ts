@@ -64,6 +64,42 @@ describe('HttpServer', () => {
       }
     });
 
+    it('runs hooks in order, shared ones first; one that waits (a promise) holds the rest and the handler until it decides', async () => {
+      const order: string[] = [];
+      type Release = (refusal: ApiError | undefined) => void;
+      const gate: { release: Release | undefined } = { release: undefined };
+      router.addHook((ctx) => {
+        order.push('shared');
+        return ctx.query.get('wait') === undefined ? undefined : new Promise((resolve) => (gate.release = resolve));
+      });
+      router.register(
+        '/hooked',
+        (ctx) => {
+          order.push('handler');
+          sendJson(ctx.res, 200, '{"ok":true}');
+        },
+        { hooks: [(ctx) => (order.push('route'), ctx.query.get('deny') === undefined ? undefined : ApiError.of('NOT_FOUND'))] },
+      );
+      expect((await request(base, '/hooked')).status).to.equal(200);
+      expect(order.splice(0)).to.deep.equal(['shared', 'route', 'handler']);
+      expect((await request(base, '/hooked?deny=1')).status).to.equal(404);
+      expect(order.splice(0)).to.deep.equal(['shared', 'route']);
+      const waiting = request(base, '/hooked?wait=1');
+      await waitFor(() => gate.release !== undefined, 2000, 'the hook to wait');
+      expect(order, 'nothing after the waiting hook yet').to.deep.equal(['shared']);
+      (gate.release as Release)(undefined);
+      expect((await waiting).status).to.equal(200);
+      expect(order.splice(0)).to.deep.equal(['shared', 'route', 'handler']);
+      gate.release = undefined as Release | undefined;
+      const refused = request(base, '/hooked?wait=1');
+      await waitFor(() => gate.release !== undefined, 2000, 'the hook to wait');
+      (gate.release as Release)(new ApiError('MALFORMED_QUERY', 'Refused after waiting.'));
+      const answer = await refused;
+      expect(answer.status).to.equal(400);
+      expect(answer.json()).to.include({ message: 'Refused after waiting.' });
+      expect(order.splice(0)).to.deep.equal(['shared']);
+    });
+
     it('answers HEAD without a body', async () => {
       const reply = await request(base, '/ok', { method: 'HEAD' });
       expect(reply.status).to.equal(200);
