@@ -24,6 +24,8 @@ export interface RecordChange {
   /** The key's record now; undefined when it left the store (expired, cleared). */
   readonly record: StoredRecord | undefined;
   readonly origin: ChangeOrigin;
+  /** The value before the change (null: a tombstone), only for the keys asked for (Store.trackValues). */
+  readonly previousValue?: string | null;
 }
 
 /**

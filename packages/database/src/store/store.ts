@@ -1,14 +1,16 @@
 import { type HybridClock, hlcFromMs, physicalMs } from '../clock/hlc';
 import { exceedsCodePoints } from '../record/code-points';
 import { compareKeys } from '../record/key-order';
-import { compareRecords, expiredForm, isLive, type RecordHead, type StoredRecord } from '../record/record';
+import { compareRecords, expiredForm, headOf, isLive, type RecordHead, type StoredRecord } from '../record/record';
 import { compareVersions, type Version } from '../record/version';
 import { type StorageAdapter, type StorageFault, StorageFaultError } from '../storage/adapter';
 import type { ChangeListener, ChangeOrigin, StoreChange } from './change';
 import { BucketDigests } from './digests';
+import { isReserved, RESERVED_START, reservedPrefix, tenantOf, tenantPrefix } from './namespace';
 import { removeSummary, saveSummary, takeSummary } from './summary';
 
 const CLEAR_META = 'clear-watermark';
+const TENANT_CLEAR = reservedPrefix('clear');
 
 /** What `apply` did with a record from elsewhere. */
 export type ApplyOutcome =
@@ -67,6 +69,13 @@ export class Store {
   readonly digestsAtStart: 'saved' | 'rebuilt';
   /** True from saveSummary() until the next change, which removes the summary again. */
   private summarySaved = false;
+  /** Records (values and tombstones) of the reserved namespace, and those of them holding a value. */
+  private reserved = 0;
+  private reservedLive = 0;
+  /** The clear watermark of each tenant that was cleared (the version of its reserved clear record). */
+  private readonly tenantMarks = new Map<string, Version>();
+  /** Keys whose previous value a change must carry (see trackValues). */
+  private tracked: ((key: string) => boolean) | undefined;
 
   constructor(
     private readonly adapter: StorageAdapter,
@@ -92,6 +101,19 @@ export class Store {
       }
     }
     if (this.watermark) clock.observe(this.watermark.hlc);
+    for (const [key, record] of adapter.range(RESERVED_START)) {
+      if (!isReserved(key)) break;
+      this.countReserved(key, undefined, record);
+    }
+  }
+
+  /**
+   * From now on, a change of a key for which `which` is true carries the value the key held
+   * before (`previousValue`): the store reads it before the change, for those keys only
+   * (tenant usage counts bytes).
+   */
+  trackValues(which: (key: string) => boolean): void {
+    this.tracked = which;
   }
 
   /**
@@ -144,9 +166,14 @@ export class Store {
     return this.adapter.size;
   }
 
-  /** Records holding a value now (tombstones, and values expired but not swept yet, excluded). */
+  /** Client records holding a value now (tombstones, values expired but not swept yet, and the node's own records excluded). */
   get liveCount(): number {
-    return this.adapter.size - this.tombstones - this.dueCount();
+    return this.adapter.size - this.tombstones - this.dueCount() - this.reservedLive;
+  }
+
+  /** The watermark of a tenant's last clear (see clearTenant), if it was cleared. */
+  tenantClear(tenant: string): Version | undefined {
+    return this.tenantMarks.get(tenant);
   }
 
   /** Values that have expired since the start and were turned into tombstones by `sweepExpired`. */
@@ -302,7 +329,25 @@ export class Store {
     return due.size;
   }
 
-  /** Removes every record older than a new watermark, i.e. every record written so far. */
+  /**
+   * Removes every record of `tenant` (its keys start with `<tenant>/`) written so far, on
+   * every node: the clear is a record of the reserved namespace whose version is the
+   * tenant's watermark, replicated and repaired like any record; a record of the tenant
+   * at or below it is dropped wherever it is, or refused when it arrives later. Returns
+   * that record, for the caller to replicate.
+   */
+  clearTenant(tenant: string): StoredRecord {
+    return this.set(`${TENANT_CLEAR}${tenant}`, '');
+  }
+
+  /** True when a tenant clear covers this record of a tenant's key. */
+  private clearedByTenant(key: string, record: Version): boolean {
+    const tenant = tenantOf(key);
+    const mark = tenant === undefined ? undefined : this.tenantMarks.get(tenant);
+    return mark !== undefined && compareVersions(record, mark) <= 0;
+  }
+
+  /** Removes every client record older than a new watermark, i.e. every one written so far. */
   clear(): Version {
     this.writable();
     const watermark: Version = { hlc: this.clock.tick(), nodeId: this.nodeId };
@@ -319,9 +364,12 @@ export class Store {
     // A fresh delete that looks older than the TTL means a clock is off. Anti-entropy may
     // hand over an old delete on purpose: a node kept it for a member that had not seen it.
     if (record.value === null && origin === 'replicated' && physical < now - this.tombstoneTtlMs) return 'expired';
-    if (exceedsCodePoints(key, this.maxKeyLength) || (record.value !== null && exceedsCodePoints(record.value, this.maxValueLength))) return 'limits';
+    // The node's own records are not client data: neither the limits nor a clear apply to them.
+    const own = isReserved(key);
+    if (!own && (exceedsCodePoints(key, this.maxKeyLength) || (record.value !== null && exceedsCodePoints(record.value, this.maxValueLength)))) return 'limits';
     this.clock.observe(record.hlc);
-    if (this.watermark !== undefined && compareVersions(record, this.watermark) <= 0) return 'stale';
+    if (!own && this.watermark !== undefined && compareVersions(record, this.watermark) <= 0) return 'stale';
+    if (!own && this.tenantMarks.size > 0 && this.clearedByTenant(key, record)) return 'stale';
     const previous = this.adapter.head(key);
     if (previous !== undefined) {
       const order = compareVersions(previous, record);
@@ -341,9 +389,10 @@ export class Store {
     this.watermark = { hlc: watermark.hlc, nodeId: watermark.nodeId };
     this.adapter.setMeta(CLEAR_META, JSON.stringify(this.watermark));
     // Every local record is older than a watermark this node just stamped, so the common
-    // case empties the adapter in one call; a remote watermark may leave newer records.
-    let newer = false;
-    for (const [, head] of this.adapter.heads()) {
+    // case empties the adapter in one call; a remote watermark may leave newer records, and
+    // the node's own records (API keys, tenant clears) are never cleared.
+    let newer = this.reserved > 0;
+    for (const [, head] of newer ? [] : this.adapter.heads()) {
       if (compareVersions(head, watermark) > 0) {
         newer = true;
         break;
@@ -354,7 +403,7 @@ export class Store {
     } else {
       for (const [key, head] of this.adapter.heads()) {
         // Only records strictly newer than the clear survive it, as in apply().
-        if (compareVersions(head, watermark) <= 0) this.drop(key, head, 'cleared');
+        if (!isReserved(key) && compareVersions(head, watermark) <= 0) this.drop(key, head, 'cleared');
       }
     }
     this.emit({ type: 'clear', watermark: this.watermark, emptied: !newer, origin });
@@ -412,11 +461,12 @@ export class Store {
    * start with it in code point order; see StorageAdapter.entries for concurrency.
    */
   *liveEntries(prefix?: string): IterableIterator<[string, string]> {
-    const records = prefix === undefined || prefix === '' ? this.adapter.entries() : this.adapter.range(prefix);
+    const whole = prefix === undefined || prefix === '';
+    const records = whole ? this.adapter.entries() : this.adapter.range(prefix);
     const now = this.expiryNow();
     for (const [key, record] of records) {
-      if (prefix !== undefined && !key.startsWith(prefix)) return;
-      if (record.value !== null && (record.expiresAt === undefined || record.expiresAt > now)) yield [key, record.value];
+      if (!whole && !key.startsWith(prefix)) return;
+      if (record.value !== null && (record.expiresAt === undefined || record.expiresAt > now) && !(whole && isReserved(key))) yield [key, record.value];
     }
   }
 
@@ -433,7 +483,7 @@ export class Store {
     const items: [string, StoredRecord][] = [];
     for (const [key, record] of this.adapter.range(fromAfter ? (options.after) : prefix, fromAfter)) {
       if (!key.startsWith(prefix)) break;
-      if (!isLive(record, now)) continue;
+      if (!isLive(record, now) || isReserved(key)) continue;
       if (items.length === options.limit) return { items, more: true };
       items.push([key, record]);
     }
@@ -463,15 +513,49 @@ export class Store {
     if (previous?.tombstone === true) this.tombstones--;
     if (record.value === null) this.tombstones++;
     this.changing();
+    const previousValue = this.previousValue(key, previous);
     this.adapter.set(key, record);
-    this.emit({ type: 'record', key, previous, record, origin });
+    if (isReserved(key)) this.countReserved(key, previous, record);
+    this.emit(previousValue === undefined ? { type: 'record', key, previous, record, origin } : { type: 'record', key, previous, record, origin, previousValue });
+    if (isReserved(key) && key.startsWith(TENANT_CLEAR) && record.value !== null) this.dropClearedTenant(key.slice(TENANT_CLEAR.length), record);
   }
 
   private drop(key: string, head: RecordHead, origin: ChangeOrigin): void {
     this.changing();
+    const previousValue = this.previousValue(key, head);
     this.adapter.delete(key);
     if (head.tombstone) this.tombstones--;
-    this.emit({ type: 'record', key, previous: head, record: undefined, origin });
+    if (isReserved(key)) this.countReserved(key, head, undefined);
+    this.emit(previousValue === undefined ? { type: 'record', key, previous: head, record: undefined, origin } : { type: 'record', key, previous: head, record: undefined, origin, previousValue });
+  }
+
+  /** The value a tracked key holds before a change (null: a tombstone); undefined when not tracked or absent. */
+  private previousValue(key: string, previous: RecordHead | undefined): string | null | undefined {
+    if (this.tracked === undefined || previous === undefined || !this.tracked(key)) return undefined;
+    return previous.tombstone ? null : (this.adapter.get(key)?.value ?? null);
+  }
+
+  /** Keeps the counts of the reserved namespace, and the tenant watermarks, up to date with one change. */
+  private countReserved(key: string, previous: RecordHead | undefined, record: StoredRecord | undefined): void {
+    if (previous === undefined) this.reserved++;
+    if (record === undefined) this.reserved--;
+    if (previous !== undefined && !previous.tombstone) this.reservedLive--;
+    if (record !== undefined && record.value !== null) this.reservedLive++;
+    if (!key.startsWith(TENANT_CLEAR)) return;
+    const tenant = key.slice(TENANT_CLEAR.length);
+    if (record === undefined || record.value === null) this.tenantMarks.delete(tenant);
+    else this.tenantMarks.set(tenant, { hlc: record.hlc, nodeId: record.nodeId });
+  }
+
+  /** Drops the records of `tenant` at or below its new watermark. */
+  private dropClearedTenant(tenant: string, mark: Version): void {
+    const prefix = tenantPrefix(tenant);
+    const covered: [string, RecordHead][] = [];
+    for (const [key, record] of this.adapter.range(prefix)) {
+      if (!key.startsWith(prefix)) break;
+      if (compareVersions(record, mark) <= 0) covered.push([key, headOf(record)]);
+    }
+    for (const [key, head] of covered) this.drop(key, head, 'cleared');
   }
 
   /** Drops every record at once; the caller announces it. */
@@ -479,6 +563,9 @@ export class Store {
     this.changing();
     this.adapter.clear();
     this.tombstones = 0;
+    this.reserved = 0;
+    this.reservedLive = 0;
+    this.tenantMarks.clear();
   }
 
   private emit(change: StoreChange): void {
