@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { TENANT_PREFIX_MAX } from './store/namespace';
 import { ConfigError, type Env, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, SettingsReader } from '@meshkv/common';
 
 export { ConfigError, type Env, readEnvironment } from '@meshkv/common';
@@ -40,6 +42,20 @@ export interface NodeConfig {
   readonly shutdownDrainMs: number;
   readonly gcMode: 'compact' | 'throughput';
   readonly mesh: MeshConfig;
+  readonly security: SecurityConfig;
+}
+
+/** API keys, rate limits and quotas (docs/security.md). */
+export interface SecurityConfig {
+  /** ADMIN_KEY (or the text of ADMIN_KEY_FILE): with it every public route but /healthcheck takes a key; undefined: all open. */
+  readonly adminKey: string | undefined;
+  /** Requests a second per key and category when a key has no rate of its own; 0: no limit. */
+  readonly rateLimit: number;
+  /** RATE_LIMIT_SPLIT=true: each node allows a key's rate divided by the nodes alive, so the mesh as a whole allows about the rate. */
+  readonly rateLimitSplit: boolean;
+  /** Keys and bytes (of keys and values, UTF-8) a tenant may store, unless set for the tenant; 0: no quota. */
+  readonly tenantMaxKeys: number;
+  readonly tenantMaxBytes: number;
 }
 
 /** Membership, replication and anti-entropy settings (DESIGN 2.3-2.6). */
@@ -73,8 +89,10 @@ export interface MeshConfig {
   readonly maxBodyBytes: number;
 }
 
-/** Longest key in code points LMDB can store (1978 bytes, 4 per code point in UTF-16, plus a tag). */
-export const LMDB_MAX_KEY_LENGTH = 494;
+/** Longest client key in code points LMDB can store (1978 bytes, 4 per code point, plus a tag, less a tenant's prefix). */
+export const LMDB_MAX_KEY_LENGTH = 494 - TENANT_PREFIX_MAX;
+/** Bytes on the wire of one of the node's own records at most (an API key's, see auth/api-key). */
+export const RESERVED_RECORD_BYTES = 2048;
 
 /** The defaults, with their units. `.env.example` documents the same values. */
 export const DEFAULTS = {
@@ -120,7 +138,16 @@ export const DEFAULTS = {
   TOMBSTONE_TTL_MS: 86400000, // ms a delete is remembered
   MAX_CLOCK_DRIFT_MS: 60000, // ms a remote version may be ahead of this node's clock
   MESH_MAX_BODY_BYTES: 33554432, // bytes of a request body on /_mesh/*; larger gets 413
+  ADMIN_KEY: '', // empty: every route is open (a warning at start); set: every route but /healthcheck takes a key
+  ADMIN_KEY_FILE: '', // a file holding ADMIN_KEY (a Docker or Kubernetes secret), instead of ADMIN_KEY
+  RATE_LIMIT: 0, // requests a second per API key and category (read, write, admin), unless the key has its own; 0: none
+  RATE_LIMIT_SPLIT: 'false', // true: each node allows the rate divided by the nodes alive
+  TENANT_MAX_KEYS: 0, // keys a tenant may store, unless set for the tenant; 0: no quota
+  TENANT_MAX_BYTES: 0, // bytes of keys and values a tenant may store, unless set for the tenant; 0: no quota
 } as const;
+
+/** Shortest ADMIN_KEY taken: a guessable admin key is no protection. */
+export const MIN_ADMIN_KEY_LENGTH = 16;
 
 /** Validates every setting at once; throws a ConfigError listing all problems. */
 export function loadConfig(env: Env): NodeConfig {
@@ -145,6 +172,7 @@ export function loadConfig(env: Env): NodeConfig {
   const dataDir = read.text('DATA_DIR', DEFAULTS.DATA_DIR);
   const dataSlot = readDataSlot(read.optional('DATA_SLOT'), problems);
   const gcMode = read.oneOf('GC_MODE', ['compact', 'throughput'] as const, DEFAULTS.GC_MODE);
+  const adminKey = readAdminKey(read.optional('ADMIN_KEY'), read.optional('ADMIN_KEY_FILE'), problems);
 
   const config: NodeConfig = {
     port,
@@ -197,6 +225,13 @@ export function loadConfig(env: Env): NodeConfig {
       maxClockDriftMs: readInt('MAX_CLOCK_DRIFT_MS', 0, 31_536_000_000),
       maxBodyBytes: readInt('MESH_MAX_BODY_BYTES', 1024, 1_073_741_824),
     },
+    security: {
+      adminKey,
+      rateLimit: readInt('RATE_LIMIT', 0, 1_000_000),
+      rateLimitSplit: read.oneOf('RATE_LIMIT_SPLIT', ['true', 'false'] as const, 'false') === 'true',
+      tenantMaxKeys: readInt('TENANT_MAX_KEYS', 0, 1_000_000_000),
+      tenantMaxBytes: readInt('TENANT_MAX_BYTES', 0, Number.MAX_SAFE_INTEGER),
+    },
   };
   const mesh = config.mesh;
   if (!(mesh.suspectAfterMs <= mesh.downAfterMs && mesh.downAfterMs <= mesh.forgetAfterMs)) {
@@ -209,19 +244,43 @@ export function loadConfig(env: Env): NodeConfig {
       `REQUEST_TIMEOUT_MS (${config.requestTimeoutMs}) must be at least HEADERS_TIMEOUT_MS (${config.headersTimeoutMs})`,
     );
   }
-  // One record of the longest key and value must fit in a replicate body: a code point is
-  // at most 2 UTF-16 units, each at most 6 bytes of JSON (see wireBytesAtMost).
-  const recordBytes = 12 * (config.maxKeyLength + config.maxValueLength) + 512;
+  // One record of the longest key (with a tenant's prefix) and value must fit in a
+  // replicate body, and one of the node's own (an API key: RESERVED_RECORD_BYTES): a code
+  // point is at most 2 UTF-16 units, each at most 6 bytes of JSON (see wireBytesAtMost).
+  const recordBytes = Math.max(12 * (config.maxKeyLength + TENANT_PREFIX_MAX + config.maxValueLength), RESERVED_RECORD_BYTES) + 512;
   if (mesh.maxBodyBytes < recordBytes) {
     problems.push(`MESH_MAX_BODY_BYTES (${mesh.maxBodyBytes}) must be at least ${recordBytes} with MAX_KEY_LENGTH ${config.maxKeyLength} and MAX_VALUE_LENGTH ${config.maxValueLength}: one record of the longest key and value must fit in a replication request`);
   }
   if (config.storage === 'lmdb' && config.maxKeyLength > LMDB_MAX_KEY_LENGTH) {
-    problems.push(`MAX_KEY_LENGTH must be at most ${LMDB_MAX_KEY_LENGTH} with STORAGE=lmdb (LMDB's key size limit; got ${config.maxKeyLength})`);
+    problems.push(`MAX_KEY_LENGTH must be at most ${LMDB_MAX_KEY_LENGTH} with STORAGE=lmdb (LMDB's key size limit, less a tenant's prefix; got ${config.maxKeyLength})`);
   }
   read.check();
   Object.freeze(config.mesh.seeds);
   Object.freeze(config.mesh);
   return Object.freeze(config);
+}
+
+/** ADMIN_KEY, or the first line of the file ADMIN_KEY_FILE names (not both); at least MIN_ADMIN_KEY_LENGTH characters. */
+function readAdminKey(direct: string | undefined, file: string | undefined, problems: string[]): string | undefined {
+  if (direct !== undefined && file !== undefined) {
+    problems.push('ADMIN_KEY and ADMIN_KEY_FILE are both set: set one of them');
+    return undefined;
+  }
+  let key = direct;
+  if (file !== undefined) {
+    try {
+      key = fs.readFileSync(file, 'utf8').split(/\r?\n/)[0]?.trim();
+    } catch (error) {
+      problems.push(`ADMIN_KEY_FILE names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${file}`);
+      return undefined;
+    }
+  }
+  if (key !== undefined && (key.length < MIN_ADMIN_KEY_LENGTH || /\s/.test(key))) {
+    // The key itself is never repeated in a message: messages end in logs.
+    problems.push(`${file === undefined ? 'ADMIN_KEY' : 'ADMIN_KEY_FILE'} must be at least ${MIN_ADMIN_KEY_LENGTH} characters without spaces (got ${key.length}); make one with: openssl rand -hex 32`);
+    return undefined;
+  }
+  return key === '' ? undefined : key;
 }
 
 /** `MESH_NETWORK_URL`: comma-separated URLs; `host:port` alone means `http://host:port`. */

@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
   },
   INVALID_TTL: { status: 400, message: 'The ttl must be a duration from 1 ms to MAX_TTL_MS: whole milliseconds (5000) or a number with a unit ms, s, m, h or d (30s, 5m, 1.5h).' },
   INVALID_LIMIT: { status: 400, message: 'The limit must be a whole number from 1 to 1000.' },
+  INVALID_PARAMETER: { status: 400, message: 'A parameter has a value this route does not take.' },
   MALFORMED_BODY: { status: 400, message: 'The request body is not the JSON this route takes.' },
   INVALID_UTF8: { status: 400, message: 'The request body is not valid UTF-8 text: send the value encoded as UTF-8.' },
   BAD_REQUEST: { status: 400, message: 'The request cannot be read as HTTP/1.1.' },
@@ -24,6 +25,10 @@ export const ERROR_CATALOGUE = {
     status: 401,
     message: 'Mesh routes take only requests signed with the mesh secret (MeshKV-HMAC-SHA256, fresh, used once, for this path and body): only nodes of the mesh send them.',
   },
+  FORBIDDEN: { status: 403, message: 'This API key may not use this route.' },
+  QUOTA_EXCEEDED: { status: 403, message: "The write would take the tenant past its quota: delete keys first, or ask for a higher quota. Reads and deletes go on." },
+  RATE_LIMITED: { status: 429, message: 'This API key made more requests of this kind than its rate allows: retry after the seconds in Retry-After.' },
+  INVALID_KEY: { status: 400, message: 'The key starts with U+D800, a lone surrogate MeshKV keeps for its own records: no client key may start with it.' },
   STALE_SIGNATURE: {
     status: 401,
     message: 'The request is signed with the mesh secret, but at a time more than 120 s from this node\'s clock: the clocks of the two nodes differ too much (check NTP on both).',
@@ -76,15 +81,18 @@ export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  /** Headers the answer carries (name, value, …): WWW-Authenticate of a 401, Retry-After of a 429. */
+  readonly headers: readonly string[] | undefined;
   private text: string | undefined;
 
   /** `status`: another status than the catalogue's, where a route must (a body too long is 413, a query value too long 400). */
-  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>, status?: number) {
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>, status?: number, headers?: readonly string[]) {
     super(message ?? ERROR_CATALOGUE[code].message);
     this.name = 'ApiError';
     this.code = code;
     this.status = status ?? ERROR_CATALOGUE[code].status;
     this.details = details;
+    this.headers = headers;
   }
 
   private static readonly shared = new Map<ErrorCode, ApiError>();

@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { registerAdminRoutes } from './api/admin-routes';
 import { registerBatchRoute } from './api/batch-route';
+import { registerKeyRoutes } from './api/key-routes';
 import { registerKvRoutes } from './api/kv-routes';
+import { type KeyRecord, parseKeyRecord } from './auth/api-key';
+import { keyGuard } from './auth/guard';
+import { ReservedIndex } from './auth/key-index';
+import { KeyRing } from './auth/key-ring';
+import { RequestMeter } from './auth/meter';
+import { Tenants } from './auth/tenants';
 import { registerRestRoutes } from './api/rest-routes';
 import { storageFaultError } from './api/params';
 import { ApiError } from './errors';
@@ -22,12 +29,15 @@ import { type StorageAdapter, type StorageFault, StorageFaultError } from './sto
 import { LmdbAdapter } from './storage/lmdb';
 import { MemoryAdapter } from './storage/memory';
 import { ExpirySweep } from './store/expiry-sweep';
+import { TENANT_PREFIX_MAX } from './store/namespace';
 import { Store } from './store/store';
 import { TombstonePurge } from './store/tombstone-purge';
 import { packageVersion } from './package-version';
 
 /** Names of what a node keeps beside its records (durable storage only). */
 const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact', incarnation: 'incarnation', purgeHolders: 'purgeHolders' } as const;
+/** Without ADMIN_KEY, no key can be made: it would be taken the day keys are required. */
+const KEYS_OFF = new ApiError('FORBIDDEN', 'API keys are off on this node (no ADMIN_KEY): every route is open, and no key can be made. Set ADMIN_KEY on every node to require keys.', { keysRequired: false });
 /** Connections per peer: a peer that hangs can hold no more sockets than this. */
 const PEER_CONNECTIONS = 4;
 /** ms between two saves of the clock and the last contact. */
@@ -52,6 +62,8 @@ export class DatabaseNode {
   readonly startedAt: number;
   /** What opening the storage found (logged at start, shown in /status). */
   readonly storageOpen: StorageOpen;
+  /** API keys: required when ADMIN_KEY is set. */
+  readonly keys: KeyRing;
   private readonly adapter: StorageAdapter;
   private readonly clock: HybridClock;
   private readonly purge: TombstonePurge;
@@ -91,7 +103,8 @@ export class DatabaseNode {
       tombstoneTtlMs: config.mesh.tombstoneTtlMs,
       now,
       waitForDisk: config.storage === 'lmdb' && config.durability === 'sync',
-      maxKeyLength: config.maxKeyLength,
+      // A tenant's keys are stored under its prefix: the limit is the client's, plus the prefix.
+      maxKeyLength: config.maxKeyLength + TENANT_PREFIX_MAX,
       maxValueLength: config.maxValueLength,
     });
     this.storageOpen = {
@@ -134,9 +147,18 @@ export class DatabaseNode {
     this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, scheduler, deps.logger, () => this.mesh.purgeHorizonMs);
     this.sweep = new ExpirySweep(this.store, scheduler);
     const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength, maxTtlMs: config.maxTtlMs };
+    const keys = new ReservedIndex<KeyRecord>(this.store, 'key', parseKeyRecord);
+    this.keys = new KeyRing(keys, config.security.adminKey);
+    const tenants = new Tenants(this.store, { maxKeys: config.security.tenantMaxKeys, maxBytes: config.security.tenantMaxBytes });
+    const meter = new RequestMeter({
+      defaultRate: config.security.rateLimit,
+      divisor: config.security.rateLimitSplit ? () => this.mesh.membership.alive().length + 1 : () => 1,
+      now,
+    });
     const kv = {
       store: this.store,
       limits,
+      ...(this.keys.enabled ? { quota: tenants.check } : {}),
       replication: this.mesh,
       writeDefaults: { w: config.mesh.writeConcern, timeoutMs: config.mesh.writeTimeoutMs },
       sendTimeoutMs: config.sendTimeoutMs,
@@ -150,6 +172,17 @@ export class DatabaseNode {
         },
       ],
     };
+    if (this.keys.enabled) this.router.addHook(keyGuard({ ring: this.keys, meter }));
+    registerKeyRoutes(this.router, {
+      store: this.store,
+      keys,
+      tenants,
+      meter,
+      replication: this.mesh,
+      writeDefaults: kv.writeDefaults,
+      writeHooks: this.keys.enabled ? kv.writeHooks : [...kv.writeHooks, () => KEYS_OFF],
+      now,
+    });
     registerKvRoutes(this.router, kv);
     registerRestRoutes(this.router, kv);
     registerBatchRoute(this.router, { ...kv, batchMaxOps: config.batchMaxOps, maxBatchBytes: config.mesh.maxBodyBytes });
@@ -187,6 +220,7 @@ export class DatabaseNode {
   /** Listens, then joins the mesh. */
   async listen(): Promise<AddressInfo> {
     this.address = await this.server.listen(this.config.port, this.config.bindAddress);
+    if (!this.keys.enabled) this.deps.logger.warn('ADMIN_KEY is not set: every route is open to whoever reaches this node, /clear included (docs/security.md)');
     this.mesh.start();
     this.purge.start();
     this.sweep.start();

@@ -63,12 +63,12 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
       .map((route) => ({ path: route.pattern, methods: route.allow }));
     const index: NodeIndex = { service: 'meshkv', version: identity.version, nodeId: identity.nodeId, docs: 'docs/api.md', routes };
     sendJson(ctx.res, 200, JSON.stringify(index));
-  });
+  }, { access: 'any' });
 
   router.register('/healthcheck', (ctx) => {
     if (server.shuttingDown) sendJson(ctx.res, 503, SHUTTING_DOWN);
     else sendJson(ctx.res, 200, HEALTHY);
-  });
+  }, { access: 'open' });
 
   router.register('/status', (ctx) => {
     const now = identity.now();
@@ -102,5 +102,5 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
       mesh: mesh.stats,
     };
     sendJson(ctx.res, 200, JSON.stringify(status));
-  });
+  }, { access: 'node' });
 }

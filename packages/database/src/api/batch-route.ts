@@ -4,7 +4,8 @@ import { SUCCESS_BODY, sendError } from '../http/reply';
 import type { Router } from '../http/router';
 import type { StoredRecord } from '../record/record';
 import { StorageFaultError } from '../storage/adapter';
-import { answerWrite, type KvRouteDeps, MISSING_RECORD } from './kv-routes';
+import type { RequestContext } from '../http/router';
+import { answerWrite, type KvRouteDeps, MISSING_RECORD, quotaOf, spaceOf } from './kv-routes';
 import { checkKey, checkValue, parseTtl, readWriteConcern, storageFaultError } from './params';
 
 export interface BatchRouteDeps extends KvRouteDeps {
@@ -32,17 +33,18 @@ const OPS = new Set(['set', 'rm', 'expire', 'persist']);
 export function registerBatchRoute(router: Router, deps: BatchRouteDeps): void {
   const { store, limits, replication, writeDefaults, batchMaxOps, maxBatchBytes } = deps;
   const ttlOf = (ttl: string | number): number | ApiError => parseTtl(String(ttl), limits);
+  const overQuota = quotaOf(deps);
 
-  /** The record written, undefined when nothing had to be (persist of a key without expiry), or the error. */
-  const apply = (operation: Operation): ApiError | StoredRecord | undefined => {
-    const key = checkKey(operation.k, limits);
-    if (key instanceof ApiError) return key;
+  /** The record written, undefined when nothing had to be (persist of a key without expiry), or the error; `key` as stored. */
+  const apply = (ctx: RequestContext, operation: Operation, key: string): ApiError | StoredRecord | undefined => {
     switch (operation.op) {
       case 'set': {
         const value = checkValue(operation.v, limits);
         const ttl = operation.ttl === undefined ? undefined : ttlOf(operation.ttl);
         if (value instanceof ApiError) return value;
         if (ttl instanceof ApiError) return ttl;
+        const refused = overQuota(ctx, key, value);
+        if (refused !== undefined) return refused;
         return store.set(key, value, ttl === undefined ? undefined : store.expiryNow() + ttl);
       }
       case 'rm':
@@ -68,10 +70,12 @@ export function registerBatchRoute(router: Router, deps: BatchRouteDeps): void {
       const operations = readOperations(parseJsonBody(await readBody(ctx.req, maxBatchBytes)), batchMaxOps);
       const results: string[] = [];
       const writes: [string, StoredRecord][] = [];
+      const space = spaceOf(ctx);
       for (const operation of operations) {
+        const key = checkKey(operation.k, limits);
         let outcome: ApiError | StoredRecord | undefined;
         try {
-          outcome = apply(operation);
+          outcome = key instanceof ApiError ? key : apply(ctx, operation, space + key);
         } catch (error) {
           // The disk failed during the batch: what ran is kept (and replicated), the rest is refused.
           if (!(error instanceof StorageFaultError)) throw error;
@@ -82,12 +86,12 @@ export function registerBatchRoute(router: Router, deps: BatchRouteDeps): void {
           continue;
         }
         results.push(SUCCESS_BODY);
-        if (outcome !== undefined) writes.push([operation.k, outcome]);
+        if (outcome !== undefined) writes.push([space + operation.k, outcome]);
       }
       const body = `{"results":[${results.join(',')}]}`;
       return answerWrite(ctx.res, replication.replicateWrites(writes, concern), writes.length === 0 ? undefined : store.durable(), undefined, body);
     },
-    { methods: ['POST'], hooks: deps.writeHooks ?? [] },
+    { methods: ['POST'], hooks: deps.writeHooks ?? [], access: 'write' },
   );
 }
 

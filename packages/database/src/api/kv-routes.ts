@@ -1,9 +1,10 @@
 import { ApiError } from '../errors';
 import { SUCCESS_BODY, sendError, sendJson, sendTaggedJson, streamJsonArray } from '../http/reply';
-import type { Hook, RequestContext, Router } from '../http/router';
+import type { Hook, RequestContext, RouteOptions, Router } from '../http/router';
 import type { WriteConcern } from '../mesh/write-concern';
 import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
+import { reservedKey } from '../store/namespace';
 import type { Store } from '../store/store';
 import { etag, firstError, type Limits, readFlag, readKey, readLimit, readTtl, readValue, readWriteConcern, versionTag } from './params';
 
@@ -16,8 +17,16 @@ export interface ReplicationTarget {
   replicateClear(watermark: Version, concern: WriteConcern): Promise<void> | undefined;
 }
 
+/**
+ * Refuses a tenant's write past its quota (keys, bytes): the error, or undefined to let it
+ * through. `key` is the key as stored (with the tenant's prefix).
+ */
+export type QuotaCheck = (tenant: string, key: string, value: string) => ApiError | undefined;
+
 export interface KvRouteDeps {
   readonly store: Store;
+  /** Tenant quotas, when keys are required. */
+  readonly quota?: QuotaCheck;
   readonly limits: Limits;
   readonly replication: ReplicationTarget;
   /** `w` and `wtimeout` when a request gives none (WRITE_CONCERN, WRITE_TIMEOUT_MS). */
@@ -41,7 +50,9 @@ const TTL_REQUIRED = new ApiError('INVALID_TTL', 'The query has no ttl: add ttl=
  */
 export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
   const { store, limits, replication, writeDefaults, sendTimeoutMs, writeHooks = [] } = deps;
-  const WRITES = { methods: WRITE_METHODS, hooks: writeHooks };
+  const overQuota = quotaOf(deps);
+  const WRITES = { methods: WRITE_METHODS, hooks: writeHooks, access: 'write' } as const;
+  const READ = { access: 'read' } as const;
   router.register(
     '/set',
     (ctx) => {
@@ -50,8 +61,11 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
       const ttl = readTtl(ctx.query, limits);
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (key instanceof ApiError || value instanceof ApiError || ttl instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, value, ttl, concern));
-      const record = store.set(key, value, ttl === undefined ? undefined : store.expiryNow() + ttl);
-      return replicateAndAnswer(deps, ctx.res, key, record, concern);
+      const stored = spaceOf(ctx) + key;
+      const refused = overQuota(ctx, stored, value);
+      if (refused !== undefined) return sendError(ctx.res, refused);
+      const record = store.set(stored, value, ttl === undefined ? undefined : store.expiryNow() + ttl);
+      return replicateAndAnswer(deps, ctx.res, stored, record, concern);
     },
     WRITES,
   );
@@ -59,18 +73,19 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
   router.register('/get', (ctx) => {
     const key = readKey(ctx.query, limits);
     if (key instanceof ApiError) return sendError(ctx.res, key);
-    const json = store.getJson(key);
+    const stored = spaceOf(ctx) + key;
+    const json = store.getJson(stored);
     if (json === undefined) return sendError(ctx.res, MISSING_RECORD);
-    sendTaggedJson(ctx.res, 200, json, etag(store.head(key) as Version));
-  });
+    sendTaggedJson(ctx.res, 200, json, etag(store.head(stored) as Version));
+  }, READ);
 
   router.register('/is', (ctx) => {
     const key = readKey(ctx.query, limits);
     if (key instanceof ApiError) return sendError(ctx.res, key);
-    const head = store.liveHead(key);
+    const head = store.liveHead(spaceOf(ctx) + key);
     if (head === undefined) return sendError(ctx.res, MISSING_RECORD);
     sendTaggedJson(ctx.res, 200, SUCCESS_BODY, etag(head));
-  });
+  }, READ);
 
   router.register(
     '/rm',
@@ -78,9 +93,10 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
       const key = readKey(ctx.query, limits);
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (key instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, concern));
-      const tombstone = store.remove(key);
+      const stored = spaceOf(ctx) + key;
+      const tombstone = store.remove(stored);
       if (tombstone === undefined) return sendError(ctx.res, MISSING_RECORD);
-      return replicateAndAnswer(deps, ctx.res, key, tombstone, concern);
+      return replicateAndAnswer(deps, ctx.res, stored, tombstone, concern);
     },
     WRITES,
   );
@@ -90,18 +106,24 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
     (ctx) => {
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (concern instanceof ApiError) return sendError(ctx.res, concern);
-      return answerWrite(ctx.res, replication.replicateClear(store.clear(), concern), store.durable());
+      // A tenant's clear is its own watermark, a record; the others clear every client record.
+      const tenant = ctx.principal?.tenant;
+      if (tenant === undefined) return answerWrite(ctx.res, replication.replicateClear(store.clear(), concern), store.durable());
+      const mark = store.clearTenant(tenant);
+      return answerWrite(ctx.res, replication.replicateWrite(reservedKey('clear', tenant), mark, concern), store.durable());
     },
     WRITES,
   );
 
   const listing = (encode: (entry: [string, string]) => string) => (ctx: RequestContext) => {
+    const space = spaceOf(ctx);
     const prefix = ctx.query.get('prefix');
-    return streamJsonArray(ctx.res, render(store.liveEntries(prefix), encode), sendTimeoutMs);
+    const entries = space === '' ? store.liveEntries(prefix) : unprefixed(store.liveEntries(space + (prefix ?? '')), space.length);
+    return streamJsonArray(ctx.res, render(entries, encode), sendTimeoutMs);
   };
-  router.register('/getKeys', listing(([k]) => JSON.stringify(k)));
-  router.register('/getValues', listing(([, v]) => JSON.stringify(v)));
-  router.register('/getAll', listing(([k, v]) => `{"k":${JSON.stringify(k)},"v":${JSON.stringify(v)}}`));
+  router.register('/getKeys', listing(([k]) => JSON.stringify(k)), READ);
+  router.register('/getValues', listing(([, v]) => JSON.stringify(v)), READ);
+  router.register('/getAll', listing(([k, v]) => `{"k":${JSON.stringify(k)},"v":${JSON.stringify(v)}}`), READ);
 
   registerExpiryRoutes(router, deps, WRITES);
 
@@ -109,29 +131,30 @@ export function registerKvRoutes(router: Router, deps: KvRouteDeps): void {
     const key = readKey(ctx.query, limits);
     const withValue = readFlag(ctx.query, 'v', false);
     if (key instanceof ApiError || withValue instanceof ApiError) return sendError(ctx.res, firstError(key, withValue));
-    const record = store.liveRecord(key);
+    const record = store.liveRecord(spaceOf(ctx) + key);
     if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
     const value = record.value as string;
     const meta: Record<string, unknown> = { k: key, version: versionTag(record), ttlMs: ttlOf(record, store.expiryNow()), size: Buffer.byteLength(value) };
     if (withValue) meta.v = value;
     sendTaggedJson(ctx.res, 200, JSON.stringify(meta), etag(record));
-  });
+  }, READ);
 
   router.register('/scan', (ctx) => {
     const limit = readLimit(ctx.query);
     const values = readFlag(ctx.query, 'values', true);
     if (limit instanceof ApiError || values instanceof ApiError) return sendError(ctx.res, firstError(limit, values));
+    const space = spaceOf(ctx);
     const after = ctx.query.get('after');
-    const page = store.scan({ prefix: ctx.query.get('prefix') ?? '', limit, ...(after === undefined ? {} : { after }) });
-    const items = page.items.map(([k, record]) => (values ? `{"k":${JSON.stringify(k)},"v":${JSON.stringify(record.value)}}` : JSON.stringify(k)));
+    const page = store.scan({ prefix: space + (ctx.query.get('prefix') ?? ''), limit, ...(after === undefined ? {} : { after: space + after }) });
+    const items = page.items.map(([k, record]) => (values ? `{"k":${JSON.stringify(k.slice(space.length))},"v":${JSON.stringify(record.value)}}` : JSON.stringify(k.slice(space.length))));
     const last = page.items.at(-1);
-    const next = page.more && last !== undefined ? JSON.stringify(last[0]) : 'null';
+    const next = page.more && last !== undefined ? JSON.stringify(last[0].slice(space.length)) : 'null';
     sendJson(ctx.res, 200, `{"items":[${items.join(',')}],"next":${next}}`);
-  });
+  }, READ);
 }
 
 /** /expire, /persist and /ttl. */
-function registerExpiryRoutes(router: Router, deps: KvRouteDeps, WRITES: { methods: readonly string[]; hooks: readonly Hook[] }): void {
+function registerExpiryRoutes(router: Router, deps: KvRouteDeps, WRITES: RouteOptions): void {
   const { store, limits, writeDefaults } = deps;
   router.register(
     '/expire',
@@ -140,9 +163,10 @@ function registerExpiryRoutes(router: Router, deps: KvRouteDeps, WRITES: { metho
       const ttl = readTtl(ctx.query, limits) ?? TTL_REQUIRED;
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (key instanceof ApiError || ttl instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, ttl, concern));
-      const record = store.setExpiry(key, store.expiryNow() + ttl);
+      const stored = spaceOf(ctx) + key;
+      const record = store.setExpiry(stored, store.expiryNow() + ttl);
       if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
-      return replicateAndAnswer(deps, ctx.res, key, record, concern);
+      return replicateAndAnswer(deps, ctx.res, stored, record, concern);
     },
     WRITES,
   );
@@ -153,12 +177,13 @@ function registerExpiryRoutes(router: Router, deps: KvRouteDeps, WRITES: { metho
       const key = readKey(ctx.query, limits);
       const concern = readWriteConcern(ctx.query, writeDefaults);
       if (key instanceof ApiError || concern instanceof ApiError) return sendError(ctx.res, firstError(key, concern));
-      const current = store.liveRecord(key);
+      const stored = spaceOf(ctx) + key;
+      const current = store.liveRecord(stored);
       if (current === undefined) return sendError(ctx.res, MISSING_RECORD);
       // Nothing to remove: no write, no new version (as Redis' PERSIST answers 0).
       if (current.expiresAt === undefined) return answerWrite(ctx.res, undefined, undefined, current);
-      const record = store.setExpiry(key, undefined) as StoredRecord;
-      return replicateAndAnswer(deps, ctx.res, key, record, concern);
+      const record = store.setExpiry(stored, undefined) as StoredRecord;
+      return replicateAndAnswer(deps, ctx.res, stored, record, concern);
     },
     WRITES,
   );
@@ -166,10 +191,10 @@ function registerExpiryRoutes(router: Router, deps: KvRouteDeps, WRITES: { metho
   router.register('/ttl', (ctx) => {
     const key = readKey(ctx.query, limits);
     if (key instanceof ApiError) return sendError(ctx.res, key);
-    const record = store.liveRecord(key);
+    const record = store.liveRecord(spaceOf(ctx) + key);
     if (record === undefined) return sendError(ctx.res, MISSING_RECORD);
     sendTaggedJson(ctx.res, 200, `{"ttlMs":${ttlOf(record, store.expiryNow()) ?? 'null'}}`, etag(record));
-  });
+  }, { access: 'read' });
 }
 
 /** ms left before a live record expires (at least 1), null when it never does. */
@@ -202,4 +227,27 @@ function sendWritten(res: RequestContext['res'], body: string, record: Version |
 
 function* render<T>(items: Iterable<T>, encode: (item: T) => string): Generator<string> {
   for (const item of items) yield encode(item);
+}
+
+/** `hooks`, run only for requests of `methods` (the write hooks of a route that also reads). */
+export function forMethods(methods: readonly string[], hooks: readonly Hook[]): Hook[] {
+  return hooks.map((hook): Hook => (ctx, route) => (methods.includes(ctx.method) ? hook(ctx, route) : undefined));
+}
+
+/** The store prefix of the request's tenant (`<tenant>/`), '' when it has none or keys are not required. */
+export function spaceOf(ctx: RequestContext): string {
+  return ctx.principal === undefined ? '' : ctx.principal.prefix;
+}
+
+/** The request's quota check: refuses a tenant's write past its quota; lets every other write through. */
+export function quotaOf({ quota }: Pick<KvRouteDeps, 'quota'>): (ctx: RequestContext, key: string, value: string) => ApiError | undefined {
+  return (ctx, key, value) => {
+    const tenant = ctx.principal?.tenant;
+    return tenant === undefined || quota === undefined ? undefined : quota(tenant, key, value);
+  };
+}
+
+/** Entries with their keys' first `length` characters (a tenant's prefix) cut. */
+function* unprefixed(entries: Iterable<[string, string]>, length: number): Generator<[string, string]> {
+  for (const [key, value] of entries) yield [key.slice(length), value];
 }

@@ -5,6 +5,7 @@ import type { QueryParams } from '../http/query';
 import type { WriteConcern } from '../mesh/write-concern';
 import type { Version } from '../record/version';
 import type { StorageFault } from '../storage/adapter';
+import { RESERVED_MARK } from '../store/namespace';
 
 /**
  * Readers of the query parameters of the public routes. Each returns the value, or the
@@ -71,6 +72,8 @@ export function checkKey(key: string | undefined, limits: Limits): string | ApiE
   if (key === undefined) return ApiError.of('MISSING_KEY_PARAM');
   if (key.length === 0) return ApiError.of('EMPTY_KEY');
   if (exceedsCodePoints(key, limits.maxKeyLength)) return tooLong('key', limits.maxKeyLength);
+  // Only a JSON body can carry a lone surrogate: a URL's or a text body's decodes to U+FFFD.
+  if (key.charCodeAt(0) === RESERVED_MARK) return ApiError.of('INVALID_KEY');
   return key;
 }
 

@@ -1,8 +1,8 @@
 import { ApiError } from '../errors';
 import { decodeUtf8, readBodyBytes } from '../http/body';
 import { sendError } from '../http/reply';
-import type { Hook, RequestContext, Router } from '../http/router';
-import { type KvRouteDeps, MISSING_RECORD, replicateAndAnswer } from './kv-routes';
+import type { RequestContext, Router } from '../http/router';
+import { forMethods, type KvRouteDeps, MISSING_RECORD, quotaOf, replicateAndAnswer, spaceOf } from './kv-routes';
 import { checkKey, checkValue, etag, firstError, readTtl, readWriteConcern, valueTooLong } from './params';
 
 export const REST_PREFIX = '/kv/';
@@ -17,10 +17,11 @@ const MALFORMED_PATH = ApiError.of('MALFORMED_PATH');
  */
 export function registerRestRoutes(router: Router, deps: KvRouteDeps): void {
   const { store, limits, writeDefaults } = deps;
+  const overQuota = quotaOf(deps);
   // A UTF-8 code point is at most 4 bytes: past this the value is too long whatever it says.
   const maxBodyBytes = 4 * limits.maxValueLength;
   const tooLarge = (): ApiError => valueTooLong(limits.maxValueLength, 413);
-  const writeHooks = (deps.writeHooks ?? []).map((hook): Hook => (ctx, route) => (ctx.method === 'PUT' || ctx.method === 'DELETE' ? hook(ctx, route) : undefined));
+  const writeHooks = forMethods(['PUT', 'DELETE'], deps.writeHooks ?? []);
 
   const read = (ctx: RequestContext, key: string): void => {
     const record = store.liveRecord(key);
@@ -43,6 +44,8 @@ export function registerRestRoutes(router: Router, deps: KvRouteDeps): void {
     const text = decodeUtf8(await readBodyBytes(ctx.req, maxBodyBytes, tooLarge));
     const value = text instanceof ApiError ? text : checkValue(text, limits, 413);
     if (value instanceof ApiError) return sendError(ctx.res, value);
+    const refused = overQuota(ctx, key, value);
+    if (refused !== undefined) return sendError(ctx.res, refused);
     const record = store.set(key, value, ttl === undefined ? undefined : store.expiryNow() + ttl);
     return replicateAndAnswer(deps, ctx.res, key, record, concern);
   };
@@ -60,11 +63,12 @@ export function registerRestRoutes(router: Router, deps: KvRouteDeps): void {
     (ctx) => {
       const key = pathKey(ctx.path, limits);
       if (key instanceof ApiError) return sendError(ctx.res, key);
-      if (ctx.method === 'PUT') return put(ctx, key);
-      if (ctx.method === 'DELETE') return remove(ctx, key);
-      return read(ctx, key);
+      const stored = spaceOf(ctx) + key;
+      if (ctx.method === 'PUT') return put(ctx, stored);
+      if (ctx.method === 'DELETE') return remove(ctx, stored);
+      return read(ctx, stored);
     },
-    { methods: ['GET', 'HEAD', 'PUT', 'DELETE'], hooks: writeHooks, prefix: true, pattern: `${REST_PREFIX}{key}` },
+    { methods: ['GET', 'HEAD', 'PUT', 'DELETE'], hooks: writeHooks, prefix: true, pattern: `${REST_PREFIX}{key}`, access: (method) => (method === 'PUT' || method === 'DELETE' ? 'write' : 'read') },
   );
 }
 

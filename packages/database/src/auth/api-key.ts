@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 /**
@@ -68,8 +69,11 @@ export async function secretMatches(record: Pick<KeyRecord, 'salt' | 'hash'>, se
 
 /** SHA-256 of a presented text: the name under which its check is remembered (never the text itself). */
 export function fingerprint(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
+  // crypto.hash (Node 20.12) is the one-shot form, about twice as fast: this runs on every request.
+  return oneShot === undefined ? createHash('sha256').update(text).digest('base64url') : oneShot('sha256', text, 'base64url');
 }
+
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
 /** True when two texts are equal, in time that does not depend on where they differ (ADMIN_KEY). */
 export function sameText(a: string, b: string): boolean {

@@ -19,7 +19,8 @@ export function sendTaggedJson(res: ServerResponse, status: number, body: string
 }
 
 export function sendError(res: ServerResponse, error: ApiError, extraHeaders?: readonly string[]): void {
-  sendJson(res, error.status, error.body, extraHeaders);
+  const headers = error.headers === undefined ? extraHeaders : extraHeaders === undefined ? error.headers : [...error.headers, ...extraHeaders];
+  sendJson(res, error.status, error.body, headers);
 }
 
 const CHUNK_CHARS = 64 * 1024;

@@ -2,6 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiError } from '../errors';
 import type { QueryParams } from './query';
 
+/** Who sent a request, as the key hook found (auth/); routes read the tenant's prefix from it. */
+export interface Principal {
+  /** The key's id (`admin` for ADMIN_KEY). */
+  readonly id: string;
+  /** The store prefix of the key's tenant (`<tenant>/`), '' for a key without one. */
+  readonly prefix: string;
+  readonly tenant?: string;
+}
+
 /** What a handler gets for one request. */
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -9,7 +18,17 @@ export interface RequestContext {
   readonly method: string;
   readonly path: string;
   readonly query: QueryParams;
+  /** Set by the key hook when keys are required; undefined when every route is open. */
+  principal: Principal | undefined;
 }
+
+/**
+ * Who may use a route when API keys are required: anyone (`open`), nodes of the mesh
+ * (`mesh`: their own signature, see mesh/auth), any valid key (`any`), a key with the scope
+ * (`read`, `write`, `admin`), or a key with `read` and no tenant (`node`: what describes the
+ * whole node, /status).
+ */
+export type Access = 'open' | 'mesh' | 'any' | 'read' | 'write' | 'admin' | 'node';
 
 /** Answers one request; a thrown error or a rejected promise becomes a logged 500. */
 export type Handler = (ctx: RequestContext) => void | Promise<void>;
@@ -39,6 +58,8 @@ export interface Route {
   readonly prefix: boolean;
   /** How the index shows the path (`/kv/{key}`); the path itself for an exact route. */
   readonly pattern: string;
+  /** Who may use it, by method (see Access). */
+  readonly access: (method: string) => Access;
 }
 
 export interface RouteOptions {
@@ -49,6 +70,8 @@ export interface RouteOptions {
   readonly prefix?: boolean;
   /** How the index shows the path, for a prefix route (`/kv/{key}`). */
   readonly pattern?: string;
+  /** Who may use it (default: `admin`, so a route nobody thought about is closed), or by method. */
+  readonly access?: Access | ((method: string) => Access);
 }
 
 const READ_METHODS = ['GET', 'HEAD'] as const;
@@ -100,6 +123,7 @@ export class Router {
       hooks: options.hooks ?? [],
       prefix,
       pattern: options.pattern ?? path,
+      access: accessOf(options.access),
     };
     this.routes.set(path, route);
     if (prefix) this.prefixes = [...this.prefixes, route].sort((a, b) => b.path.length - a.path.length);
@@ -120,6 +144,12 @@ export class Router {
   get paths(): string[] {
     return [...this.routes.keys()];
   }
+}
+
+function accessOf(access: RouteOptions['access']): (method: string) => Access {
+  if (typeof access === 'function') return access;
+  const fixed = access ?? 'admin';
+  return () => fixed;
 }
 
 /** The hooks from `start` on, each awaited. */

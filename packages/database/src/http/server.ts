@@ -169,7 +169,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     let ctx: RequestContext;
     try {
       const query = mark === -1 ? EMPTY_QUERY : parseQuery(url.slice(mark + 1));
-      ctx = { req, res, method, path, query };
+      ctx = { req, res, method, path, query, principal: undefined };
     } catch (error) {
       this.fail(res, error, extra);
       return;

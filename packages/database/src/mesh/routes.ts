@@ -24,7 +24,7 @@ export interface MeshRouteDeps {
  */
 export function registerMeshRoutes(router: Router, { service, auth, maxBodyBytes, sendTimeoutMs }: MeshRouteDeps): void {
   const hooks = [auth.hook];
-  const POST = { methods: ['POST'], hooks };
+  const POST = { methods: ['POST'], hooks, access: 'mesh' } as const;
   const body = async (ctx: { req: Parameters<typeof readBody>[0] }): Promise<unknown> => {
     const text = await readBody(ctx.req, maxBodyBytes);
     auth.checkBody(ctx.req, text);
@@ -37,7 +37,7 @@ export function registerMeshRoutes(router: Router, { service, auth, maxBodyBytes
       const answer = ctx.method === 'POST' ? service.ping(await body(ctx)) : service.nkvdPing(ctx.query.get('nodes'));
       sendJson(ctx.res, 200, JSON.stringify(answer));
     },
-    { methods: ['GET', 'HEAD', 'POST'], hooks },
+    { methods: ['GET', 'HEAD', 'POST'], hooks, access: 'mesh' },
   );
 
   router.register('/_mesh/replicate', async (ctx) => sendJson(ctx.res, 200, JSON.stringify(await service.replicate(await body(ctx)))), POST);

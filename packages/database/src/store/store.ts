@@ -490,6 +490,14 @@ export class Store {
     return { items, more: false };
   }
 
+  /** The node's own records under a reserved prefix (`reservedPrefix(kind)`), tombstones included, in key order. */
+  *scanReserved(prefix: string): IterableIterator<[string, StoredRecord]> {
+    for (const entry of this.adapter.range(prefix)) {
+      if (!entry[0].startsWith(prefix)) return;
+      yield entry;
+    }
+  }
+
   /** Resolves once every change so far is as durable as the adapter makes it. */
   flush(): Promise<void> {
     return this.adapter.flush();

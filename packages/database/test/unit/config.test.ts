@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, DEFAULTS, loadConfig } from '../../src/config';
 
@@ -63,7 +64,7 @@ describe('config', () => {
       AE_INTERVAL_MS: '1000',
       TOMBSTONE_TTL_MS: '60000',
       MAX_CLOCK_DRIFT_MS: '0',
-      MESH_MAX_BODY_BYTES: '2048',
+      MESH_MAX_BODY_BYTES: '4096',
       START_ALONE: 'true',
       JOIN_TIMEOUT_MS: '5000',
     });
@@ -116,8 +117,9 @@ describe('config', () => {
         aeIntervalMs: 1000,
         tombstoneTtlMs: 60000,
         maxClockDriftMs: 0,
-        maxBodyBytes: 2048,
+        maxBodyBytes: 4096,
       },
+      security: { adminKey: undefined, rateLimit: 0, rateLimitSplit: false, tenantMaxKeys: 0, tenantMaxBytes: 0 },
     });
     expect(Object.isFrozen(config.mesh)).to.equal(true);
   });
@@ -187,8 +189,47 @@ describe('config', () => {
 
 describe('config with STORAGE=lmdb', () => {
   it("refuses keys longer than LMDB can store", () => {
-    expect(() => loadConfig({ STORAGE: 'lmdb', MAX_KEY_LENGTH: '495' })).to.throw(ConfigError, /MAX_KEY_LENGTH must be at most 494 with STORAGE=lmdb/);
-    expect(loadConfig({ STORAGE: 'lmdb', MAX_KEY_LENGTH: '494' }).maxKeyLength).to.equal(494);
+    expect(() => loadConfig({ STORAGE: 'lmdb', MAX_KEY_LENGTH: '462' })).to.throw(ConfigError, /MAX_KEY_LENGTH must be at most 461 with STORAGE=lmdb/);
+    expect(loadConfig({ STORAGE: 'lmdb', MAX_KEY_LENGTH: '461' }).maxKeyLength).to.equal(461);
+  });
+});
+
+describe('config of API keys, rate limits and quotas', () => {
+  const secret = 'k'.repeat(32);
+
+  it('reads ADMIN_KEY, or the first line of ADMIN_KEY_FILE, never both', () => {
+    expect(loadConfig({ ADMIN_KEY: secret }).security.adminKey).to.equal(secret);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'meshkv-config-')), 'admin-key');
+    fs.writeFileSync(file, `${secret}\n`);
+    try {
+      expect(loadConfig({ ADMIN_KEY_FILE: file }).security.adminKey).to.equal(secret);
+      expect(() => loadConfig({ ADMIN_KEY: secret, ADMIN_KEY_FILE: file })).to.throw(ConfigError, /ADMIN_KEY and ADMIN_KEY_FILE are both set/);
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+    expect(() => loadConfig({ ADMIN_KEY_FILE: file })).to.throw(ConfigError, /ADMIN_KEY_FILE names a file that cannot be read \(ENOENT\)/);
+  });
+
+  it('refuses a short admin key without repeating it', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ ADMIN_KEY: 'short-key' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).to.be.instanceOf(ConfigError);
+    expect(String((caught as Error).message)).to.match(/ADMIN_KEY must be at least 16 characters without spaces \(got 9\)/).and.not.include('short-key');
+  });
+
+  it('reads the rate limit and the tenant quotas', () => {
+    const { security } = loadConfig({ RATE_LIMIT: '50', RATE_LIMIT_SPLIT: 'true', TENANT_MAX_KEYS: '1000', TENANT_MAX_BYTES: '1048576' });
+    expect(security).to.deep.equal({ adminKey: undefined, rateLimit: 50, rateLimitSplit: true, tenantMaxKeys: 1000, tenantMaxBytes: 1048576 });
+    expect(() => loadConfig({ RATE_LIMIT: '-1' })).to.throw(ConfigError, /RATE_LIMIT must be a whole number/);
+  });
+
+  it('needs MESH_MAX_BODY_BYTES to hold one record of the longest key, with a tenant prefix, and one API key record', () => {
+    expect(() => loadConfig({ MAX_KEY_LENGTH: '10', MAX_VALUE_LENGTH: '0', MESH_MAX_BODY_BYTES: '2048' })).to.throw(ConfigError, /MESH_MAX_BODY_BYTES \(2048\) must be at least 2560/);
+    expect(() => loadConfig({ MAX_KEY_LENGTH: '64', MAX_VALUE_LENGTH: '1000', MESH_MAX_BODY_BYTES: '13000' })).to.throw(ConfigError, /must be at least 13676/);
   });
 });
 

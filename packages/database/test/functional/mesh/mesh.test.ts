@@ -130,7 +130,7 @@ describe('mesh (in-process nodes on real sockets)', function () {
       (t) => track([t]),
       (error: Error) => (message = error.message),
     );
-    expect(message).to.match(/MESH_MAX_BODY_BYTES \(500000\) must be at least 787712/);
+    expect(message).to.match(/MESH_MAX_BODY_BYTES \(500000\) must be at least 788108/);
   });
 
   it('repairs differences both ways with anti-entropy, sending only what differs', async () => {

@@ -1,0 +1,96 @@
+import { ApiError } from '../errors';
+import type { Access, Hook, HookOutcome, RequestContext } from '../http/router';
+import type { Identity, KeyRing } from './key-ring';
+import type { Category, RequestMeter } from './meter';
+
+/** RFC 6750: the scheme a client must use, and why a key was refused. */
+const CHALLENGE = ['WWW-Authenticate', 'Bearer realm="meshkv"'];
+const NO_KEY = new ApiError(
+  'UNAUTHORIZED',
+  'This node takes requests with an API key only: send it as Authorization: Bearer <key> (or key=<key> in the query, which may end in logs).',
+  undefined,
+  undefined,
+  CHALLENGE,
+);
+const BAD_KEY = new ApiError('UNAUTHORIZED', 'The API key is not valid here: it is unknown, revoked, or mistyped.', undefined, undefined, [
+  'WWW-Authenticate',
+  'Bearer realm="meshkv", error="invalid_token"',
+]);
+const BUSY = new ApiError('RATE_LIMITED', 'Too many API keys are waiting for their first check on this node: retry in a second.', { retryAfterS: 1 }, undefined, ['Retry-After', '1']);
+const TENANT_NODE = new ApiError('FORBIDDEN', 'This route describes the whole node, and this key is bound to a tenant: use a key without a tenant.', { tenant: true });
+const BEARER = /^bearer +/i;
+
+export interface GuardDeps {
+  readonly ring: KeyRing;
+  readonly meter: RequestMeter;
+}
+
+/**
+ * The hook that asks every public request for an API key (registered only when ADMIN_KEY
+ * is set): the key from `Authorization: Bearer …` or `key=` in the query; 401 without one
+ * or with one that is not valid, 403 when the key lacks the route's scope (or is a
+ * tenant's, on a route about the whole node), 429 past its rate. A request that passes
+ * carries its identity (`ctx.principal`), whose tenant prefix the routes apply.
+ */
+export function keyGuard({ ring, meter }: GuardDeps): Hook {
+  const admit = (ctx: RequestContext, access: Access, identity: Identity): HookOutcome => {
+    const category = categoryOf(access);
+    if (category !== undefined && access !== 'any' && !identity.scopes.includes(category)) return forbidden(category);
+    if (access === 'node' && identity.tenant !== undefined) return TENANT_NODE;
+    const waitMs = meter.take(identity, category ?? 'read');
+    if (waitMs > 0) return rateLimited(meter.rateOf(identity), category ?? 'read', waitMs);
+    ctx.principal = identity;
+    return undefined;
+  };
+  return (ctx, route) => {
+    const access = route.access(ctx.method);
+    if (access === 'open' || access === 'mesh') return undefined;
+    const text = presentedKey(ctx);
+    if (text === undefined) return NO_KEY;
+    const known = ring.known(text);
+    if (known === null) return BAD_KEY;
+    if (known !== undefined) return admit(ctx, access, known);
+    return ring.check(text).then((checked) => (checked === null ? BAD_KEY : checked === 'busy' ? BUSY : admit(ctx, access, checked)));
+  };
+}
+
+/** The key a request presents: the bearer token, else `key` in the query. */
+function presentedKey(ctx: RequestContext): string | undefined {
+  const header = ctx.req.headers.authorization;
+  if (header !== undefined && BEARER.test(header)) return header.replace(BEARER, '').trim();
+  return ctx.query.get('key');
+}
+
+function categoryOf(access: Access): Category | undefined {
+  switch (access) {
+    case 'write':
+      return 'write';
+    case 'admin':
+      return 'admin';
+    case 'any':
+      return undefined;
+    default:
+      return 'read';
+  }
+}
+
+const FORBIDDEN = new Map<Category, ApiError>();
+function forbidden(scope: Category): ApiError {
+  let error = FORBIDDEN.get(scope);
+  if (error === undefined) {
+    error = new ApiError('FORBIDDEN', `This API key has no ${scope} scope, which this route needs: use a key made with scopes=${scope}.`, { scope });
+    FORBIDDEN.set(scope, error);
+  }
+  return error;
+}
+
+function rateLimited(rate: number, category: Category, waitMs: number): ApiError {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return new ApiError(
+    'RATE_LIMITED',
+    `This API key made more ${category} requests than its rate of ${rate} a second (burst ${Math.max(1, rate)}) allows on this node: retry after ${seconds} s (Retry-After).`,
+    { category, limit: rate, burst: Math.max(1, rate), retryAfterS: seconds },
+    undefined,
+    ['Retry-After', String(seconds)],
+  );
+}
