@@ -1,5 +1,6 @@
 import { signMeshRequest } from '@meshkv/common';
 import { Pool } from 'undici';
+import type { CreatedKey, KeyInfo, KeySpec, TenantInfo, TenantQuota, WhoAmI } from './keys';
 import { paths, type ScanOptions, type SetOptions, type WriteOptions } from './paths';
 import type { NkvdNode, NodeIndex, NodeStatus } from './status';
 
@@ -10,8 +11,12 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** Keep-alive connections; default 8. */
   readonly connections?: number;
-  /** Sent as `Authorization: Bearer …` on every request (mesh routes take signed requests only, not this). */
+  /** An API key (or ADMIN_KEY), sent as `Authorization: Bearer …` on every request. */
+  readonly apiKey?: string;
+  /** The same as apiKey (an older name). */
   readonly bearer?: string;
+  /** HTTPS: the CA that signed the node's certificate (PEM), and a client certificate and key when the node asks for one. */
+  readonly tls?: { readonly ca?: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
   /** The mesh secret: the nkvd ping (a mesh route) is then signed with it (the secret is never sent). */
   readonly meshSecret?: string;
 }
@@ -81,9 +86,11 @@ export class MeshKvClient {
   private readonly meshSecret: string | undefined;
 
   constructor(options: ClientOptions) {
-    this.pool = new Pool(options.url.replace(/\/+$/, ''), { connections: options.connections ?? 8 });
+    const tls = options.tls;
+    this.pool = new Pool(options.url.replace(/\/+$/, ''), { connections: options.connections ?? 8, ...(tls === undefined ? {} : { connect: { ...tls } }) });
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.headers = options.bearer === undefined ? {} : { authorization: `Bearer ${options.bearer}` };
+    const key = options.apiKey ?? options.bearer;
+    this.headers = key === undefined ? {} : { authorization: `Bearer ${key}` };
     this.meshSecret = options.meshSecret;
   }
 
@@ -206,6 +213,44 @@ export class MeshKvClient {
   /** `GET /`: what the node is and its public routes. */
   index(): Promise<NodeIndex> {
     return this.json(paths.index()) as Promise<NodeIndex>;
+  }
+
+  /** Who the client's key is, its rate, its requests on this node and its tenant's usage. */
+  whoami(): Promise<WhoAmI> {
+    return this.json(paths.whoami()) as Promise<WhoAmI>;
+  }
+
+  /** Makes an API key (admin scope); its secret is in the answer only: keep it. Waits for every member by default. */
+  createKey(spec: KeySpec, options?: WriteOptions): Promise<CreatedKey> {
+    return this.json(paths.createKey(spec, options)) as Promise<CreatedKey>;
+  }
+
+  async listKeys(): Promise<KeyInfo[]> {
+    return ((await this.json(paths.listKeys())) as { keys: KeyInfo[] }).keys;
+  }
+
+  /** One key's description; undefined when no key has the id. */
+  getKey(id: string): Promise<KeyInfo | undefined> {
+    return this.found(paths.key(id), (text) => JSON.parse(text) as KeyInfo, undefined);
+  }
+
+  /** Revokes a key everywhere (waits for every member by default); false when no key has the id. */
+  revokeKey(id: string, options?: WriteOptions): Promise<boolean> {
+    return this.found(paths.revokeKey(id, options), () => true, false);
+  }
+
+  /** Sets a tenant's quotas; its usage and quotas as they are now. */
+  setTenantQuota(tenant: string, quota: TenantQuota, options?: WriteOptions): Promise<TenantInfo> {
+    return this.json(paths.setTenant(tenant, quota, options)) as Promise<TenantInfo>;
+  }
+
+  /** Every tenant with a key or a quota, with its usage. */
+  async tenants(): Promise<TenantInfo[]> {
+    return ((await this.json(paths.tenants())) as { tenants: TenantInfo[] }).tenants;
+  }
+
+  tenant(tenant: string): Promise<TenantInfo> {
+    return this.json(paths.tenant(tenant)) as Promise<TenantInfo>;
   }
 
   /** The nkvd form of `/ping`: introduces `nodes` (host:port) and lists every node known. */

@@ -62,5 +62,15 @@ export const paths = {
   index: (): string => '/',
   healthcheck: (): string => '/healthcheck',
   status: (): string => '/status',
+  whoami: (): string => '/whoami',
+  createKey: (spec: { name: string; scopes?: readonly string[]; tenant?: string; rate?: number }, options?: WriteOptions): string =>
+    `/admin/keys/create?name=${q(spec.name)}${optional('scopes', spec.scopes?.join(','))}${optional('tenant', spec.tenant)}${optional('rate', spec.rate)}${concern(options)}`,
+  listKeys: (): string => '/admin/keys/list',
+  key: (id: string): string => `/admin/keys/${q(id)}`,
+  revokeKey: (id: string, options?: WriteOptions): string => `/admin/keys/revoke?id=${q(id)}${concern(options)}`,
+  setTenant: (tenant: string, quota: { maxKeys?: number; maxBytes?: number }, options?: WriteOptions): string =>
+    `/admin/tenants/set?tenant=${q(tenant)}${optional('maxKeys', quota.maxKeys)}${optional('maxBytes', quota.maxBytes)}${concern(options)}`,
+  tenants: (): string => '/admin/tenants/list',
+  tenant: (tenant: string): string => `/admin/tenants/${q(tenant)}`,
   nkvdPing: (nodes: readonly string[]): string => (nodes.length === 0 ? '/ping' : `/ping?nodes=${q(nodes.join('|'))}`),
 } as const;

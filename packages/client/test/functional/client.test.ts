@@ -16,6 +16,29 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** A node process on a free port with `env`, and a client of it; resolves once it answers. */
+async function spawnNode(env: Record<string, string>, options: { apiKey?: string } = {}): Promise<{ node: ChildProcess; client: MeshKvClient; url: string }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const node = spawn(process.execPath, [NODE_ENTRY], {
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), BIND_ADDRESS: '127.0.0.1', HOSTNAME: 'client-test', LOG_LEVEL: 'warn', ...env },
+    stdio: 'ignore',
+  });
+  const client = new MeshKvClient({ url, timeoutMs: 2000, ...options });
+  const deadline = Date.now() + 10_000;
+  while (!(await client.healthy().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`the node at ${url} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return { node, client, url };
+}
+
+async function stop(node: ChildProcess, client: MeshKvClient): Promise<void> {
+  await client.close();
+  node.kill('SIGTERM');
+  await new Promise((resolve) => node.once('close', resolve));
+}
+
 describe('MeshKvClient against a real node process', function () {
   this.timeout(20_000);
   let node: ChildProcess;
@@ -23,25 +46,10 @@ describe('MeshKvClient against a real node process', function () {
   let url: string;
 
   before(async () => {
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    node = spawn(process.execPath, [NODE_ENTRY], {
-      env: { PATH: process.env.PATH ?? '', PORT: String(port), BIND_ADDRESS: '127.0.0.1', HOSTNAME: 'client-test', LOG_LEVEL: 'warn', MESH_SECRET: SECRET, MAX_KEY_LENGTH: '8' },
-      stdio: 'ignore',
-    });
-    client = new MeshKvClient({ url, timeoutMs: 2000 });
-    const deadline = Date.now() + 10_000;
-    while (!(await client.healthy().catch(() => false))) {
-      if (Date.now() > deadline) throw new Error(`the node at ${url} did not start`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    ({ node, client, url } = await spawnNode({ MESH_SECRET: SECRET, MAX_KEY_LENGTH: '8' }));
   });
 
-  after(async () => {
-    await client.close();
-    node.kill('SIGTERM');
-    await new Promise((resolve) => node.once('close', resolve));
-  });
+  after(() => stop(node, client));
 
   it('sets, gets, checks and removes a key, with any UTF-8', async () => {
     await client.set('city', 'Zürich & 𤭢', { w: 1, wtimeout: 1000 });
@@ -189,5 +197,55 @@ describe('MeshKvClient against a real node process', function () {
       error = caught;
     }
     expect(error).to.include({ status: 502, code: 'HTTP_502', message: 'Bad Gateway' });
+  });
+});
+
+describe('MeshKvClient with API keys', function () {
+  this.timeout(20_000);
+  const ADMIN = 'client-test-admin-key-0123';
+  let node: ChildProcess;
+  let admin: MeshKvClient;
+  let url: string;
+
+  before(async () => {
+    ({ node, client: admin, url } = await spawnNode({ ADMIN_KEY: ADMIN }, { apiKey: ADMIN }));
+  });
+
+  after(() => stop(node, admin));
+
+  it('makes, lists, reads and revokes keys; a tenant key sees its own keys only', async () => {
+    const made = await admin.createKey({ name: 'shop', scopes: ['read', 'write'], tenant: 'shop', rate: 100 });
+    expect(made).to.include({ name: 'shop', tenant: 'shop', rate: 100 });
+    const shop = new MeshKvClient({ url, apiKey: made.key });
+    try {
+      await shop.set('a', '1');
+      expect(await shop.keys()).to.deep.equal(['a']);
+      expect(await admin.keys()).to.deep.equal(['shop/a']);
+      expect(await shop.whoami()).to.deep.include({ id: made.id, tenant: 'shop', rate: { perSecond: 100, burst: 100 } });
+      expect((await admin.listKeys()).map((key) => key.id)).to.deep.equal([made.id]);
+      expect(await admin.getKey(made.id)).to.include({ name: 'shop' });
+      expect(await admin.getKey('000000000000')).to.equal(undefined);
+      expect(await admin.setTenantQuota('shop', { maxKeys: 1 })).to.include({ tenant: 'shop', keys: 1, maxKeys: 1 });
+      expect(await admin.tenants()).to.deep.equal([{ tenant: 'shop', keys: 1, bytes: 2, maxKeys: 1, maxBytes: 0 }]);
+      expect(await admin.tenant('shop')).to.include({ keys: 1 });
+      let error: unknown;
+      try {
+        await shop.set('b', '2');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).to.include({ status: 403, code: 'QUOTA_EXCEEDED' });
+      expect(await admin.revokeKey(made.id)).to.equal(true);
+      expect(await admin.revokeKey(made.id)).to.equal(false);
+      error = undefined;
+      try {
+        await shop.get('a');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).to.include({ status: 401, code: 'UNAUTHORIZED' });
+    } finally {
+      await shop.close();
+    }
   });
 });
