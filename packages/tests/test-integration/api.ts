@@ -1,4 +1,7 @@
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { MeshKvClient } from '@meshkv/client';
 import { waitFor } from '@meshkv/common';
 import fetch from 'node-fetch';
 
@@ -9,6 +12,27 @@ export const MESH_URLS = (process.env.MESH_URLS ?? '')
   .split(',')
   .map((u) => u.trim().replace(/\/+$/, ''))
   .filter((u) => u !== '');
+/** SERVICE_KEY: an API key sent with every request (when the nodes have ADMIN_KEY); with the admin scope, the security checks run too. */
+export const SERVICE_KEY = process.env.SERVICE_KEY === undefined || process.env.SERVICE_KEY === '' ? undefined : process.env.SERVICE_KEY;
+const readOptional = (name: string): Buffer | undefined => {
+  const file = process.env[name];
+  return file === undefined || file === '' ? undefined : fs.readFileSync(file);
+};
+/** For https:// URLs: SERVICE_CA_FILE, the CA that signed the nodes' certificates (as curl --cacert), and a client certificate (SERVICE_CERT_FILE, SERVICE_CERT_KEY_FILE) when they ask for one. */
+export const SERVICE_TLS = { ca: readOptional('SERVICE_CA_FILE'), cert: readOptional('SERVICE_CERT_FILE'), key: readOptional('SERVICE_CERT_KEY_FILE') };
+const tlsOptions = Object.fromEntries(Object.entries(SERVICE_TLS).filter(([, value]) => value !== undefined)) as { ca?: Buffer; cert?: Buffer; key?: Buffer };
+const httpsAgent = new https.Agent({ ...tlsOptions, keepAlive: true });
+
+/** The headers every request carries: the key, if any. */
+export function keyHeaders(key: string | undefined): Record<string, string> {
+  return key === undefined ? {} : { authorization: `Bearer ${key}` };
+}
+
+/** A typed client of `url` with the suite's key and TLS settings (another key with `apiKey`). */
+export function clientOf(url: string, apiKey: string | undefined = SERVICE_KEY): MeshKvClient {
+  return new MeshKvClient({ url, ...(apiKey === undefined ? {} : { apiKey }), ...(Object.keys(tlsOptions).length === 0 ? {} : { tls: tlsOptions }) });
+}
+
 /** A prefix no other run uses, so parallel runs and existing data do not collide. */
 export const RUN = `it${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
@@ -20,9 +44,16 @@ export interface Answer {
   header(name: string): string | undefined;
 }
 
-/** GET (or another method) through node-fetch; the path is sent as given. */
-export async function call(path: string, method = 'GET', base = SERVICE_URL): Promise<Answer> {
-  const res = await fetch(`${base}${path}`, { method, signal: AbortSignal.timeout(10_000) });
+/** GET (or another method) through node-fetch, with the suite's key (or `options.key`; null: none); the path is sent as given. */
+export async function call(path: string, method = 'GET', base = SERVICE_URL, options: { body?: string | Buffer; key?: string | null } = {}): Promise<Answer> {
+  const headers = keyHeaders(options.key === null ? undefined : (options.key ?? SERVICE_KEY));
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    ...(options.body === undefined ? {} : { body: options.body }),
+    ...(base.startsWith('https:') ? { agent: httpsAgent } : {}),
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await res.text();
   return {
     status: res.status,
@@ -37,7 +68,9 @@ export async function call(path: string, method = 'GET', base = SERVICE_URL): Pr
 export function raw(target: string, base = SERVICE_URL): Promise<Answer> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: target, method: 'GET', agent: false }, (res) => {
+    const secure = url.protocol === 'https:';
+    const send = secure ? https.request : http.request;
+    const req = send({ host: url.hostname, port: url.port, path: target, method: 'GET', agent: false, headers: keyHeaders(SERVICE_KEY), ...(secure ? tlsOptions : {}) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { MeshKvClient } from '@meshkv/client';
-import { eventually, MESH_URLS, RUN, SERVICE_URL } from './api';
+import type { MeshKvClient } from '@meshkv/client';
+import { clientOf, eventually, MESH_URLS, RUN, SERVICE_URL } from './api';
 
 /**
  * Cross-node checks, when MESH_URLS lists the nodes' own URLs: what one node is told, every
@@ -10,8 +10,8 @@ describe('mesh: every node ends up with every write', function () {
   this.timeout(30_000);
   const key = (name: string): string => `${RUN}-mesh-${name}`;
   /** One typed client per node, and one for the service in front of them. */
-  const nodes = MESH_URLS.map((url) => new MeshKvClient({ url }));
-  const service = new MeshKvClient({ url: SERVICE_URL });
+  const nodes = MESH_URLS.map((url) => clientOf(url));
+  const service = clientOf(SERVICE_URL);
   const [first, second] = nodes as [MeshKvClient, MeshKvClient];
   const valuesOf = (k: string): Promise<(string | undefined)[]> => Promise.all(nodes.map((node) => node.get(k)));
   const everywhere = (k: string, v: string | undefined) => async () => (await valuesOf(k)).every((got) => got === v);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { MeshKvClient, MeshKvError, paths } from '@meshkv/client';
-import { call, eventually, MESH_URLS, RUN, SERVICE_URL } from './api';
+import { type MeshKvClient, MeshKvError, paths } from '@meshkv/client';
+import { call, clientOf, eventually, MESH_URLS, RUN, SERVICE_URL } from './api';
 
 /**
  * The routes of KV v2 (expiring keys, ETags, /meta, scans, /kv/{key}, batches) through the
@@ -9,7 +9,7 @@ import { call, eventually, MESH_URLS, RUN, SERVICE_URL } from './api';
  */
 describe(`MeshKV v2 API at ${SERVICE_URL}`, function () {
   this.timeout(20_000);
-  const client = new MeshKvClient({ url: SERVICE_URL });
+  const client = clientOf(SERVICE_URL);
   const key = (name: string): string => `${RUN}-v2-${name}`;
   const all = { w: 'all' } as const;
   const codeOf = async (promise: Promise<unknown>): Promise<string> => {
@@ -128,7 +128,7 @@ describe(`MeshKV v2 API at ${SERVICE_URL}`, function () {
     it('refuses a body that is not UTF-8 (400) or too long (413), storing nothing', async () => {
       const k = key('rest-bad');
       const status = await client.status();
-      const invalid = await fetch(`${SERVICE_URL}/kv/${encodeURIComponent(k)}`, { method: 'PUT', body: new Uint8Array([0xc3, 0x28]) });
+      const invalid = await call(`/kv/${encodeURIComponent(k)}`, 'PUT', SERVICE_URL, { body: Buffer.from([0xc3, 0x28]) });
       expect(invalid.status).to.equal(400);
       expect(((await invalid.json()) as { error: string }).error).to.equal('INVALID_UTF8');
       expect(await codeOf(client.put(k, 'x'.repeat(status.maxValueLength + 1)))).to.equal('MAXIMUM_VALUE_LENGTH_REACHED');
@@ -151,13 +151,13 @@ describe(`MeshKV v2 API at ${SERVICE_URL}`, function () {
       expect(results.map((result) => ('error' in result ? result.error : 'ok'))).to.deep.equal(['ok', 'ok', 'ok', 'MISSING_RECORD', 'EMPTY_KEY']);
       expect(await client.get(key('b1'))).to.equal(undefined);
       expect(await client.get(key('b2'))).to.equal('2');
-      const malformed = await fetch(`${SERVICE_URL}/batch`, { method: 'POST', body: '{"ops":[{"op":"get"}]}' });
+      const malformed = await call('/batch', 'POST', SERVICE_URL, { body: '{"ops":[{"op":"get"}]}' });
       expect(malformed.status).to.equal(400);
     });
   });
 
   describe('across the mesh (MESH_URLS)', () => {
-    const nodes = MESH_URLS.map((url) => new MeshKvClient({ url }));
+    const nodes = MESH_URLS.map((url) => clientOf(url));
     before(function () {
       if (nodes.length < 2) this.skip();
     });

@@ -7,6 +7,7 @@ import { SCENARIO_ENV, waitFor } from './helpers/mesh';
 
 const MOCHA = require.resolve('mocha/bin/mocha.js');
 const ROOT = path.join(__dirname, '..', '..');
+const ADMIN_KEY = 'integration-admin-key-0123456789';
 const BALANCER_ENTRY = path.join(path.dirname(require.resolve('@meshkv/load-balancer/package.json')), 'dist', 'main.js');
 
 /** Runs the integration suite (test-integration) as a user would, against `env.SERVICE_URL`. */
@@ -41,9 +42,10 @@ describe('the integration suite, run as users run it', function () {
     expect(out).to.match(/\d+ passing/);
   });
 
-  it('passes through the balancer in front of a 3-node mesh, with the cross-node checks', async () => {
+  /** Three nodes with `env`, in a full mesh, and the balancer in front of them: its URL. */
+  async function meshBehindBalancer(env: Record<string, string>): Promise<string> {
     for (let i = 0; i < 3; i++) {
-      nodes.push(await NodeProcess.start(`mesh-${i + 1}`, { ...SCENARIO_ENV, MESH_NETWORK_URL: i === 0 ? '' : (nodes[0] as NodeProcess).url }));
+      nodes.push(await NodeProcess.start(`mesh-${i + 1}`, { ...SCENARIO_ENV, ...env, MESH_NETWORK_URL: i === 0 ? '' : (nodes[0] as NodeProcess).url }));
     }
     await waitFor(async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.ready && s.peers.filter((p) => p.state === 'alive').length === 2), 10_000, 'a full mesh');
     const port = await freePort();
@@ -53,9 +55,27 @@ describe('the integration suite, run as users run it', function () {
     });
     const serviceUrl = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${serviceUrl}/healthcheck`).then((r) => r.status).catch(() => 0)) === 200, 10_000, 'the balancer');
+    return serviceUrl;
+  }
+
+  it('passes through the balancer in front of a 3-node mesh, with the cross-node checks', async () => {
+    const serviceUrl = await meshBehindBalancer({});
     const { code, out } = await suite({ SERVICE_URL: serviceUrl, MESH_URLS: nodes.map((n) => n.url).join(',') });
     expect(code, out).to.equal(0);
     expect(out).to.not.contain('mesh checks skipped');
+    expect(out).to.contain('security checks skipped');
+  });
+
+  it('passes with an API key through the balancer in front of a 3-node mesh that requires keys, security checks included; no secret in the logs', async () => {
+    const serviceUrl = await meshBehindBalancer({ ADMIN_KEY, LOG_LEVEL: 'debug' });
+    const { code, out } = await suite({ SERVICE_URL: serviceUrl, MESH_URLS: nodes.map((n) => n.url).join(','), SERVICE_KEY: ADMIN_KEY });
+    expect(code, out).to.equal(0);
+    expect(out).to.not.contain('security checks skipped');
+    // Every request was logged (debug): neither the admin key nor a key the suite made is in the logs.
+    const logs = nodes.map((n) => n.log).join('\n');
+    expect(logs).to.contain('"path":"/admin/keys/create"');
+    expect(logs).to.not.contain(ADMIN_KEY);
+    expect(logs).to.not.match(/mkv_[0-9a-f]{12}_/);
   });
 
   it('fails loudly, at once, against a closed port', async () => {

@@ -107,7 +107,10 @@ export class NodeProcess {
   }
 
   async status(): Promise<NodeStatus> {
-    const res = await fetch(`${this.url}/status`, { signal: AbortSignal.timeout(5000) });
+    // A node that requires keys (ADMIN_KEY) shows its status with one.
+    const key = this.env.ADMIN_KEY;
+    const res = await fetch(`${this.url}/status`, { signal: AbortSignal.timeout(5000), ...(key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } }) });
+    if (res.status !== 200) throw new Error(`${this.name}: /status answered ${res.status}: ${await res.text()}`);
     return (await res.json()) as NodeStatus;
   }
 
@@ -130,7 +133,9 @@ export class NodeProcess {
     });
     this.child = child;
     const keep = (chunk: Buffer): void => {
-      this.output = (this.output + chunk.toString('utf8')).slice(-200_000);
+      // The last few MB of output: enough for the logs of a whole test at LOG_LEVEL=debug.
+      this.output += chunk.toString('utf8');
+      if (this.output.length > 8_000_000) this.output = this.output.slice(-4_000_000);
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
