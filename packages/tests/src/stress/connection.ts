@@ -1,4 +1,11 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+
+/** What every request of a connection carries beyond the basics: an API key, and TLS when the URL is https://. */
+export interface ConnectionOptions {
+  readonly apiKey?: string;
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+}
 
 /** Why a request failed: a network error code (ECONNREFUSED, …), `timeout`, or `closed`. */
 export class RequestError extends Error {
@@ -40,8 +47,10 @@ export class HttpConnection {
     private readonly host: string,
     private readonly port: number,
     hostHeader: string,
+    private readonly options: ConnectionOptions = {},
   ) {
-    this.head = ` HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: meshkv-stress\r\n`;
+    const auth = options.apiKey === undefined ? '' : `Authorization: Bearer ${options.apiKey}\r\n`;
+    this.head = ` HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: meshkv-stress\r\n${auth}`;
   }
 
   /** Sends `GET path`; resolves with the status once the whole answer has arrived. */
@@ -78,7 +87,11 @@ export class HttpConnection {
   }
 
   private open(): net.Socket {
-    const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
+    const secure = this.options.tls;
+    const socket: net.Socket =
+      secure === undefined
+        ? net.connect({ host: this.host, port: this.port, noDelay: true })
+        : tls.connect({ host: this.host, port: this.port, ...(net.isIP(this.host) === 0 ? { servername: this.host } : {}), ...secure }).setNoDelay(true);
     this.socket = socket;
     this.buffer = Buffer.alloc(0);
     this.answers = 0;

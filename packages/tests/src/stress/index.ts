@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SingleBar } from 'cli-progress';
 import * as hdr from 'hdr-histogram-js';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { MAX_DURATION_SECONDS, readStressOptions, StressConfigError, type StressOptions } from './options';
 import { buildReport, formatReport, type Report } from './report';
 import { newHistogram, type WorkerMessage, type WorkerTask } from './worker';
@@ -60,6 +60,7 @@ export async function stress(options: StressOptions, out: NodeJS.WriteStream = p
               valueLength: options.valueLength,
               timeoutMs: options.timeoutMs,
               index,
+              connection: { ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }), ...(options.tls === undefined ? {} : { tls: options.tls }) },
             };
             const worker = new Worker(path.join(__dirname, 'worker.js'), { workerData: task });
             worker.on('message', (message: WorkerMessage) => {
@@ -151,8 +152,16 @@ export async function preflight(options: StressOptions): Promise<{ code: 1 | 2; 
   let status: { maxKeyLength?: unknown; maxValueLength?: unknown };
   try {
     // undici's request, not fetch: fetch refuses some ports outright ("bad port").
-    const res = await request(new URL('/status', options.serviceUrl), { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
+    const res = await request(new URL('/status', options.serviceUrl), {
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      ...(options.apiKey === undefined ? {} : { headers: { authorization: `Bearer ${options.apiKey}` } }),
+      ...(options.tls === undefined ? {} : { dispatcher: new Agent({ connect: { ...options.tls } }) }),
+    });
     const text = await res.body.text();
+    if (res.statusCode === 401) {
+      return { code: 2, message: `SERVICE_URL=${options.serviceUrl} takes API keys (401 ${(parsed(text) ?? {}).error as string}): set SERVICE_KEY to a key with the scopes of the mix${options.apiKey === undefined ? '' : ' (this one is not valid there)'}. Nothing was sent.` };
+    }
     status = res.statusCode === 200 ? (parsed(text) ?? {}) : {};
   } catch (error) {
     const cause = (error as { code?: string }).code ?? (error as Error).message;

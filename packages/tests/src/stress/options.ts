@@ -1,4 +1,12 @@
+import * as fs from 'node:fs';
 import { type MixEntry, parseMix } from './mix';
+
+/** TLS for an https:// SERVICE_URL: the CA of the server's certificate, and a client certificate if it asks for one (PEM text). */
+export interface StressTls {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
 
 export interface StressOptions {
   readonly serviceUrl: string;
@@ -17,6 +25,10 @@ export interface StressOptions {
   readonly maxErrorRate: number;
   readonly timeoutMs: number;
   readonly jsonFile: string | undefined;
+  /** SERVICE_KEY: the API key every request carries (nodes with ADMIN_KEY). */
+  readonly apiKey: string | undefined;
+  /** Set for an https:// SERVICE_URL. */
+  readonly tls: StressTls | undefined;
 }
 
 export const STRESS_DEFAULTS = {
@@ -48,7 +60,7 @@ export function readStressOptions(env: Readonly<Record<string, string | undefine
     return Number(raw);
   };
   const serviceUrl = (env.SERVICE_URL?.trim() || STRESS_DEFAULTS.SERVICE_URL).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/?#\s]+$/.test(serviceUrl)) problems.push(`SERVICE_URL must be an http:// URL without a path (got "${serviceUrl}")`);
+  if (!/^https?:\/\/[^/?#\s]+$/.test(serviceUrl)) problems.push(`SERVICE_URL must be an http:// or https:// URL without a path (got "${serviceUrl}")`);
 
   let durationSeconds: number | undefined;
   const rawDuration = env.STRESS_DURATION?.trim();
@@ -78,6 +90,19 @@ export function readStressOptions(env: Readonly<Record<string, string | undefine
     if (Number.isNaN(maxErrorRate)) problems.push(`STRESS_MAX_ERROR_RATE must be a fraction from 0 to 1, like 0.01 (got "${rawRate}")`);
   }
 
+  const apiKey = env.SERVICE_KEY?.trim() || undefined;
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) problems.push('SERVICE_KEY must be printable ASCII without spaces');
+  const tls: Record<string, string> = {};
+  for (const [name, field] of [['SERVICE_CA_FILE', 'ca'], ['SERVICE_CERT_FILE', 'cert'], ['SERVICE_CERT_KEY_FILE', 'key']] as const) {
+    const file = env[name]?.trim();
+    if (file === undefined || file === '') continue;
+    try {
+      tls[field] = fs.readFileSync(file, 'utf8');
+    } catch (error) {
+      problems.push(`${name} names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${file}`);
+    }
+  }
+
   let jsonFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -103,6 +128,8 @@ export function readStressOptions(env: Readonly<Record<string, string | undefine
     maxErrorRate: Number.isNaN(maxErrorRate) ? 0 : maxErrorRate,
     timeoutMs: int('STRESS_TIMEOUT_MS', 1, 600_000),
     jsonFile,
+    apiKey,
+    tls: serviceUrl.startsWith('https:') ? tls : undefined,
   };
   if (problems.length > 0) throw new StressConfigError(problems);
   return options;

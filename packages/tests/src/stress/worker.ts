@@ -1,7 +1,7 @@
 import { paths } from '@meshkv/client';
 import * as hdr from 'hdr-histogram-js';
 import { parentPort, workerData } from 'node:worker_threads';
-import { HttpConnection, RequestError } from './connection';
+import { type ConnectionOptions, HttpConnection, RequestError } from './connection';
 import { type MixEntry, type Operation, pick } from './mix';
 
 /** What the main thread gives a worker. */
@@ -17,6 +17,7 @@ export interface WorkerTask {
   readonly valueLength: number;
   readonly timeoutMs: number;
   readonly index: number;
+  readonly connection: ConnectionOptions;
 }
 
 export type WorkerMessage =
@@ -63,6 +64,12 @@ export function requestFor(op: Operation, n: number, value: string, keys = Numbe
       return { method: 'GET', path: paths.index() };
     case 'scan':
       return { method: 'GET', path: paths.scan({ after: key, limit: 10 }) };
+    case 'whoami':
+      return { method: 'GET', path: paths.whoami() };
+    case 'keys-list':
+      return { method: 'GET', path: paths.listKeys() };
+    case 'tenants-list':
+      return { method: 'GET', path: paths.tenants() };
     case 'kv-get':
       return { method: 'GET', path: paths.kv(key) };
     case 'kv-put':
@@ -85,7 +92,7 @@ async function run(task: WorkerTask): Promise<void> {
   const url = new URL(task.serviceUrl);
   const connections = Array.from(
     { length: task.workers },
-    () => new HttpConnection(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 80), url.host),
+    () => new HttpConnection(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || (url.protocol === 'https:' ? 443 : 80)), url.host, task.connection),
   );
   const sweep = setInterval(() => {
     const now = Date.now();

@@ -40,6 +40,9 @@ describe('stress tool', () => {
       expect(requestFor('set', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/set?k=stress-7&v=vv' });
       expect(requestFor('get', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/get?k=stress-7' });
       expect(requestFor('index', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/' });
+      expect(requestFor('whoami', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/whoami' });
+      expect(requestFor('keys-list', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/admin/keys/list' });
+      expect(requestFor('tenants-list', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/admin/tenants/list' });
       expect(requestFor('set-ttl', 7, 'vv').path).to.equal('/set?k=stress-7&v=vv&ttl=1m');
       expect(requestFor('scan', 7, 'vv').path).to.equal('/scan?after=stress-7&limit=10');
       expect(requestFor('kv-put', 7, 'vv')).to.deep.equal({ method: 'PUT', path: '/kv/stress-7', body: 'vv' });
@@ -130,6 +133,8 @@ describe('stress tool', () => {
       );
       expect(options).to.include({ serviceUrl: 'http://lb:8080', amount: undefined, durationSeconds: 120, clusters: 4, workers: 10, maxErrorRate: 0.01, keys: 100, valueLength: 0, jsonFile: 'out.json' });
       expect(readStressOptions({}, ['--json=r.json']).jsonFile).to.equal('r.json');
+      expect(readStressOptions({ SERVICE_KEY: 'k1' }, [])).to.include({ apiKey: 'k1', tls: undefined });
+      expect(readStressOptions({ SERVICE_URL: 'https://db:8443' }, []).tls).to.deep.equal({});
     });
 
     it('reports every problem at once', () => {
@@ -237,6 +242,22 @@ describe('stress tool', () => {
         expect(json.requests).to.equal(3000);
         expect(json.errors).to.deep.equal({});
         expect(json.misses, 'reads of keys not written yet, or deleted').to.be.above(0);
+      } finally {
+        await node.stop();
+      }
+    });
+
+    it('sends every operation with SERVICE_KEY to a node that requires keys; says what to set without it', async () => {
+      const ADMIN_KEY = 'stress-admin-key-0123456789';
+      const node = await NodeProcess.start('stress-keys', { ADMIN_KEY });
+      try {
+        const mix = OPERATIONS.map((op) => `${op}:1`).join(',');
+        const refused = await run({ SERVICE_URL: node.url, STRESS_AMOUNT: '100', STRESS_MIX: mix });
+        expect(refused.code, refused.out).to.equal(2);
+        expect(refused.out).to.contain('takes API keys (401 UNAUTHORIZED): set SERVICE_KEY').and.contain('Nothing was sent');
+        const { code, out } = await run({ SERVICE_URL: node.url, SERVICE_KEY: ADMIN_KEY, STRESS_AMOUNT: '2000', STRESS_WORKERS: '4', STRESS_KEYS: '50', STRESS_MIX: mix, STRESS_MAX_ERROR_RATE: '0' });
+        expect(code, out).to.equal(0);
+        expect(out).to.not.contain(ADMIN_KEY);
       } finally {
         await node.stop();
       }
