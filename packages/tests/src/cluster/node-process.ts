@@ -53,6 +53,12 @@ export class NodeProcess {
   }
 
   /** What the process wrote (its JSON log lines), for diagnosing a failed scenario. */
+  /** The headers of a request with the node's ADMIN_KEY, if it has one (else none are needed). */
+  get adminHeaders(): Record<string, string> {
+    const key = this.env.ADMIN_KEY;
+    return key === undefined ? {} : { authorization: `Bearer ${key}` };
+  }
+
   get log(): string {
     return this.output;
   }
@@ -107,9 +113,7 @@ export class NodeProcess {
   }
 
   async status(): Promise<NodeStatus> {
-    // A node that requires keys (ADMIN_KEY) shows its status with one.
-    const key = this.env.ADMIN_KEY;
-    const res = await fetch(`${this.url}/status`, { signal: AbortSignal.timeout(5000), ...(key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } }) });
+    const res = await fetch(`${this.url}/status`, { signal: AbortSignal.timeout(5000), headers: this.adminHeaders });
     if (res.status !== 200) throw new Error(`${this.name}: /status answered ${res.status}: ${await res.text()}`);
     return (await res.json()) as NodeStatus;
   }
