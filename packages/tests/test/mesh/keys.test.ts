@@ -88,7 +88,7 @@ describe('mesh scenarios: API keys and tenants (real node processes)', function 
     expect((await as(nodeC, one.key).whoami()).usage).to.include({ keys: 1 });
   });
 
-  it('keys and a tenant's data survive a restart of the LMDB node', async () => {
+  it("keys and a tenant's data survive a restart of the LMDB node", async () => {
     const [a] = admins as [MeshKvClient];
     const nodeC = nodes[2] as NodeProcess;
     const made = await a.createKey({ name: 'kept', tenant: 'kept' });
