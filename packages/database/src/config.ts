@@ -43,6 +43,26 @@ export interface NodeConfig {
   readonly gcMode: 'compact' | 'throughput';
   readonly mesh: MeshConfig;
   readonly security: SecurityConfig;
+  readonly tls: TlsConfig;
+}
+
+/** Files of a certificate, its key, and a CA (PEM). */
+export interface CertificateFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string | undefined;
+}
+
+/**
+ * TLS (docs/security.md). `clients`: the node serves HTTPS with this certificate, and with
+ * a CA asks every client for a certificate from it. `mesh`: nodes talk to each other over
+ * TLS and take mesh requests only from a node with a certificate from this CA.
+ */
+export interface TlsConfig {
+  readonly clients: CertificateFiles | undefined;
+  readonly mesh: (CertificateFiles & { readonly caFile: string }) | undefined;
+  /** True when the node serves HTTPS (either of the above). */
+  readonly enabled: boolean;
 }
 
 /** API keys, rate limits and quotas (docs/security.md). */
@@ -144,6 +164,12 @@ export const DEFAULTS = {
   RATE_LIMIT_SPLIT: 'false', // true: each node allows the rate divided by the nodes alive
   TENANT_MAX_KEYS: 0, // keys a tenant may store, unless set for the tenant; 0: no quota
   TENANT_MAX_BYTES: 0, // bytes of keys and values a tenant may store, unless set for the tenant; 0: no quota
+  TLS_CERT_FILE: '', // PEM certificate (chain) the node serves HTTPS with; with TLS_KEY_FILE
+  TLS_KEY_FILE: '',
+  TLS_CA_FILE: '', // set: every client must present a certificate from this CA
+  MESH_TLS_CERT_FILE: '', // the node's certificate for the mesh (from MESH_TLS_CA_FILE), as client and, without TLS_CERT_FILE, as server
+  MESH_TLS_KEY_FILE: '',
+  MESH_TLS_CA_FILE: '', // set (with the two above): mesh requests only from nodes with a certificate from this CA
 } as const;
 
 /** Shortest ADMIN_KEY taken: a guessable admin key is no protection. */
@@ -158,9 +184,13 @@ export function loadConfig(env: Env): NodeConfig {
   const port = readInt('PORT', 0, 65535);
   const bindAddress = read.text('BIND_ADDRESS', DEFAULTS.BIND_ADDRESS);
   const hostname = read.text('HOSTNAME', os.hostname());
-  const advertiseUrl = read.text('ADVERTISE_URL', `http://${hostname}:${port}`);
+  const tls = readTls(read, problems);
+  const scheme = tls.enabled ? 'https' : 'http';
+  const advertiseUrl = read.text('ADVERTISE_URL', `${scheme}://${hostname}:${port}`);
   if (!/^https?:\/\/[^/?#]+$/.test(advertiseUrl.replace(/\/+$/, ''))) {
     problems.push(`ADVERTISE_URL must be an http:// URL with a host and port and no path (got "${advertiseUrl}")`);
+  } else if (!advertiseUrl.startsWith(`${scheme}://`)) {
+    problems.push(`ADVERTISE_URL must be an ${scheme}:// URL: the node serves ${scheme === 'https' ? 'HTTPS (TLS_CERT_FILE or MESH_TLS_*)' : 'plain HTTP (no TLS_CERT_FILE, no MESH_TLS_*)'} (got "${advertiseUrl}")`);
   }
   const nodeIdRaw = read.optional('NODE_ID');
   if (nodeIdRaw !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(nodeIdRaw)) {
@@ -202,7 +232,7 @@ export function loadConfig(env: Env): NodeConfig {
     shutdownDrainMs: readInt('SHUTDOWN_DRAIN_MS', 0, 3_600_000),
     gcMode,
     mesh: {
-      seeds: readSeeds(env.MESH_NETWORK_URL, problems),
+      seeds: readSeeds(env.MESH_NETWORK_URL, problems, scheme),
       secret: env.MESH_SECRET === undefined || env.MESH_SECRET === '' ? undefined : env.MESH_SECRET,
       insecure: read.oneOf('MESH_INSECURE', ['true', 'false'] as const, 'false') === 'true',
       startAlone: read.oneOf('START_ALONE', ['true', 'false'] as const, 'false') === 'true',
@@ -232,6 +262,7 @@ export function loadConfig(env: Env): NodeConfig {
       tenantMaxKeys: readInt('TENANT_MAX_KEYS', 0, 1_000_000_000),
       tenantMaxBytes: readInt('TENANT_MAX_BYTES', 0, Number.MAX_SAFE_INTEGER),
     },
+    tls,
   };
   const mesh = config.mesh;
   if (!(mesh.suspectAfterMs <= mesh.downAfterMs && mesh.downAfterMs <= mesh.forgetAfterMs)) {
@@ -283,16 +314,43 @@ function readAdminKey(direct: string | undefined, file: string | undefined, prob
   return key === '' ? undefined : key;
 }
 
-/** `MESH_NETWORK_URL`: comma-separated URLs; `host:port` alone means `http://host:port`. */
-function readSeeds(raw: string | undefined, problems: string[]): string[] {
+/** The TLS settings: each group whole or absent, each file readable. */
+function readTls(read: SettingsReader, problems: string[]): TlsConfig {
+  const file = (name: string): string | undefined => {
+    const path = read.optional(name);
+    if (path === undefined) return undefined;
+    try {
+      fs.accessSync(path, fs.constants.R_OK);
+    } catch (error) {
+      problems.push(`${name} names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${path}`);
+    }
+    return path;
+  };
+  const [certFile, keyFile, caFile] = [file('TLS_CERT_FILE'), file('TLS_KEY_FILE'), file('TLS_CA_FILE')];
+  const [meshCert, meshKey, meshCa] = [file('MESH_TLS_CERT_FILE'), file('MESH_TLS_KEY_FILE'), file('MESH_TLS_CA_FILE')];
+  if ((certFile === undefined) !== (keyFile === undefined)) problems.push('TLS_CERT_FILE and TLS_KEY_FILE go together: set both, or neither');
+  if (caFile !== undefined && certFile === undefined) problems.push('TLS_CA_FILE asks clients for certificates over HTTPS: set TLS_CERT_FILE and TLS_KEY_FILE too');
+  const meshSet = [meshCert, meshKey, meshCa].filter((value) => value !== undefined).length;
+  if (meshSet !== 0 && meshSet !== 3) problems.push('MESH_TLS_CERT_FILE, MESH_TLS_KEY_FILE and MESH_TLS_CA_FILE go together: set all three, or none');
+  const clients = certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, caFile } : undefined;
+  const mesh = meshSet === 3 ? { certFile: meshCert as string, keyFile: meshKey as string, caFile: meshCa as string } : undefined;
+  return { clients, mesh, enabled: clients !== undefined || mesh !== undefined };
+}
+
+/** `MESH_NETWORK_URL`: comma-separated URLs; `host:port` alone means `<scheme>://host:port` (https when the nodes serve TLS). */
+function readSeeds(raw: string | undefined, problems: string[], scheme: 'http' | 'https'): string[] {
   if (raw === undefined || raw.trim() === '') return [];
   const seeds: string[] = [];
   for (const part of raw.split(',')) {
     const text = part.trim();
     if (text === '') continue;
-    const url = (/^[a-z]+:\/\//i.test(text) ? text : `http://${text}`).replace(/\/+$/, '');
+    const url = (/^[a-z]+:\/\//i.test(text) ? text : `${scheme}://${text}`).replace(/\/+$/, '');
     if (!/^https?:\/\/[^/?#\s]+$/i.test(url)) {
       problems.push(`MESH_NETWORK_URL must list http:// URLs or host:port, comma-separated (got "${text}")`);
+      continue;
+    }
+    if (!url.toLowerCase().startsWith(`${scheme}://`)) {
+      problems.push(`MESH_NETWORK_URL must list ${scheme}:// URLs: the nodes serve ${scheme === 'https' ? 'HTTPS' : 'plain HTTP'} (got "${text}")`);
       continue;
     }
     if (!seeds.includes(url)) seeds.push(url);

@@ -43,6 +43,8 @@ async function main(): Promise<void> {
     refuse(error);
   }
   const started = node;
+  // SIGHUP: read the certificates again (kubectl or a cron job renewed them); nothing else stops.
+  process.on('SIGHUP', () => started.reloadTls());
   logger.info(
     { nodeId: started.nodeId, incarnation: started.incarnation, storage: config.storage, ...(slot === undefined ? {} : { dataSlot: slot.slot, dataDir: slot.directory }), ...started.storageOpen },
     'starting',

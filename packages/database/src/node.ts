@@ -17,11 +17,12 @@ import { HybridClock, type Now } from './clock/hlc';
 import { realScheduler, type Scheduler, type Timer } from './clock/scheduler';
 import type { NodeConfig } from './config';
 import { Router } from './http/router';
-import { HttpServer } from './http/server';
+import { HttpServer, type ServerTls } from './http/server';
+import { TlsSource } from './http/tls';
 import type { StorageOpen } from '@meshkv/client';
 import type { Logger } from '@meshkv/common';
 import { MeshAuth } from './mesh/auth';
-import { HttpTransport } from './mesh/http-transport';
+import { HttpTransport, MESH_SERVERNAME } from './mesh/http-transport';
 import { Mesh } from './mesh/mesh';
 import { registerMeshRoutes } from './mesh/routes';
 import { MeshService } from './mesh/service';
@@ -73,6 +74,10 @@ export class DatabaseNode {
   /** The storage fault last logged (see persistOrRecover). */
   private reportedFault: StorageFault | undefined;
   private readonly scheduler: Scheduler;
+  /** The certificate the node serves (HTTPS), and the one it presents to its peers (mesh TLS). */
+  private readonly serverTls: TlsSource | undefined;
+  private readonly meshTls: TlsSource | undefined;
+  private readonly transport: HttpTransport;
 
   constructor(
     readonly config: NodeConfig,
@@ -115,13 +120,30 @@ export class DatabaseNode {
       ...(config.storage === 'lmdb' ? { dataDir: config.dataDir, durability: config.durability } : {}),
       ...(this.adapter instanceof LmdbAdapter && this.adapter.migrated !== undefined ? { migratedRecords: this.adapter.migrated } : {}),
     };
+    const tlsError = (error: Error): void => deps.logger.error({ err: error }, 'cannot read the TLS files again: the certificate in use stays');
+    const { clients, mesh: meshTls } = config.tls;
+    this.meshTls = meshTls === undefined ? undefined : new TlsSource({ certFile: meshTls.certFile, keyFile: meshTls.keyFile, caFiles: [meshTls.caFile] }, tlsError);
+    const serving = clients ?? meshTls;
+    const caFiles = [clients?.caFile, meshTls?.caFile].filter((file): file is string => file !== undefined);
+    this.serverTls = serving === undefined ? undefined : new TlsSource({ certFile: serving.certFile, keyFile: serving.keyFile, caFiles }, tlsError);
+    const alternative = clients !== undefined && this.meshTls !== undefined ? { alternative: { servername: MESH_SERVERNAME, source: this.meshTls } } : {};
+    const serverTls: ServerTls | undefined =
+      this.serverTls === undefined ? undefined : { source: this.serverTls, requestCert: caFiles.length > 0, rejectUnauthorized: clients?.caFile !== undefined, ...alternative };
+    const { tls: _settings, ...serverConfig } = config;
     this.server = new HttpServer(this.router, {
-      ...config,
+      ...serverConfig,
+      ...(serverTls === undefined ? {} : { tls: serverTls }),
       logger: deps.logger,
       clientError: (error) => (error instanceof StorageFaultError ? storageFaultError(error.fault) : undefined),
     });
     const scheduler = { ...realScheduler, now };
     this.scheduler = scheduler;
+    this.transport = new HttpTransport({
+      secret: config.mesh.secret,
+      connections: PEER_CONNECTIONS,
+      connectTimeoutMs: Math.min(config.mesh.pingTimeoutMs, config.mesh.requestTimeoutMs),
+      ...(this.meshTls === undefined ? {} : { tls: meshCredentials(this.meshTls) }),
+    });
     this.mesh = new Mesh(
       config.mesh,
       this.store,
@@ -132,11 +154,7 @@ export class DatabaseNode {
         limits: { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength, storage: config.storage },
       },
       {
-        transport: new HttpTransport({
-          secret: config.mesh.secret,
-          connections: PEER_CONNECTIONS,
-          connectTimeoutMs: Math.min(config.mesh.pingTimeoutMs, config.mesh.requestTimeoutMs),
-        }),
+        transport: this.transport,
         scheduler,
         logger: deps.logger,
         ...(deps.onFatal === undefined ? {} : { onFatal: deps.onFatal }),
@@ -188,7 +206,7 @@ export class DatabaseNode {
     registerBatchRoute(this.router, { ...kv, batchMaxOps: config.batchMaxOps, maxBatchBytes: config.mesh.maxBodyBytes });
     registerMeshRoutes(this.router, {
       service: new MeshService(this.mesh, this.store),
-      auth: new MeshAuth(config.mesh.secret),
+      auth: new MeshAuth(config.mesh.secret, now, this.meshTls === undefined ? undefined : () => (this.meshTls as TlsSource).material.caFingerprints),
       maxBodyBytes: config.mesh.maxBodyBytes,
       sendTimeoutMs: config.sendTimeoutMs,
     });
@@ -220,6 +238,8 @@ export class DatabaseNode {
   /** Listens, then joins the mesh. */
   async listen(): Promise<AddressInfo> {
     this.address = await this.server.listen(this.config.port, this.config.bindAddress);
+    this.serverTls?.watch();
+    this.meshTls?.watch();
     if (!this.keys.enabled) this.deps.logger.warn('ADMIN_KEY is not set: every route is open to whoever reaches this node, /clear included (docs/security.md)');
     this.mesh.start();
     this.purge.start();
@@ -228,6 +248,19 @@ export class DatabaseNode {
       this.persistTimer = this.scheduler.every(PERSIST_INTERVAL_MS, () => this.persistOrRecover());
     }
     return this.address;
+  }
+
+  /**
+   * Reads the certificates again (SIGHUP; a change of the files does it by itself): new
+   * connections, from clients and to peers, use them; open ones go on. False when a file
+   * could not be read (the certificates in use stay, and the error is logged).
+   */
+  reloadTls(): boolean {
+    const served = this.serverTls?.reload() ?? true;
+    const mesh = this.meshTls?.reload() ?? true;
+    if (this.meshTls !== undefined) this.transport.reloadTls();
+    if (served && mesh && (this.serverTls !== undefined || this.meshTls !== undefined)) this.deps.logger.info('TLS certificates read again');
+    return served && mesh;
   }
 
   /** The incarnation peers know this node by now. */
@@ -246,7 +279,7 @@ export class DatabaseNode {
   get url(): string {
     if (this.address === undefined) throw new Error('The node is not listening yet');
     const host = this.address.family === 'IPv6' ? `[${this.address.address}]` : this.address.address;
-    return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.address.port}`;
+    return `${this.config.tls.enabled ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.address.port}`;
   }
 
   /** See HttpServer.shutdown; resolves when every connection is closed. */
@@ -257,6 +290,8 @@ export class DatabaseNode {
     await this.mesh.stop();
     this.purge.stop();
     this.sweep.stop();
+    this.serverTls?.stop();
+    this.meshTls?.stop();
     this.persistTimer?.cancel();
     if (this.config.storage === 'lmdb') {
       this.persistState();
@@ -294,7 +329,14 @@ export class DatabaseNode {
   }
 }
 
-/** 507: the change was not stored here (the disk is full or fails); reads go on. */
+/** What the mesh transport presents to peers and checks them against, from the mesh TLS files as they are now. */
+function meshCredentials(source: TlsSource): () => { cert: Buffer; key: Buffer; ca: Buffer[] } {
+  return () => {
+    const { cert, key, ca } = source.material.context;
+    return { cert: cert as Buffer, key: key as Buffer, ca: (Array.isArray(ca) ? ca : [ca]) as Buffer[] };
+  };
+}
+
 /** A node built from `config`; may throw StorageOpenError (a data folder it cannot use). */
 export function createNode(config: NodeConfig, deps: NodeDependencies): DatabaseNode {
   return new DatabaseNode(config, deps);

@@ -1,11 +1,23 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import { ApiError } from '../errors';
 import { listen, type Logger } from '@meshkv/common';
 import { EMPTY_QUERY, parseQuery } from './query';
 import { sendError } from './reply';
 import type { RequestContext, Route, Router } from './router';
+import type { TlsSource } from './tls';
+
+/** HTTPS: the certificate (reloaded by its source), and whether clients are asked for one and must have it. */
+export interface ServerTls {
+  readonly source: TlsSource;
+  readonly requestCert: boolean;
+  readonly rejectUnauthorized: boolean;
+  /** Another certificate for clients that ask for this server name (SNI): the mesh's, for peers. */
+  readonly alternative?: { readonly servername: string; readonly source: TlsSource };
+}
 
 export interface HttpServerOptions {
   readonly maxUrlLength: number; // characters
@@ -16,6 +28,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** The client's error for a failure of a layer below (a full disk), if it has one; else a 500 is logged. */
   readonly clientError?: (error: unknown) => ApiError | undefined;
+  /** Serve HTTPS instead of HTTP. */
+  readonly tls?: ServerTls;
 }
 
 export interface RequestEnd {
@@ -54,7 +68,7 @@ const OVER_LIMIT_GRACE_MS = 1000;
  * a cap on open connections, and JSON errors for requests that are not HTTP at all.
  */
 export class HttpServer extends EventEmitter<HttpServerEvents> {
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
   private readonly logger: Logger;
   private readonly maxUrlLength: number;
   private readonly clientError: (error: unknown) => ApiError | undefined;
@@ -75,21 +89,43 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     this.logger = options.logger;
     this.maxUrlLength = options.maxUrlLength;
     this.clientError = options.clientError ?? (() => undefined);
-    this.server = http.createServer(
-      {
-        headersTimeout: options.headersTimeoutMs,
-        requestTimeout: options.requestTimeoutMs,
-        keepAliveTimeout: options.keepAliveTimeoutMs,
-        // Timeouts are enforced by a periodic sweep; sweep often enough to honour short ones.
-        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(options.headersTimeoutMs / 2))),
-        // Checked in onRequest, to answer in JSON like every other refusal.
-        requireHostHeader: false,
-      },
-      (req, res) => this.onRequest(req, res),
-    );
+    const serverOptions: http.ServerOptions = {
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      keepAliveTimeout: options.keepAliveTimeoutMs,
+      // Timeouts are enforced by a periodic sweep; sweep often enough to honour short ones.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(options.headersTimeoutMs / 2))),
+      // Checked in onRequest, to answer in JSON like every other refusal.
+      requireHostHeader: false,
+    };
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.onRequest(req, res);
+    const tls = options.tls;
+    if (tls === undefined) {
+      this.server = http.createServer(serverOptions, onRequest);
+    } else {
+      const alternative = tls.alternative;
+      let context = alternative === undefined ? undefined : createSecureContext(alternative.source.material.context);
+      alternative?.source.onReload((material) => (context = createSecureContext(material.context)));
+      const server = https.createServer(
+        {
+          ...serverOptions,
+          ...tls.source.material.context,
+          requestCert: tls.requestCert,
+          rejectUnauthorized: tls.rejectUnauthorized,
+          handshakeTimeout: options.headersTimeoutMs,
+          // No context: the server's own, for every other name (or none).
+          ...(alternative === undefined ? {} : { SNICallback: (name: string, done: (error: Error | null, context?: SecureContext) => void) => done(null, name === alternative.servername ? context : undefined) }),
+        },
+        onRequest,
+      );
+      // New connections get the new certificate; open ones keep theirs.
+      tls.source.onReload((material) => server.setSecureContext(material.context));
+      this.server = server;
+    }
     // Not server.maxConnections: it resets the connections past it with no answer at all.
     this.maxConnections = options.maxConnections;
-    this.server.on('connection', (socket: Socket) => this.onConnection(socket));
+    // Over TLS a request's socket is the TLS socket, known once the handshake is done.
+    this.server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => this.onConnection(socket));
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.onClientError(error, socket));
   }
 

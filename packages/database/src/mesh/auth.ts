@@ -2,6 +2,15 @@ import { bodyDigest, parseMeshSignature, signatureMatches } from '@meshkv/common
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from '../errors';
 import type { Hook } from '../http/router';
+import { presentedBy } from '../http/tls';
+import type { TLSSocket } from 'node:tls';
+
+/** A mesh request over TLS without a certificate from the mesh CA. */
+const NO_CERTIFICATE = new ApiError(
+  'UNAUTHORIZED',
+  'Mesh routes take only requests from nodes with a certificate from the mesh CA (MESH_TLS_CA_FILE), over TLS: only nodes of the mesh send them.',
+  { certificate: true },
+);
 
 /** ms either side of this node's clock a signed request's time may be (covers MAX_CLOCK_DRIFT_MS). */
 export const REPLAY_WINDOW_MS = 120_000;
@@ -21,6 +30,8 @@ export class MeshAuth {
   constructor(
     private readonly secret: string | undefined,
     private readonly now: () => number = Date.now,
+    /** With mesh TLS: the SHA-256 fingerprints of the mesh CA, as they are now (reloaded with the files). */
+    private readonly meshCa?: () => ReadonlySet<string>,
   ) {}
 
   get enabled(): boolean {
@@ -55,6 +66,7 @@ export class MeshAuth {
 
   /** The hook of every mesh route: 401 UNAUTHORIZED unless signed with the secret. */
   readonly hook: Hook = (ctx) => {
+    if (this.meshCa !== undefined && !presentedBy(ctx.req.socket as TLSSocket, this.meshCa())) return NO_CERTIFICATE;
     const refusal = this.refusal(ctx.req);
     return refusal === undefined ? undefined : ApiError.of(refusal);
   };

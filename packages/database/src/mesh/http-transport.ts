@@ -15,11 +15,24 @@ function loadUndici(): Undici {
   return undici;
 }
 
+/**
+ * The server name (SNI) a node asks its peers for: a node serving HTTPS to clients with
+ * another certificate (TLS_CERT_FILE) answers it with its mesh certificate, so each side
+ * of a mesh connection proves it holds a certificate from the mesh CA.
+ */
+export const MESH_SERVERNAME = 'mesh.meshkv.invalid';
+
 export interface ClientOptions {
   readonly secret: string | undefined;
   /** Connections per peer; a peer that hangs can hold no more sockets than this. */
   readonly connections: number;
   readonly connectTimeoutMs: number;
+  /**
+   * Mesh TLS: the certificate this node presents to its peers and the CA their certificates
+   * must come from (as they are now: read again after a reload, see `reloadTls`). The peer's
+   * host name is not checked: a certificate from the mesh CA is what makes a node of the mesh.
+   */
+  readonly tls?: () => { readonly cert: Buffer | string; readonly key: Buffer | string; readonly ca: readonly (Buffer | string)[] };
 }
 
 /**
@@ -85,6 +98,13 @@ export class HttpTransport implements MeshTransport {
     }
   }
 
+  /** New connections present the certificate as it is now: the pools made with the old one close once idle. */
+  reloadTls(): void {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    for (const pool of pools) pool.close().catch(() => undefined);
+  }
+
   /** Closes the pool of a URL that is no longer a peer. */
   forget(baseUrl: string): void {
     const pool = this.pools.get(baseUrl);
@@ -111,6 +131,7 @@ export class HttpTransport implements MeshTransport {
         connectTimeout: this.options.connectTimeoutMs,
         keepAliveTimeout: 4000,
         pipelining: 1,
+        ...(this.options.tls === undefined ? {} : { connect: { ...this.options.tls(), ca: [...this.options.tls().ca], servername: MESH_SERVERNAME, checkServerIdentity: () => undefined } }),
       });
       this.pools.set(baseUrl, pool);
     }

@@ -307,10 +307,16 @@ export class Pinger {
   }
 }
 
+/** OpenSSL's codes for a certificate that does not verify (and Node's for a TLS handshake refused). */
+const TLS_ERROR = /\b(?:UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_SIGNATURE_FAILURE|ERR_SSL_\w+|ERR_TLS_\w+)\b/;
+
 /** Why a seed's ping failed, in a user's words. */
 export function seedProblem(error: unknown): string {
   if (error instanceof PeerRequestError && error.status === 401 && error.message.includes('STALE_SIGNATURE')) return 'refused: its clock and this node\'s differ by more than 120 s (401 STALE_SIGNATURE; check NTP on both)';
+  if (error instanceof PeerRequestError && error.status === 401 && error.message.includes('a certificate from the mesh CA')) return 'refused: it takes mesh requests only from nodes with a certificate from its mesh CA (401; set MESH_TLS_* to a certificate from the same MESH_TLS_CA_FILE)';
   if (error instanceof PeerRequestError && error.status === 401) return 'refused: it does not take this node\'s MESH_SECRET (401; the secret differs, or it has one and this node none)';
+  const tls = error instanceof Error ? TLS_ERROR.exec(error.message) : null;
+  if (tls !== null) return `refused: its certificate is not from this node's mesh CA, or this node's is not from its (${tls[0]}; every node needs a certificate from the same MESH_TLS_CA_FILE)`;
   if (error instanceof PeerRequestError && error.answered) return `not a MeshKV node: ${error.message.replace(/^\S+: /, '')}`.slice(0, 300);
   if (error instanceof ApiError) return 'not a MeshKV node: its answer is not a MeshKV ping';
   return `unreachable: ${(error instanceof Error ? error.message : String(error)).replace(/^\S+: /, '')}`.slice(0, 300);

@@ -120,6 +120,7 @@ describe('config', () => {
         maxBodyBytes: 4096,
       },
       security: { adminKey: undefined, rateLimit: 0, rateLimitSplit: false, tenantMaxKeys: 0, tenantMaxBytes: 0 },
+      tls: { clients: undefined, mesh: undefined, enabled: false },
     });
     expect(Object.isFrozen(config.mesh)).to.equal(true);
   });
