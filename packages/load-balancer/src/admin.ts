@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import { listen } from '@meshkv/common';
 import type { AddressInfo } from 'node:net';
@@ -46,11 +47,12 @@ export function snapshot(proxy: TcpProxy, pool: BackendPool, discovery: Discover
   };
 }
 
-/** GET /stats (JSON) and GET /healthcheck on ADMIN_PORT. */
+/** GET /stats (JSON) and GET /healthcheck on ADMIN_PORT; with a token, /stats takes it as a bearer token. */
 export class AdminServer {
   private readonly server: http.Server;
 
-  constructor(stats: () => unknown) {
+  constructor(stats: () => unknown, token?: string) {
+    const expected = token === undefined ? undefined : digest(token);
     this.server = http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       const send = (status: number, body: unknown): void => {
@@ -61,6 +63,9 @@ export class AdminServer {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         send(405, { error: 'METHOD_NOT_ALLOWED', message: 'The admin port takes GET and HEAD.' });
+      } else if (path === '/stats' && expected !== undefined && !sameDigest(bearer(req.headers.authorization), expected)) {
+        res.setHeader('www-authenticate', 'Bearer realm="meshkv-balancer"');
+        send(401, { error: 'UNAUTHORIZED', message: 'The admin port takes Authorization: Bearer <ADMIN_TOKEN> for /stats.' });
       } else if (path === '/stats') {
         send(200, stats());
       } else if (path === '/healthcheck') {
@@ -81,4 +86,18 @@ export class AdminServer {
       this.server.closeAllConnections();
     });
   }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Compared in constant time: the digests have one length whatever was sent. */
+function sameDigest(text: string | undefined, expected: Buffer): boolean {
+  return text !== undefined && timingSafeEqual(digest(text), expected);
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^bearer +(.+)$/i.exec(header);
+  return match === null ? undefined : (match[1] as string).trim();
 }

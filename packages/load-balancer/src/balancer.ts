@@ -77,7 +77,7 @@ export class Balancer {
       const closed = this.proxy.closeBackend(id);
       logger.warn({ backend: name, reason, connectionsClosed: closed }, 'backend unhealthy: out of the pool, its connections closed');
     });
-    this.admin = config.adminPort === 0 ? undefined : new AdminServer(() => this.stats());
+    this.admin = config.adminPort === 0 ? undefined : new AdminServer(() => this.stats(), config.adminToken);
   }
 
   stats(): unknown {

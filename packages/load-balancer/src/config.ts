@@ -15,6 +15,8 @@ export interface BalancerConfig {
   /** 0 turns the admin port off. */
   readonly adminPort: number;
   readonly adminBindAddress: string;
+  /** ADMIN_TOKEN: when set, /stats takes `Authorization: Bearer <token>` (/healthcheck stays open). */
+  readonly adminToken: string | undefined;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly healthIntervalMs: number;
@@ -43,6 +45,7 @@ export const DEFAULTS = {
   DOCKER_API_LOCATION: '/var/run/docker.sock', // unix socket path, or http://host:port
   ADMIN_PORT: 8081, // JSON stats on GET /stats; 0 turns it off
   ADMIN_BIND_ADDRESS: '127.0.0.1', // address ADMIN_PORT listens on
+  ADMIN_TOKEN: '', // set (16 characters or more): /stats takes Authorization: Bearer <token>
   CONNECT_TIMEOUT_MS: 1000, // ms to connect to a backend before trying the next
   IDLE_TIMEOUT_MS: 300000, // ms without a byte either way before a connection is closed
   HEALTH_INTERVAL_MS: 500, // ms between TCP health checks of each backend
@@ -96,6 +99,7 @@ export function loadConfig(env: Env): BalancerConfig {
     networkName: read.optional('NETWORK_NAME'),
     adminPort: int('ADMIN_PORT', 0, 65535),
     adminBindAddress: text('ADMIN_BIND_ADDRESS'),
+    adminToken: readToken(read),
     connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 1, 600_000),
     idleTimeoutMs: int('IDLE_TIMEOUT_MS', 1, 86_400_000),
     healthIntervalMs: int('HEALTH_INTERVAL_MS', 10, 3_600_000),
@@ -113,6 +117,16 @@ export function loadConfig(env: Env): BalancerConfig {
   read.check();
   if (config.backends !== undefined) Object.freeze(config.backends);
   return Object.freeze(config);
+}
+
+/** ADMIN_TOKEN: at least 16 characters without spaces (never repeated in the message). */
+function readToken(read: SettingsReader): string | undefined {
+  const token = read.optional('ADMIN_TOKEN');
+  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
+    read.problem(`ADMIN_TOKEN must be at least 16 characters without spaces (got ${token.length}); make one with: openssl rand -hex 32`);
+    return undefined;
+  }
+  return token;
 }
 
 /** `host:port` or `[v6]:port`; undefined when unreadable. */

@@ -12,6 +12,8 @@ describe('balancer config', () => {
       groupName: 'database',
       dockerApiLocation: '/var/run/docker.sock',
       adminPort: 8081,
+      adminBindAddress: '127.0.0.1',
+      adminToken: undefined,
       backends: undefined,
       networkName: undefined,
       selfId: undefined,
