@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Agent, request } from 'undici';
 import * as path from 'node:path';
 import type { NodeStatus } from '@meshkv/client';
 import { freePort, pinned } from '../bench/processes';
@@ -14,6 +16,8 @@ export interface NodeStartOptions {
   readonly host?: string;
   /** A command that runs it (`ip netns exec NS`): the node's command follows its words; it must exec, not fork. */
   readonly wrap?: readonly string[];
+  /** The CA of the node's certificate, when it serves TLS (for the requests of this class). */
+  readonly caFile?: string;
   /** Do not wait for /healthcheck: the node is expected to refuse to start (see ended). */
   readonly expectExit?: boolean;
 }
@@ -27,6 +31,7 @@ export class NodeProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private output = '';
+  private dispatcher: Agent | undefined;
 
   private constructor(
     readonly name: string,
@@ -40,8 +45,27 @@ export class NodeProcess {
     return this.options.host ?? '127.0.0.1';
   }
 
+  /** https:// when the node serves TLS (TLS_CERT_FILE or MESH_TLS_CERT_FILE in its environment). */
   get url(): string {
-    return `http://${this.host}:${this.port}`;
+    const secure = this.env.TLS_CERT_FILE !== undefined || this.env.MESH_TLS_CERT_FILE !== undefined;
+    return `${secure ? 'https' : 'http'}://${this.host}:${this.port}`;
+  }
+
+  /**
+   * GET `path` of the node with its ADMIN_KEY (if any), trusting `options.caFile` over TLS;
+   * resolves with the status and body, rejects when nothing answers.
+   */
+  async get(path: string, timeoutMs = 5000): Promise<{ status: number; text: string }> {
+    const caFile = this.options.caFile;
+    this.dispatcher ??= caFile === undefined ? undefined : new Agent({ connect: { ca: fs.readFileSync(caFile) } });
+    const res = await request(`${this.url}${path}`, {
+      headers: this.adminHeaders,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(this.dispatcher === undefined ? {} : { dispatcher: this.dispatcher }),
+    });
+    return { status: res.statusCode, text: await res.body.text() };
   }
 
   get pid(): number {
@@ -110,12 +134,15 @@ export class NodeProcess {
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), 5000);
     await this.exited;
     clearTimeout(timer);
+    const dispatcher = this.dispatcher;
+    this.dispatcher = undefined;
+    await dispatcher?.destroy();
   }
 
   async status(): Promise<NodeStatus> {
-    const res = await fetch(`${this.url}/status`, { signal: AbortSignal.timeout(5000), headers: this.adminHeaders });
-    if (res.status !== 200) throw new Error(`${this.name}: /status answered ${res.status}: ${await res.text()}`);
-    return (await res.json()) as NodeStatus;
+    const res = await this.get('/status');
+    if (res.status !== 200) throw new Error(`${this.name}: /status answered ${res.status}: ${res.text}`);
+    return JSON.parse(res.text) as NodeStatus;
   }
 
   private async spawn(): Promise<void> {
@@ -149,8 +176,7 @@ export class NodeProcess {
     for (;;) {
       if (!this.running) throw new Error(`${this.name} exited at start:\n${this.output}`);
       try {
-        const res = await fetch(`${this.url}/healthcheck`, { signal: AbortSignal.timeout(1000) });
-        if (res.status === 200) return;
+        if ((await this.get('/healthcheck', 1000)).status === 200) return;
       } catch {
         // not listening yet
       }

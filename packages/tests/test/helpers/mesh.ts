@@ -29,8 +29,8 @@ export async function isFullMesh(nodes: readonly NodeProcess[]): Promise<boolean
 
 /** `/getAll` of a node, as a Map. */
 export async function getAll(node: NodeProcess): Promise<Map<string, string>> {
-  const res = await fetch(`${node.url}/getAll`, { signal: AbortSignal.timeout(10_000), headers: node.adminHeaders });
-  const pairs = (await res.json()) as { k: string; v: string }[];
+  const res = await node.get('/getAll', 10_000);
+  const pairs = JSON.parse(res.text) as { k: string; v: string }[];
   return new Map(pairs.map(({ k, v }) => [k, v]));
 }
 
