@@ -7,10 +7,16 @@
 // Before building it checks its settings and that every port is free (a second
 // `npm start` says so at once); it prints "MeshKV is running" only once every process
 // it started answers as itself (its node id), and never after one of them failed.
+//
+// MESHKV_TLS=true: HTTPS for clients and mutual TLS between the nodes, with certificates
+// from a local CA made in certs/ (npm run certs) when none are there. ADMIN_KEY (in the
+// environment or .env) makes the nodes require API keys, as anywhere else.
 const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { concurrently } = require('concurrently');
+const { Agent, fetch: undiciFetch } = require('undici');
 
 const root = path.resolve(__dirname, '..');
 const PORT_HINT = 'set MESHKV_START_PORT (the nodes take it and the next two) and MESHKV_BALANCER_PORT (the balancer; its stats take the next)';
@@ -40,10 +46,20 @@ function free(port) {
   });
 }
 
+/** fetch, trusting the local CA over TLS, with ADMIN_KEY when the nodes require keys. */
+let get = (url) => fetch(url);
+function useTls(caFile) {
+  const dispatcher = new Agent({ connect: { ca: fs.readFileSync(caFile) } });
+  get = (url) => undiciFetch(url, { dispatcher, headers: adminHeaders() });
+}
+function adminHeaders() {
+  return process.env.ADMIN_KEY ? { authorization: `Bearer ${process.env.ADMIN_KEY}` } : {};
+}
+
 async function healthy(url, deadline, failed) {
   while (Date.now() < deadline && !failed()) {
     try {
-      const res = await fetch(`${url}/healthcheck`);
+      const res = await get(`${url}/healthcheck`);
       if (res.status === 200) return true;
     } catch {
       // not listening yet
@@ -71,9 +87,29 @@ async function main() {
   }
   // Local only: every port is on 127.0.0.1; set your own secret for anything else.
   const secret = process.env.MESH_SECRET || 'local-development-secret';
+  const tlsSetting = (process.env.MESHKV_TLS || 'false').toLowerCase();
+  if (!['true', 'false'].includes(tlsSetting)) fail(`MESHKV_TLS must be true or false (got "${process.env.MESHKV_TLS}")`);
+  const secure = tlsSetting === 'true';
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
 
-  const seed = `http://127.0.0.1:${basePort}`;
+  const certs = path.join(root, 'certs');
+  let tls = {};
+  if (secure) {
+    if (!fs.existsSync(path.join(certs, 'mesh-node.pem'))) execFileSync(process.execPath, [path.join(root, 'packages', 'tests', 'dist', 'certs', 'index.js'), certs], { cwd: root, stdio: 'inherit' });
+    const file = (name) => path.join(certs, name);
+    tls = {
+      TLS_CERT_FILE: file('node.pem'),
+      TLS_KEY_FILE: file('node-key.pem'),
+      MESH_TLS_CERT_FILE: file('mesh-node.pem'),
+      MESH_TLS_KEY_FILE: file('mesh-node-key.pem'),
+      MESH_TLS_CA_FILE: file('mesh-ca.pem'),
+    };
+    useTls(file('ca.pem'));
+  } else if (process.env.ADMIN_KEY) {
+    get = (url) => fetch(url, { headers: adminHeaders() });
+  }
+  const scheme = secure ? 'https' : 'http';
+  const seed = `${scheme}://127.0.0.1:${basePort}`;
   const { commands, result } = concurrently(
     [
       ...nodes.map((node) => ({
@@ -83,12 +119,13 @@ async function main() {
           PORT: String(node.port),
           BIND_ADDRESS: '127.0.0.1',
           HOSTNAME: '127.0.0.1',
-          ADVERTISE_URL: `http://127.0.0.1:${node.port}`,
+          ADVERTISE_URL: `${scheme}://127.0.0.1:${node.port}`,
           MESH_NETWORK_URL: node.port === basePort ? '' : seed,
           MESH_SECRET: secret,
           NODE_ID: node.name,
           LOG_LEVEL: process.env.LOG_LEVEL || 'info',
           LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
+          ...tls,
         },
       })),
       {
@@ -124,7 +161,7 @@ async function main() {
 
   const deadline = Date.now() + 15000;
   for (const endpoint of [...nodes, { name: 'balancer', port: balancerPort }]) {
-    const url = `http://127.0.0.1:${endpoint.port}`;
+    const url = `${scheme}://127.0.0.1:${endpoint.port}`;
     if (!(await healthy(url, deadline, () => failure !== undefined))) {
       return stop(failure !== undefined ? `${failure}; see its lines above` : `${endpoint.name} did not answer at ${url} within 15 s (${PORT_HINT})`);
     }
@@ -134,7 +171,7 @@ async function main() {
   while (!whole && Date.now() < deadline && failure === undefined) {
     const statuses = await Promise.all(
       nodes.map((node) =>
-        fetch(`http://127.0.0.1:${node.port}/status`)
+        get(`${scheme}://127.0.0.1:${node.port}/status`)
           .then((res) => res.json())
           .catch(() => undefined),
       ),
@@ -146,23 +183,27 @@ async function main() {
   }
   if (failure !== undefined) return stop(`${failure}; see its lines above`);
   if (!whole) return stop('the three nodes did not form a mesh within 15 s; see their lines above');
-  const url = `http://127.0.0.1:${balancerPort}`;
-  const last = `http://127.0.0.1:${nodes[nodes.length - 1].port}`;
+  const url = `${scheme}://127.0.0.1:${balancerPort}`;
+  const last = `${scheme}://127.0.0.1:${nodes[nodes.length - 1].port}`;
+  const curl = `curl${secure ? ` --cacert ${path.relative(root, path.join(certs, 'ca.pem'))}` : ''}${process.env.ADMIN_KEY ? ' -H "Authorization: Bearer $ADMIN_KEY"' : ''}`;
+  const tlsLine = secure ? Object.entries(tls).map(([name, value]) => `${name}=${path.relative(root, value)}`).join(' ') + ' ' : '';
   const next = basePort + nodes.length;
   process.stdout.write(
     [
       '',
       'MeshKV is running:',
-      `  balancer  http://127.0.0.1:${balancerPort}  (stats: http://127.0.0.1:${adminPort}/stats)`,
-      ...nodes.map((n) => `  ${n.name}    http://127.0.0.1:${n.port}`),
+      `  balancer  ${url}  (stats: http://127.0.0.1:${adminPort}/stats)`,
+      ...nodes.map((n) => `  ${n.name}    ${scheme}://127.0.0.1:${n.port}`),
       `  mesh secret: ${secret}${process.env.MESH_SECRET ? ' (MESH_SECRET)' : ' (the local default; MESH_SECRET sets another)'}`,
+      ...(secure ? [`  TLS: HTTPS for clients, mutual TLS between the nodes; local CA in ${path.relative(root, certs)}/ (MESHKV_TLS=true)`] : []),
+      ...(process.env.ADMIN_KEY ? ['  API keys required (ADMIN_KEY)'] : []),
       '',
       'Try (a write through the balancer, read back from node 3):',
-      `  curl '${url}/set?k=hello&v=world&w=all' && curl '${last}/get?k=hello'`,
-      `  curl '${last}/status'`,
+      `  ${curl} '${url}/set?k=hello&v=world&w=all' && ${curl} '${last}/get?k=hello'`,
+      `  ${curl} '${last}/status'`,
       '',
       'Add a fourth node to this mesh (another terminal):',
-      `  MESH_SECRET=${secret} MESH_NETWORK_URL=${seed} PORT=${next} BIND_ADDRESS=127.0.0.1 ADVERTISE_URL=http://127.0.0.1:${next} node packages/database/dist/main.js`,
+      `  ${tlsLine}MESH_SECRET=${secret} MESH_NETWORK_URL=${seed} PORT=${next} BIND_ADDRESS=127.0.0.1 ADVERTISE_URL=${scheme}://127.0.0.1:${next} node packages/database/dist/main.js`,
       '',
       'Ctrl-C stops it.',
       '',
