@@ -7,7 +7,9 @@ import { call, clientOf, MESH_URLS, q, RUN, SERVICE_KEY, SERVICE_URL } from './a
  * nodes that require keys (ADMIN_KEY); skipped, saying so, otherwise. With MESH_URLS the
  * revocation and the tenant clear are checked on every node.
  */
-describe(`security at ${SERVICE_URL}`, function () {
+// Without a key there is nothing to check (and no pending tests to report): said once.
+if (SERVICE_KEY === undefined) process.stdout.write('\n  security checks skipped: set SERVICE_KEY to an admin key of nodes with ADMIN_KEY to run them\n');
+else describe(`security at ${SERVICE_URL}`, function () {
   this.timeout(30_000);
   const admin = clientOf(SERVICE_URL);
   const made: CreatedKey[] = [];
@@ -17,9 +19,9 @@ describe(`security at ${SERVICE_URL}`, function () {
   const tenant = (name: string): string => `${RUN}${name}`.slice(0, 32);
 
   before(async function () {
-    const whoami = SERVICE_KEY === undefined ? undefined : await admin.whoami().catch(() => undefined);
+    const whoami = await admin.whoami().catch(() => undefined);
     if (whoami === undefined || whoami.id === null || !(whoami.scopes ?? []).includes('admin')) {
-      console.log('      (security checks skipped: set SERVICE_KEY to an admin key of nodes with ADMIN_KEY)');
+      process.stdout.write('\n  security checks skipped: SERVICE_KEY is not an admin key of nodes with ADMIN_KEY\n');
       this.skip();
     }
   });
@@ -121,20 +123,16 @@ describe(`security at ${SERVICE_URL}`, function () {
 
   it('past its rate a key gets 429 with Retry-After; after waiting that long it passes', async () => {
     const key = await makeKey({ name: `${RUN}-rate`, rate: 1 });
-    const node = clientOf(oneNode, key.key);
-    try {
-      await node.whoami();
-      const limited = await call('/whoami', 'GET', oneNode, { key: key.key });
-      expect(limited.status).to.equal(429);
-      expect((limited.json() as { error: string }).error).to.equal('RATE_LIMITED');
-      const seconds = Number(limited.header('retry-after'));
-      expect(seconds).to.be.within(1, 2);
-      // Obeying the answer is the behaviour under test: the wait is the one it asks for.
-      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-      expect((await call('/whoami', 'GET', oneNode, { key: key.key })).status).to.equal(200);
-    } finally {
-      await node.close();
-    }
+    // Limits are per node: behind a balancer the requests spread, so send until one node has had two.
+    let limited = await call('/whoami', 'GET', oneNode, { key: key.key });
+    for (let sent = 1; limited.status === 200 && sent < 20; sent++) limited = await call('/whoami', 'GET', oneNode, { key: key.key });
+    expect(limited.status).to.equal(429);
+    expect((limited.json() as { error: string }).error).to.equal('RATE_LIMITED');
+    const seconds = Number(limited.header('retry-after'));
+    expect(seconds).to.be.within(1, 2);
+    // Obeying the answer is the behaviour under test: the wait is the one it asks for.
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    expect((await call('/whoami', 'GET', oneNode, { key: key.key })).status).to.equal(200);
   });
 
   it('a tenant past its quota gets 403 QUOTA_EXCEEDED for writes; reads and deletes go on; deleting makes room', async () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes a local certificate authority and certificates for trying MeshKV with TLS:
-// `npm run certs -- [DIR] [--name HOST]... [--days N]` (default DIR: certs, 825 days). Not for production: a
+// `npm run certs -- [DIR] [--name HOST]... [--days N] [--readable]` (default DIR: certs,
+// 825 days; --readable: keys readable by other users, for containers). Not for production: a
 // real deployment takes its certificates from its own CA (docs/security.md).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -26,6 +27,8 @@ export interface CertificateOptions {
   /** Host names and addresses the node certificate is valid for, beside localhost, 127.0.0.1 and ::1. */
   readonly names?: readonly string[];
   readonly days?: number;
+  /** Keys readable by every user (0644): for containers whose user is not the files' owner. */
+  readonly readableKeys?: boolean;
 }
 
 interface Issued {
@@ -38,6 +41,8 @@ const DEFAULT_NAMES = ['localhost', '127.0.0.1', '::1'];
 /** Makes every file in `dir` (created if missing; files there are replaced). */
 export function makeCertificates(dir: string, options: CertificateOptions = {}): CertificateSet {
   fs.mkdirSync(dir, { recursive: true });
+  // A container's user must be able to enter the folder too (mkdtemp makes it 0700).
+  if (options.readableKeys === true) fs.chmodSync(dir, 0o755);
   const days = options.days ?? 825;
   const names = [...new Set([...DEFAULT_NAMES, ...(options.names ?? [])])];
   const ca = issue({ name: 'MeshKV local CA', days, ca: true });
@@ -47,7 +52,9 @@ export function makeCertificates(dir: string, options: CertificateOptions = {}):
   const mesh = issue({ name: 'MeshKV mesh node', days, names, issuer: meshCa, usage: ['serverAuth', 'clientAuth'] });
   const file = (name: string, text: string, secret = false): string => {
     const target = path.join(dir, name);
-    fs.writeFileSync(target, text, { mode: secret ? 0o600 : 0o644 });
+    fs.writeFileSync(target, text);
+    // Keys are for their owner only, unless a container's user (another uid) must read them.
+    fs.chmodSync(target, secret && options.readableKeys !== true ? 0o600 : 0o644);
     return target;
   };
   const pem = (issued: Issued): string => forge.pki.certificateToPem(issued.cert);
@@ -97,16 +104,18 @@ function issue(spec: { name: string; days: number; ca?: boolean; names?: readonl
 function main(argv: readonly string[]): void {
   let dir = 'certs';
   let days: number | undefined;
+  let readableKeys = false;
   const names: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--name') names.push(argv[++i] ?? '');
     else if (arg === '--days') days = Number(argv[++i]);
+    else if (arg === '--readable') readableKeys = true;
     else if (!arg.startsWith('--')) dir = arg;
-    else throw new Error(`unknown argument "${arg}" (takes [DIR] [--name HOST]... [--days N])`);
+    else throw new Error(`unknown argument "${arg}" (takes [DIR] [--name HOST]... [--days N] [--readable])`);
   }
   if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 36_500)) throw new Error('--days takes a whole number of days from 1 to 36500');
-  const set = makeCertificates(path.resolve(dir), { names, ...(days === undefined ? {} : { days }) });
+  const set = makeCertificates(path.resolve(dir), { names, readableKeys, ...(days === undefined ? {} : { days }) });
   const rel = (file: string): string => {
     const relative = path.relative(process.cwd(), file);
     return relative === '' || relative.startsWith('..') ? file : relative;
