@@ -34,8 +34,8 @@ describe('Docker Compose with TLS and API keys (docker-compose.tls.yaml on a rea
   let agent: Agent | undefined;
 
   /** GET over HTTPS trusting the local CA (container addresses are not in the certificate: the name is not checked). */
-  const get = async (url: string, key: string | undefined = ADMIN_KEY): Promise<{ status: number; text: string }> => {
-    const res = await request(url, { dispatcher: agent, headers: key === undefined ? {} : { authorization: `Bearer ${key}` }, headersTimeout: 5000, bodyTimeout: 5000 });
+  const get = async (url: string, key: string | null = ADMIN_KEY): Promise<{ status: number; text: string }> => {
+    const res = await request(url, { dispatcher: agent, headers: key === null ? {} : { authorization: `Bearer ${key}` }, headersTimeout: 5000, bodyTimeout: 5000 });
     return { status: res.statusCode, text: await res.body.text() };
   };
   const nodes = (): string[] => (compose as ComposeProject).containers('database').map((id) => `https://${containerAddress(id)}:8100`);
@@ -84,10 +84,10 @@ describe('Docker Compose with TLS and API keys (docker-compose.tls.yaml on a rea
       { intervalMs: 500, retryErrors: true },
     );
     step(`mesh over mutual TLS ${took} ms after up`);
-    await waitUntil(async () => (await get(`${service}/healthcheck`, undefined)).status === 200, 30_000, 'the balancer', { intervalMs: 200, retryErrors: true });
+    await waitUntil(async () => (await get(`${service}/healthcheck`, null)).status === 200, 30_000, 'the balancer', { intervalMs: 200, retryErrors: true });
     expect((await get(`${service}/set?k=tls&v=yes&w=all`)).status).to.equal(200);
     for (const url of nodes()) expect((await get(`${url}/get?k=tls`)).text, url).to.equal('"yes"');
-    expect((await get(`${service}/get?k=tls`, undefined)).status, 'no key').to.equal(401);
+    expect((await get(`${service}/get?k=tls`, null)).status, 'no key').to.equal(401);
     const plain = await fetch(service.replace('https:', 'http:') + '/healthcheck').then(
       (res) => res.status,
       () => 0,

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { canPin, cpuSeconds, freePort, pinned, rssBytes, startServer, type ServerProcess } from './processes';
 import { antiEntropy, type AntiEntropyResult, type LagResult, replicationLag, startMesh } from './mesh';
 import { median } from './stats';
-import { Pool } from 'undici';
+import { Agent, Pool, request } from 'undici';
+import { makeCertificates } from '../certs';
 import { startBalancerProcess, startHaproxy, startPipeProxy } from './balancer';
 import { ensureTool, ensureWrk, runWrk, type WrkResult } from './wrk';
 
@@ -89,6 +90,8 @@ interface Target {
   readonly name: string;
   readonly port: number;
   readonly pid?: number;
+  /** https for a node serving TLS (wrk does not verify the certificate). */
+  readonly scheme?: 'http' | 'https';
 }
 
 /** A wrk run, and the CPU microseconds the server spent per request during it. */
@@ -101,7 +104,7 @@ function measured(server: Target, target: string, seconds: number, script?: stri
 
 function load(server: Target, pathAndQuery: string, seconds: number, script?: string, wrkCpus = WRK_CPU): WrkResult {
   const result = runWrk({
-    url: `http://127.0.0.1:${server.port}${pathAndQuery}`,
+    url: `${server.scheme ?? 'http'}://127.0.0.1:${server.port}${pathAndQuery}`,
     connections: settings.connections,
     threads: 1,
     durationSeconds: seconds,
@@ -159,12 +162,55 @@ async function singleNode(): Promise<PairResult[]> {
   const bareSet = await startBare('{"success":true}');
   try {
     results.push(pair('GET /set over 10,000 keys', 0.8, bareSet, node, '/', SET_SCRIPT));
+    results.push(...(await securityPairs(node, value)));
   } finally {
     await bareSet.stop();
     await node.stop();
   }
   return results;
 }
+
+/** Sets every request's Authorization header (wrk's Lua). */
+const bearerScript = (key: string): string => `wrk.headers["Authorization"] = "Bearer ${key}"\n`;
+
+/**
+ * What API keys and TLS cost on /get, each against `plain` (a node without either, holding
+ * `bench-key`) in the same run: a node with ADMIN_KEY answering a key of its ring (both sides
+ * get the same header, so the bytes are the same), and a node serving HTTPS over keep-alive
+ * connections (the handshake is paid once per connection; recorded, no goal).
+ */
+async function securityPairs(plain: ServerProcess, value: string): Promise<PairResult[]> {
+  const results: PairResult[] = [];
+  const admin = 'bench-admin-key-0123456789abcdef';
+  const keyed = await startDatabase({ ADMIN_KEY: admin });
+  try {
+    const headers = { authorization: `Bearer ${admin}` };
+    const made = (await (await fetch(`http://127.0.0.1:${keyed.port}/admin/keys/create?name=bench&scopes=read,write`, { headers })).json()) as { key: string };
+    const seeded = await fetch(`http://127.0.0.1:${keyed.port}/set?k=bench-key&v=${value}`, { headers: { authorization: `Bearer ${made.key}` } });
+    if (seeded.status !== 200) throw new Error(`cannot seed the node with keys: ${seeded.status}`);
+    results.push(pair(KEY_SCENARIO, 0.9, plain, keyed, '/get?k=bench-key', bearerScript(made.key)));
+  } finally {
+    await keyed.stop();
+  }
+  const certs = makeCertificates(fs.mkdtempSync(path.join(os.tmpdir(), 'meshkv-bench-tls-')));
+  const tls = await startDatabase({ TLS_CERT_FILE: certs.nodeCert, TLS_KEY_FILE: certs.nodeKey });
+  try {
+    const secure: Target = { name: tls.name, port: tls.port, pid: tls.pid, scheme: 'https' };
+    const agent = new Agent({ connect: { ca: fs.readFileSync(certs.ca) } });
+    const seeded = await request(`https://127.0.0.1:${tls.port}/set?k=bench-key&v=${value}`, { dispatcher: agent });
+    await seeded.body.text();
+    await agent.close();
+    if (seeded.statusCode !== 200) throw new Error(`cannot seed the TLS node: ${seeded.statusCode}`);
+    results.push(pair(TLS_SCENARIO, 0, plain, secure, '/get?k=bench-key'));
+  } finally {
+    await tls.stop();
+    fs.rmSync(certs.dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+const KEY_SCENARIO = 'GET /get with an API key (ADMIN_KEY set, a key of the ring as Bearer), reference: the same /get on a node without keys';
+const TLS_SCENARIO = 'GET /get over HTTPS (TLS_CERT_FILE, keep-alive), reference: the same /get over HTTP';
 
 interface DurabilityResult {
   /** /set of an lmdb node in each DURABILITY mode, against a memory node. */
@@ -518,7 +564,8 @@ function render(
       'The reference is a `node:http` server that answers every request with a constant JSON body and',
       'the same headers (`bare-server.ts`). The ratio is the median of the per-round ratios',
       '(MeshKV req/s ÷ reference req/s); the rounds alternate reference and MeshKV. The miss row is',
-      'the exception: its reference is a hit on the same node, so its ratio is miss ÷ hit.',
+      'the exception: its reference is a hit on the same node, so its ratio is miss ÷ hit; the API key and',
+      'HTTPS rows too: their reference is the same /get on a node without keys, over HTTP.',
       '',
       '| scenario | reference req/s (median) | MeshKV req/s (median) | ratio | goal | MeshKV p50 / p99 | reference p50 / p99 |',
       '|---|---:|---:|---:|---:|---:|---:|',
@@ -528,7 +575,7 @@ function render(
     const ratio = median(p.ratios);
     lines.push(
       `| ${p.name} | ${fmt(median(p.reference.map((r) => r.requestsPerSecond)))} | ${fmt(median(p.subject.map((r) => r.requestsPerSecond)))} | ` +
-        `**${ratio.toFixed(2)}** ${ratio >= p.goal ? '(meets goal)' : '(below goal)'} | ≥ ${p.goal.toFixed(2)} | ` +
+        `**${ratio.toFixed(2)}** ${p.goal === 0 ? '(recorded)' : ratio >= p.goal ? '(meets goal)' : '(below goal)'} | ${p.goal === 0 ? '—' : `≥ ${p.goal.toFixed(2)}`} | ` +
         `${fmt(median(p.subject.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.subject.map((r) => r.latencyP99Ms)), 2)} ms | ` +
         `${fmt(median(p.reference.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(p.reference.map((r) => r.latencyP99Ms)), 2)} ms |`,
     );
