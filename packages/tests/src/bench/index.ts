@@ -162,10 +162,18 @@ async function singleNode(): Promise<PairResult[]> {
   const bareSet = await startBare('{"success":true}');
   try {
     results.push(pair('GET /set over 10,000 keys', 0.8, bareSet, node, '/', SET_SCRIPT));
-    results.push(...(await securityPairs(node, value)));
   } finally {
     await bareSet.stop();
     await node.stop();
+  }
+  // Fresh nodes for the reference too: a plain node and one with keys (or TLS), each holding one key.
+  const plain = await startDatabase();
+  try {
+    const res = await fetch(`http://127.0.0.1:${plain.port}/set?k=bench-key&v=${value}`);
+    if (res.status !== 200) throw new Error(`cannot seed the node: ${res.status}`);
+    results.push(...(await securityPairs(plain, value)));
+  } finally {
+    await plain.stop();
   }
   return results;
 }
