@@ -80,16 +80,21 @@ export function sameText(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
-/** A key record read back from its stored text; undefined when it is not one (never trusted blindly). */
-export function parseKeyRecord(text: string): KeyRecord | undefined {
+/** The JSON object a stored text holds; undefined when it holds anything else (the node's own records are checked, never trusted blindly). */
+export function parseStoredObject(text: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const record = value as Record<string, unknown>;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** A key record read back from its stored text; undefined when it is not one. */
+export function parseKeyRecord(text: string): KeyRecord | undefined {
+  const record = parseStoredObject(text);
+  if (record === undefined) return undefined;
   const scopes = record.scopes;
   const valid =
     record.v === 1 &&

@@ -2,6 +2,7 @@ import { ApiError } from '../errors';
 import type { StoreChange } from '../store/change';
 import { TENANT_SEPARATOR, tenantPrefix } from '../store/namespace';
 import type { Store } from '../store/store';
+import { parseStoredObject } from './api-key';
 import { ReservedIndex } from './key-index';
 
 /** A tenant's quotas as set for it (`/admin/tenants/set`); a missing one is the node's default, 0 is none. */
@@ -30,17 +31,13 @@ export interface TenantView extends TenantUsage {
   readonly maxBytes: number;
 }
 
+/** A tenant's quota record read back from its stored text; undefined when it is not one. */
 export function parseQuota(text: string): TenantQuota | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { v, maxKeys, maxBytes } = value as Record<string, unknown>;
+  const value = parseStoredObject(text);
+  if (value === undefined) return undefined;
+  const { v, maxKeys, maxBytes } = value;
   const count = (n: unknown): boolean => n === undefined || (Number.isSafeInteger(n) && (n as number) >= 0);
-  return v === 1 && count(maxKeys) && count(maxBytes) ? (value as TenantQuota) : undefined;
+  return v === 1 && count(maxKeys) && count(maxBytes) ? (value as unknown as TenantQuota) : undefined;
 }
 
 /**
