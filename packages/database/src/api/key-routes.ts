@@ -1,7 +1,7 @@
 import { hashSecret, type KeyRecord, newKey, type Scope, SCOPES } from '../auth/api-key';
 import type { ReservedIndex } from '../auth/key-index';
 import type { Identity } from '../auth/key-ring';
-import type { RequestMeter } from '../auth/meter';
+import { burstOf, type RequestMeter } from '../auth/meter';
 import type { TenantQuota, Tenants } from '../auth/tenants';
 import { ApiError } from '../errors';
 import { parseJsonBody, readBody } from '../http/body';
@@ -36,6 +36,7 @@ const hasControl = (text: string): boolean => [...text].some((char) => (char.cod
 const NO_KEY = new ApiError('MISSING_RECORD', 'No API key has this id.');
 const NO_ID = new ApiError('INVALID_PARAMETER', 'The query has no key id: add id=<id> (see /admin/keys/list).');
 const invalid = (message: string): ApiError => new ApiError('INVALID_PARAMETER', message);
+const invalidTenant = (tenant: string): ApiError => invalid(`A tenant is 1 to 32 letters, digits, '_', '-' or '.', not starting with '.' (got "${tenant.slice(0, 60)}").`);
 
 /**
  * API keys and tenants, for keys with the `admin` scope: `/admin/keys/create|list|revoke`
@@ -104,7 +105,7 @@ export function registerKeyRoutes(router: Router, deps: KeyRouteDeps): void {
 
   const setQuota = (ctx: RequestContext, tenant: string | undefined, fields: Fields): Promise<void> | void => {
     const concern = readWriteConcern(ctx.query, adminDefaults);
-    if (tenant === undefined || !TENANT_PATTERN.test(tenant)) return sendError(ctx.res, invalid(`A tenant is 1 to 32 letters, digits, '_', '-' or '.', not starting with '.' (got "${(tenant ?? '').slice(0, 60)}").`));
+    if (tenant === undefined || !TENANT_PATTERN.test(tenant)) return sendError(ctx.res, invalidTenant(tenant ?? ''));
     if (concern instanceof ApiError) return sendError(ctx.res, concern);
     const quota = readQuota(fields);
     if (quota instanceof ApiError) return sendError(ctx.res, quota);
@@ -122,7 +123,7 @@ export function registerKeyRoutes(router: Router, deps: KeyRouteDeps): void {
   router.register('/admin/tenants/', async (ctx) => {
     const tenant = ctx.path.slice('/admin/tenants/'.length);
     if (ctx.method === 'PUT') return setQuota(ctx, tenant, bodyFields(await readBody(ctx.req, BODY_MAX_BYTES)));
-    if (!TENANT_PATTERN.test(tenant)) return sendError(ctx.res, invalid(`A tenant is 1 to 32 letters, digits, '_', '-' or '.', not starting with '.' (got "${tenant.slice(0, 60)}").`));
+    if (!TENANT_PATTERN.test(tenant)) return sendError(ctx.res, invalidTenant(tenant));
     sendJson(ctx.res, 200, JSON.stringify(tenants.view(tenant)));
   }, { access: 'admin', hooks: forMethods(['PUT'], writeHooks), methods: ['GET', 'HEAD', 'PUT'], prefix: true, pattern: '/admin/tenants/{tenant}' });
 
@@ -135,7 +136,7 @@ export function registerKeyRoutes(router: Router, deps: KeyRouteDeps): void {
       name: identity.name,
       scopes: identity.scopes,
       tenant: identity.tenant ?? null,
-      rate: rate === 0 ? null : { perSecond: rate, burst: Math.max(1, rate) },
+      rate: rate === 0 ? null : { perSecond: rate, burst: burstOf(rate) },
       requests: meter.counts(identity.id),
       usage: identity.tenant === undefined ? null : tenants.view(identity.tenant),
     };
@@ -180,9 +181,7 @@ function readKeySpec(fields: Fields): Pick<KeyRecord, 'name' | 'scopes' | 'tenan
     return invalid(`scopes takes a comma list of read, write and admin (got "${scopeText.slice(0, 60)}").`);
   }
   const tenant = fields('tenant');
-  if (tenant !== undefined && !TENANT_PATTERN.test(tenant)) {
-    return invalid(`A tenant is 1 to 32 letters, digits, '_', '-' or '.', not starting with '.' (got "${tenant.slice(0, 60)}").`);
-  }
+  if (tenant !== undefined && !TENANT_PATTERN.test(tenant)) return invalidTenant(tenant);
   if (tenant !== undefined && scopes.includes('admin')) return invalid('A key with the admin scope sees every tenant: it cannot have a tenant of its own.');
   const rateText = fields('rate');
   const rate = rateText === undefined ? undefined : /^\d{1,7}(\.\d{1,6})?$/.test(rateText) ? Number(rateText) : NaN;

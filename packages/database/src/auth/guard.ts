@@ -1,7 +1,7 @@
 import { ApiError } from '../errors';
 import type { Access, Hook, HookOutcome, RequestContext } from '../http/router';
 import type { Identity, KeyRing } from './key-ring';
-import type { Category, RequestMeter } from './meter';
+import { burstOf, type Category, type RequestMeter } from './meter';
 
 /** RFC 6750: the scheme a client must use, and why a key was refused. */
 const CHALLENGE = ['WWW-Authenticate', 'Bearer realm="meshkv"'];
@@ -86,10 +86,11 @@ function forbidden(scope: Category): ApiError {
 
 function rateLimited(rate: number, category: Category, waitMs: number): ApiError {
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  const burst = burstOf(rate);
   return new ApiError(
     'RATE_LIMITED',
-    `This API key made more ${category} requests than its rate of ${rate} a second (burst ${Math.max(1, rate)}) allows on this node: retry after ${seconds} s (Retry-After).`,
-    { category, limit: rate, burst: Math.max(1, rate), retryAfterS: seconds },
+    `This API key made more ${category} requests than its rate of ${rate} a second (burst ${burst}) allows on this node: retry after ${seconds} s (Retry-After).`,
+    { category, limit: rate, burst, retryAfterS: seconds },
     undefined,
     ['Retry-After', String(seconds)],
   );

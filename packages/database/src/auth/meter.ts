@@ -19,6 +19,11 @@ interface KeyState {
   readonly counts: Float64Array;
 }
 
+/** The burst a bucket of `rate` requests a second holds: the rate, and at least one request. */
+export function burstOf(rate: number): number {
+  return Math.max(1, rate);
+}
+
 /** Keys whose state is kept at once; past it the first seen start afresh. */
 const KEYS_KEPT = 100_000;
 
@@ -51,7 +56,7 @@ export class RequestMeter {
     const rate = this.rateOf(identity);
     if (rate > 0) {
       const now = this.options.now();
-      const burst = Math.max(1, rate);
+      const burst = burstOf(rate);
       const tokens = Math.min(burst, (state.tokens[index] as number) + ((now - (state.refilled[index] as number)) * rate) / 1000);
       state.refilled[index] = now;
       if (tokens < 1) {

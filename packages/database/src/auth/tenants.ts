@@ -1,6 +1,6 @@
 import { ApiError } from '../errors';
 import type { StoreChange } from '../store/change';
-import { TENANT_SEPARATOR, tenantPrefix } from '../store/namespace';
+import { TENANT_SEPARATOR, tenantOf, tenantPrefix } from '../store/namespace';
 import type { Store } from '../store/store';
 import { parseStoredObject } from './api-key';
 import { ReservedIndex } from './key-index';
@@ -56,7 +56,7 @@ export class Tenants {
     private readonly defaults: QuotaDefaults,
   ) {
     this.quotas = new ReservedIndex(store, 'tenant', parseQuota);
-    store.trackValues((key) => this.usage.size > 0 && this.usage.has(tenantPart(key)));
+    store.trackValues((key) => this.usage.size > 0 && this.usageFor(key) !== undefined);
     store.onChange((change) => this.track(change));
   }
 
@@ -103,6 +103,12 @@ export class Tenants {
     return undefined;
   };
 
+  /** The usage a stored key counts in, if its tenant is followed. */
+  private usageFor(key: string): TenantUsage | undefined {
+    const tenant = tenantOf(key);
+    return tenant === undefined ? undefined : this.usage.get(tenant);
+  }
+
   private track(change: StoreChange): void {
     if (this.usage.size === 0) return;
     if (change.type === 'clear') {
@@ -110,7 +116,7 @@ export class Tenants {
       if (change.emptied) for (const usage of this.usage.values()) Object.assign(usage, { keys: 0, bytes: 0 });
       return;
     }
-    const usage = this.usage.get(tenantPart(change.key));
+    const usage = this.usageFor(change.key);
     if (usage === undefined) return;
     const prefixLength = change.key.indexOf(TENANT_SEPARATOR) + 1;
     const before = change.previous !== undefined && !change.previous.tombstone && typeof change.previousValue === 'string';
@@ -122,11 +128,6 @@ export class Tenants {
   }
 }
 
-/** What precedes the first separator ('' when none): the tenant a stored key would count for. */
-function tenantPart(key: string): string {
-  const end = key.indexOf(TENANT_SEPARATOR);
-  return end <= 0 ? '' : key.slice(0, end);
-}
 
 function bytesOf(key: string, prefixLength: number, value: string): number {
   return Buffer.byteLength(key) - prefixLength + Buffer.byteLength(value);

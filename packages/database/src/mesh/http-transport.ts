@@ -126,12 +126,13 @@ export class HttpTransport implements MeshTransport {
   private pool(baseUrl: string): Pool {
     let pool = this.pools.get(baseUrl);
     if (pool === undefined) {
+      const credentials = this.options.tls?.();
       pool = new (loadUndici().Pool)(baseUrl, {
         connections: this.options.connections,
         connectTimeout: this.options.connectTimeoutMs,
         keepAliveTimeout: 4000,
         pipelining: 1,
-        ...(this.options.tls === undefined ? {} : { connect: { ...this.options.tls(), ca: [...this.options.tls().ca], servername: MESH_SERVERNAME, checkServerIdentity: () => undefined } }),
+        ...(credentials === undefined ? {} : { connect: { ...credentials, ca: [...credentials.ca], servername: MESH_SERVERNAME, checkServerIdentity: () => undefined } }),
       });
       this.pools.set(baseUrl, pool);
     }

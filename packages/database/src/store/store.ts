@@ -6,7 +6,7 @@ import { compareVersions, type Version } from '../record/version';
 import { type StorageAdapter, type StorageFault, StorageFaultError } from '../storage/adapter';
 import type { ChangeListener, ChangeOrigin, StoreChange } from './change';
 import { BucketDigests } from './digests';
-import { isReserved, RESERVED_START, reservedPrefix, tenantOf, tenantPrefix } from './namespace';
+import { isReserved, RESERVED_START, reservedKey, reservedPrefix, tenantOf, tenantPrefix } from './namespace';
 import { removeSummary, saveSummary, takeSummary } from './summary';
 
 const CLEAR_META = 'clear-watermark';
@@ -337,7 +337,7 @@ export class Store {
    * that record, for the caller to replicate.
    */
   clearTenant(tenant: string): StoredRecord {
-    return this.set(`${TENANT_CLEAR}${tenant}`, '');
+    return this.set(reservedKey('clear', tenant), '');
   }
 
   /** True when a tenant clear covers this record of a tenant's key. */
