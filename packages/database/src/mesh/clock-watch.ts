@@ -3,9 +3,12 @@ import type { Logger } from '@meshkv/common';
 /** One peer's clock as this node last measured it. */
 export interface PeerClock {
   readonly url: string;
-  /** The peer's clock minus this node's, ms (positive: the peer is ahead). */
+  /**
+   * The peer's clock minus this node's, ms (positive: the peer is ahead): of the offsets the
+   * ping allows, the one nearest zero (see ClockWatch.measure).
+   */
   readonly offsetMs: number;
-  /** Round trip of the ping that measured it, ms: the offset is good to half of it. */
+  /** Round trip of the ping that measured it, ms. */
   readonly rttMs: number;
 }
 
@@ -37,10 +40,19 @@ export class ClockWatch {
     this.thresholdMs = Math.max(MIN_THRESHOLD_MS, Math.floor(maxClockDriftMs / 2));
   }
 
-  /** A ping sent at `sentAt` (our clock) was answered at `answeredAt` with the peer's `peerTime`. */
+  /**
+   * A ping sent at `sentAt` (our clock) was answered at `answeredAt` with the peer's
+   * `peerTime`. The peer read its clock somewhere in the round trip, so the offset is
+   * `peerTime` - the middle of it give or take half the round trip (and a millisecond of
+   * each clock's resolution); the offset kept is the one of that range nearest zero. Two
+   * nodes on one clock thus measure 0 however slow the ping, rather than a few ms of noise
+   * that would shift their expiries apart.
+   */
   measure(url: string, sentAt: number, answeredAt: number, peerTime: number): void {
     const rttMs = Math.max(0, answeredAt - sentAt);
-    this.clocks.set(url, { url, offsetMs: Math.round(peerTime - (sentAt + answeredAt) / 2), rttMs });
+    const estimate = peerTime - (sentAt + answeredAt) / 2;
+    const nearestZero = Math.sign(estimate) * Math.max(0, Math.abs(estimate) - rttMs / 2 - 1);
+    this.clocks.set(url, { url, offsetMs: Math.round(nearestZero) || 0, rttMs });
     this.update();
   }
 

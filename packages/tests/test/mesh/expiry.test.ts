@@ -62,6 +62,7 @@ describe('mesh scenarios: expiring keys, batches, scans (real node processes)', 
     await b.expire('plain', '10m', { w: 'all' });
     const metas = await Promise.all(clients.map((client) => client.meta('plain')));
     expect(new Set(metas.map((meta) => meta?.version)).size, 'one version on every node').to.equal(1);
+    // Nodes on one clock measure an offset of 0 between them: no node counts more than B gave.
     for (const meta of metas) expect(meta?.ttlMs).to.be.within(590_000, 600_000);
 
     // C stops with the expiring values on disk; A and B see them expire and sweep them.
