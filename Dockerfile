@@ -21,6 +21,7 @@ COPY packages/common/package.json packages/common/
 COPY packages/client/package.json packages/client/
 COPY packages/database/package.json packages/database/
 COPY packages/load-balancer/package.json packages/load-balancer/
+COPY packages/cli/package.json packages/cli/
 COPY packages/tests/package.json packages/tests/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY packages packages
@@ -47,14 +48,17 @@ RUN if test -f out/pump.node; then echo "native pump: already built in the build
     else echo "native pump: not built (no C compiler in COMPILER_IMAGE either): the balancer will move bytes in JavaScript"; fi
 
 FROM build AS production
-# Production dependencies only; of each package keep package.json, dist and its own
-# node_modules (versions that differ from the root's). The base image may have no rm.
+# Production dependencies only; of each package keep package.json, dist, bin (the meshkv
+# command) and its own node_modules (versions that differ from the root's). The base image
+# may have no rm.
 RUN npm prune --omit=dev --no-audit --no-fund \
- && node -e "const fs=require('fs');for(const p of fs.readdirSync('packages'))for(const d of fs.readdirSync('packages/'+p))if(!['dist','node_modules','package.json'].includes(d))fs.rmSync('packages/'+p+'/'+d,{recursive:true,force:true})"
+ && node -e "const fs=require('fs');for(const p of fs.readdirSync('packages'))for(const d of fs.readdirSync('packages/'+p))if(!['dist','bin','node_modules','package.json'].includes(d))fs.rmSync('packages/'+p+'/'+d,{recursive:true,force:true})"
 
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
+# `meshkv` (packages/cli) on the PATH: docker compose exec database meshkv cluster
+ENV PATH=/app/node_modules/.bin:$PATH
 COPY --from=production /app/package.json ./
 COPY --from=production /app/node_modules node_modules
 COPY --from=production /app/packages packages

@@ -128,6 +128,11 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     expect(answer.status).to.equal(200);
     for (const node of nodes()) expect((await keysOn(node.url)).hello).to.equal('world');
     step(`a write through ${service} with w=all is on all 3 nodes`);
+    // The image carries the meshkv command on its PATH.
+    const printed = project.run(['exec', '-T', 'database', 'meshkv', '--url', 'http://127.0.0.1:8100', '--json', 'cluster']);
+    const cluster = JSON.parse(printed.split('\n').find((line) => line.startsWith('[')) ?? printed) as { state: string; ready: boolean | null }[];
+    step(`docker compose exec database meshkv cluster: ${cluster.map((row) => row.state).join(', ')}`);
+    expect(cluster.map((row) => [row.state, row.ready])).to.deep.equal([['self', true], ['alive', true], ['alive', true]]);
     // The image's balancer moves bytes with the native pump compiled on COMPILER_IMAGE.
     const lines = project.run(['logs', '--no-color', 'load-balancer']).split('\n');
     const listening = lines.map((line) => line.slice(line.indexOf('{'))).find((line) => line.includes('"msg":"listening"'));

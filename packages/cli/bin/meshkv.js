@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The built command (npm run build makes dist/).
+require('../dist/main.js');

@@ -1,0 +1,312 @@
+import * as fs from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { MeshKvClient, MeshKvError, type NodeStatus, type WriteOptions } from '@meshkv/client';
+import { table } from './table';
+
+/** Where the command writes, and the environment it reads (MESHKV_URL, MESHKV_KEY, MESHKV_CA_FILE). */
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Exit codes scripts can test (docs/cli.md). */
+export const EXIT = { ok: 0, notFound: 1, usage: 2, failed: 3 } as const;
+
+const DEFAULT_URL = 'http://127.0.0.1:8080';
+/** ms a peer of `cluster` gets to answer its /status. */
+const PEER_TIMEOUT_MS = 2000;
+
+interface GlobalOptions {
+  readonly url: string;
+  readonly key?: string;
+  readonly ca?: string;
+  readonly json: boolean;
+  readonly timeout: number;
+}
+
+/** A key that is not there: exit 1, whatever the command. */
+class NotFound extends Error {}
+
+/** --ca names a file that cannot be read. */
+function readCa(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new CommanderError(EXIT.usage, 'meshkv.caFile', `--ca (MESHKV_CA_FILE) names a file that cannot be read: ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+}
+
+const COMMANDS = ['get', 'set', 'rm', 'is', 'ttl', 'keys', 'scan', 'status', 'cluster', 'completion'] as const;
+
+/**
+ * Runs `meshkv` with `argv` (without the node and script names) and resolves to its exit
+ * code; never calls process.exit, so tests run it in-process.
+ */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  let client: MeshKvClient | undefined;
+  let options: GlobalOptions | undefined;
+  const out = (text: string): void => void io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  const json = (value: unknown): void => out(JSON.stringify(value));
+  const connect = (program: Command): { client: MeshKvClient; options: GlobalOptions } => {
+    options = program.opts<GlobalOptions>();
+    const ca = readCa(options.ca);
+    client = new MeshKvClient({
+      url: options.url,
+      timeoutMs: options.timeout,
+      ...(options.key === undefined ? {} : { apiKey: options.key }),
+      ...(ca === undefined ? {} : { tls: { ca } }),
+    });
+    return { client, options };
+  };
+
+  const program = new Command('meshkv')
+    .description('The command line of MeshKV: read and write keys, and see the state of a node and its mesh.')
+    // The environment is the io's (a test's, or the process's), not read by commander itself.
+    .addOption(new Option('--url <url>', 'a node or the balancer (env MESHKV_URL)').default(io.env.MESHKV_URL ?? DEFAULT_URL))
+    .addOption(new Option('--key <key>', 'an API key, sent as Bearer (env MESHKV_KEY)').default(io.env.MESHKV_KEY))
+    .addOption(new Option('--ca <file>', "the CA that signed the node's certificate, for https (env MESHKV_CA_FILE)").default(io.env.MESHKV_CA_FILE))
+    .addOption(new Option('--timeout <ms>', 'ms for each request').default(10_000).argParser(positiveInt))
+    .option('--json', 'machine-readable output (one JSON document per line)', false)
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => void io.stdout.write(text), writeErr: (text) => void io.stderr.write(text) })
+    .showHelpAfterError('(meshkv --help lists the commands)');
+
+  const write = (command: Command): Command =>
+    command
+      .option('--w <n>', 'write concern: a number of nodes, majority or all', writeConcern)
+      .option('--wtimeout <ms>', 'ms to wait for the acknowledgements', positiveInt);
+  const concern = (flags: { w?: WriteOptions['w']; wtimeout?: number }): WriteOptions => ({
+    ...(flags.w === undefined ? {} : { w: flags.w }),
+    ...(flags.wtimeout === undefined ? {} : { wtimeout: flags.wtimeout }),
+  });
+
+  program
+    .command('get <key>')
+    .description('prints the value of a key (exit 1: no such key)')
+    .action(async (key: string) => {
+      const { client, options } = connect(program);
+      const value = await client.get(key);
+      if (value === undefined) throw new NotFound(`no key ${JSON.stringify(key)}`);
+      if (options.json) json({ k: key, v: value });
+      else out(value);
+    });
+
+  write(program.command('set <key> <value>'))
+    .description('writes a value')
+    .option('--ttl <ttl>', 'expire after this long: ms, or with a unit (30s, 10m, 2h, 1d)')
+    .action(async (key: string, value: string, flags: { ttl?: string; w?: WriteOptions['w']; wtimeout?: number }) => {
+      const { client, options } = connect(program);
+      await client.set(key, value, { ...concern(flags), ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }) });
+      if (options.json) json({ success: true });
+      else out('OK');
+    });
+
+  write(program.command('rm <key>'))
+    .description('removes a key (exit 1: no such key)')
+    .action(async (key: string, flags: { w?: WriteOptions['w']; wtimeout?: number }) => {
+      const { client, options } = connect(program);
+      const removed = await client.rm(key, concern(flags));
+      if (!removed) throw new NotFound(`no key ${JSON.stringify(key)}`);
+      if (options.json) json({ success: true });
+      else out('OK');
+    });
+
+  program
+    .command('is <key>')
+    .description('exit 0 when the key holds a value, 1 when not')
+    .action(async (key: string) => {
+      const { client, options } = connect(program);
+      const held = await client.is(key);
+      if (options.json) json({ k: key, exists: held });
+      else out(String(held));
+      if (!held) throw new NotFound('');
+    });
+
+  program
+    .command('ttl <key>')
+    .description('ms before the key expires, or "none" (exit 1: no such key)')
+    .action(async (key: string) => {
+      const { client, options } = connect(program);
+      const ttl = await client.ttl(key);
+      if (ttl === undefined) throw new NotFound(`no key ${JSON.stringify(key)}`);
+      if (options.json) json({ k: key, ttlMs: ttl });
+      else out(ttl === null ? 'none' : String(ttl));
+    });
+
+  program
+    .command('keys [prefix]')
+    .description('every key (that starts with prefix), one per line')
+    .action(async (prefix: string | undefined) => {
+      const { client, options } = connect(program);
+      const keys = await client.keys(prefix);
+      if (options.json) json(keys);
+      else if (keys.length > 0) out(keys.join('\n'));
+    });
+
+  program
+    .command('scan')
+    .description('keys and values in key order, page by page as they come (key, a tab, the value)')
+    .option('--prefix <prefix>', 'only keys that start with it')
+    .option('--limit <n>', 'keys per page', positiveInt, 100)
+    .option('--keys-only', 'keys without their values', false)
+    .action(async (flags: { prefix?: string; limit: number; keysOnly: boolean }) => {
+      const { client, options } = connect(program);
+      const base = { limit: flags.limit, ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }) };
+      let after: string | undefined;
+      do {
+        const scope = { ...base, ...(after === undefined ? {} : { after }) };
+        const page = flags.keysOnly ? await client.scanKeys(scope) : await client.scan(scope);
+        for (const item of page.items as (string | { k: string; v: string })[]) {
+          if (options.json) json(item);
+          else out(typeof item === 'string' ? item : `${item.k}\t${item.v}`);
+        }
+        after = page.next ?? undefined;
+      } while (after !== undefined);
+    });
+
+  program
+    .command('status')
+    .description("one node's state (the whole /status with --json)")
+    .action(async () => {
+      const { client, options } = connect(program);
+      const status = await client.status();
+      if (options.json) {
+        json(status);
+        return;
+      }
+      out(
+        [
+          `node      ${status.nodeId} (${status.advertiseUrl}), MeshKV ${status.version}`,
+          `ready     ${String(status.ready)}${status.shuttingDown ? ' (shutting down)' : ''}`,
+          `records   ${status.availableRecords} (${status.tombstones} tombstones, ${status.expiry.expiring} expiring)`,
+          `storage   ${status.storage}${status.storageFault === null ? '' : ` (${status.storageFault.kind}: ${status.storageFault.message})`}`,
+          `peers     ${status.peers.length} (${countBy(status.peers.map((peer) => peer.state))})`,
+          `uptime    ${Math.round(status.uptimeMs / 1000)} s`,
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('cluster')
+    .description('every node of the mesh as a table: id, URL, state, records, outbox, lag, ready')
+    .action(async () => {
+      const { client, options } = connect(program);
+      const rows = await clusterRows(await client.status(), options);
+      if (options.json) {
+        json(rows);
+        return;
+      }
+      const cell = (value: number | boolean | string | null): string => (value === null ? '-' : String(value));
+      out(
+        table(
+          ['ID', 'URL', 'STATE', 'RECORDS', 'OUTBOX', 'LAG_MS', 'READY'],
+          rows.map((row) => [row.nodeId ?? '?', row.url, row.state, cell(row.records), cell(row.outbox), cell(row.lagMs), cell(row.ready)]),
+        ),
+      );
+    });
+
+  program
+    .command('completion')
+    .description('a bash completion script: eval "$(meshkv completion)"')
+    .action(() => {
+      out(`complete -o default -W "${COMMANDS.join(' ')} --url --key --ca --json --timeout --help" meshkv`);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    return failure(error, io, options?.json ?? argv.includes('--json'));
+  } finally {
+    await client?.close();
+  }
+}
+
+/** One line of `cluster`. */
+export interface ClusterRow {
+  readonly nodeId: string | null;
+  readonly url: string;
+  /** `self` for the node asked; else its view of the peer: alive, suspect or down. */
+  readonly state: string;
+  /** Keys holding a value, from the node's own /status (null: it did not answer). */
+  readonly records: number | null;
+  /** Records the node asked holds for it, not sent yet (null for itself). */
+  readonly outbox: number | null;
+  /** ms since the node asked last heard from it (null for itself, or never). */
+  readonly lagMs: number | null;
+  readonly ready: boolean | null;
+}
+
+/** The node asked, then each of its peers as it sees them, with what each peer says of itself. */
+async function clusterRows(self: NodeStatus, options: GlobalOptions): Promise<ClusterRow[]> {
+  const ca = readCa(options.ca);
+  const peers = await Promise.all(
+    self.peers.map(async (peer) => {
+      const other = new MeshKvClient({ url: peer.url, timeoutMs: Math.min(options.timeout, PEER_TIMEOUT_MS), connections: 1, ...(options.key === undefined ? {} : { apiKey: options.key }), ...(ca === undefined ? {} : { tls: { ca } }) });
+      try {
+        const status = peer.state === 'down' ? undefined : await other.status().catch(() => undefined);
+        return {
+          nodeId: peer.nodeId,
+          url: peer.url,
+          state: peer.state,
+          records: status?.availableRecords ?? null,
+          outbox: peer.outbox,
+          lagMs: peer.lastContactMs,
+          ready: status?.ready ?? null,
+        };
+      } finally {
+        await other.close();
+      }
+    }),
+  );
+  return [{ nodeId: self.nodeId, url: self.advertiseUrl, state: 'self', records: self.availableRecords, outbox: null, lagMs: null, ready: self.ready }, ...peers];
+}
+
+function failure(error: unknown, io: CliIo, asJson: boolean): number {
+  if (error instanceof CommanderError) {
+    // --help ends here too, with code 0; commander printed its own errors, not ours.
+    if (error.exitCode === 0) return EXIT.ok;
+    if (error.code.startsWith('meshkv.')) io.stderr.write(`meshkv: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  const say = (code: string, message: string, exit: number): number => {
+    if (asJson) io.stderr.write(`${JSON.stringify({ error: code, message })}\n`);
+    else if (message !== '') io.stderr.write(`meshkv: ${message}\n`);
+    return exit;
+  };
+  if (error instanceof NotFound) return say('NOT_FOUND', error.message, EXIT.notFound);
+  if (error instanceof MeshKvError) {
+    // A request the node refused as bad input is a usage error; a key it has not, not found.
+    const exit = error.status === 404 ? EXIT.notFound : error.status === 400 || error.status === 413 || error.status === 414 ? EXIT.usage : EXIT.failed;
+    return say(error.code, `${error.code}: ${error.message}`, exit);
+  }
+  const message = error instanceof Error ? describe(error) : String(error);
+  return say('FAILED', message, EXIT.failed);
+}
+
+/** A network error with its cause (undici puts the errno there). */
+function describe(error: Error): string {
+  const cause = (error as { cause?: unknown }).cause;
+  const code = (error as NodeJS.ErrnoException).code ?? (cause as NodeJS.ErrnoException | undefined)?.code;
+  return code === undefined ? error.message : `${error.message} (${code})`;
+}
+
+/** `--w`: all, majority or a number of nodes (the node checks the number). */
+function writeConcern(text: string): NonNullable<WriteOptions['w']> {
+  if (text === 'all' || text === 'majority') return text;
+  return positiveInt(text);
+}
+
+function positiveInt(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError('a whole number of at least 1 is expected.');
+  return value;
+}
+
+function countBy(values: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return counts.size === 0 ? 'none' : [...counts].map(([value, count]) => `${count} ${value}`).join(', ');
+}
