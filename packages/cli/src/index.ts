@@ -25,6 +25,9 @@ interface GlobalOptions {
   readonly timeout: number;
 }
 
+/** What every client of one run shares: the key, the CA (read once) and the timeout. */
+type ClientOf = (url: string, extra?: { timeoutMs?: number; connections?: number }) => MeshKvClient;
+
 /** A key that is not there: exit 1, whatever the command. */
 class NotFound extends Error {}
 
@@ -49,16 +52,22 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let options: GlobalOptions | undefined;
   const out = (text: string): void => void io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   const json = (value: unknown): void => out(JSON.stringify(value));
-  const connect = (program: Command): { client: MeshKvClient; options: GlobalOptions } => {
-    options = program.opts<GlobalOptions>();
-    const ca = readCa(options.ca);
-    client = new MeshKvClient({
-      url: options.url,
-      timeoutMs: options.timeout,
-      ...(options.key === undefined ? {} : { apiKey: options.key }),
-      ...(ca === undefined ? {} : { tls: { ca } }),
-    });
-    return { client, options };
+  /** `value` as JSON with --json, else `text` for people. */
+  const print = (value: unknown, text: string): void => (options?.json === true ? json(value) : out(text));
+  const connect = (program: Command): { client: MeshKvClient; options: GlobalOptions; clientOf: ClientOf } => {
+    const chosen = program.opts<GlobalOptions>();
+    options = chosen;
+    const ca = readCa(chosen.ca);
+    const clientOf: ClientOf = (url, extra = {}) =>
+      new MeshKvClient({
+        url,
+        timeoutMs: chosen.timeout,
+        ...extra,
+        ...(chosen.key === undefined ? {} : { apiKey: chosen.key }),
+        ...(ca === undefined ? {} : { tls: { ca } }),
+      });
+    client = clientOf(chosen.url);
+    return { client, options: chosen, clientOf };
   };
 
   const program = new Command('meshkv')
@@ -86,41 +95,37 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .command('get <key>')
     .description('prints the value of a key (exit 1: no such key)')
     .action(async (key: string) => {
-      const { client, options } = connect(program);
+      const { client } = connect(program);
       const value = await client.get(key);
       if (value === undefined) throw new NotFound(`no key ${JSON.stringify(key)}`);
-      if (options.json) json({ k: key, v: value });
-      else out(value);
+      print({ k: key, v: value }, value);
     });
 
   write(program.command('set <key> <value>'))
     .description('writes a value')
     .option('--ttl <ttl>', 'expire after this long: ms, or with a unit (30s, 10m, 2h, 1d)')
     .action(async (key: string, value: string, flags: { ttl?: string; w?: WriteOptions['w']; wtimeout?: number }) => {
-      const { client, options } = connect(program);
+      const { client } = connect(program);
       await client.set(key, value, { ...concern(flags), ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }) });
-      if (options.json) json({ success: true });
-      else out('OK');
+      print({ success: true }, 'OK');
     });
 
   write(program.command('rm <key>'))
     .description('removes a key (exit 1: no such key)')
     .action(async (key: string, flags: { w?: WriteOptions['w']; wtimeout?: number }) => {
-      const { client, options } = connect(program);
+      const { client } = connect(program);
       const removed = await client.rm(key, concern(flags));
       if (!removed) throw new NotFound(`no key ${JSON.stringify(key)}`);
-      if (options.json) json({ success: true });
-      else out('OK');
+      print({ success: true }, 'OK');
     });
 
   program
     .command('is <key>')
     .description('exit 0 when the key holds a value, 1 when not')
     .action(async (key: string) => {
-      const { client, options } = connect(program);
+      const { client } = connect(program);
       const held = await client.is(key);
-      if (options.json) json({ k: key, exists: held });
-      else out(String(held));
+      print({ k: key, exists: held }, String(held));
       if (!held) throw new NotFound('');
     });
 
@@ -128,11 +133,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .command('ttl <key>')
     .description('ms before the key expires, or "none" (exit 1: no such key)')
     .action(async (key: string) => {
-      const { client, options } = connect(program);
+      const { client } = connect(program);
       const ttl = await client.ttl(key);
       if (ttl === undefined) throw new NotFound(`no key ${JSON.stringify(key)}`);
-      if (options.json) json({ k: key, ttlMs: ttl });
-      else out(ttl === null ? 'none' : String(ttl));
+      print({ k: key, ttlMs: ttl }, ttl === null ? 'none' : String(ttl));
     });
 
   program
@@ -152,16 +156,13 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .option('--limit <n>', 'keys per page', positiveInt, 100)
     .option('--keys-only', 'keys without their values', false)
     .action(async (flags: { prefix?: string; limit: number; keysOnly: boolean }) => {
-      const { client, options } = connect(program);
+      const { client } = connect(program);
       const base = { limit: flags.limit, ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }) };
       let after: string | undefined;
       do {
         const scope = { ...base, ...(after === undefined ? {} : { after }) };
         const page = flags.keysOnly ? await client.scanKeys(scope) : await client.scan(scope);
-        for (const item of page.items as (string | { k: string; v: string })[]) {
-          if (options.json) json(item);
-          else out(typeof item === 'string' ? item : `${item.k}\t${item.v}`);
-        }
+        for (const item of page.items as (string | { k: string; v: string })[]) print(item, typeof item === 'string' ? item : `${item.k}\t${item.v}`);
         after = page.next ?? undefined;
       } while (after !== undefined);
     });
@@ -192,8 +193,8 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     .command('cluster')
     .description('every node of the mesh as a table: id, URL, state, records, outbox, lag, ready')
     .action(async () => {
-      const { client, options } = connect(program);
-      const rows = await clusterRows(await client.status(), options);
+      const { client, options, clientOf } = connect(program);
+      const rows = await clusterRows(await client.status(), (url) => clientOf(url, { timeoutMs: Math.min(options.timeout, PEER_TIMEOUT_MS), connections: 1 }));
       if (options.json) {
         json(rows);
         return;
@@ -240,11 +241,10 @@ export interface ClusterRow {
 }
 
 /** The node asked, then each of its peers as it sees them, with what each peer says of itself. */
-async function clusterRows(self: NodeStatus, options: GlobalOptions): Promise<ClusterRow[]> {
-  const ca = readCa(options.ca);
+async function clusterRows(self: NodeStatus, peerClient: (url: string) => MeshKvClient): Promise<ClusterRow[]> {
   const peers = await Promise.all(
     self.peers.map(async (peer) => {
-      const other = new MeshKvClient({ url: peer.url, timeoutMs: Math.min(options.timeout, PEER_TIMEOUT_MS), connections: 1, ...(options.key === undefined ? {} : { apiKey: options.key }), ...(ca === undefined ? {} : { tls: { ca } }) });
+      const other = peerClient(peer.url);
       try {
         const status = peer.state === 'down' ? undefined : await other.status().catch(() => undefined);
         return {

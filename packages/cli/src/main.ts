@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The meshkv command as a process: arguments and environment in, an exit code out.
-import { run } from './index';
+import { EXIT, run } from './index';
 
 run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
   (code) => {
@@ -8,6 +8,6 @@ run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env
   },
   (error: unknown) => {
     process.stderr.write(`meshkv: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 3;
+    process.exitCode = EXIT.failed;
   },
 );

@@ -1,5 +1,5 @@
 export { backoffDelay } from './backoff';
-export { listen } from './listen';
+export { freePort, listen } from './listen';
 export { createLogger, type Logger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, silentLogger } from './logger';
 export { configOrExit, runService, type Service, type ServiceMessages } from './process';
 export { ConfigError, type Env, readEnvironment, SettingsReader } from './settings';

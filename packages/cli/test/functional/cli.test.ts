@@ -1,23 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { MeshKvClient } from '@meshkv/client';
-import { waitFor } from '@meshkv/common';
+import { freePort, waitFor } from '@meshkv/common';
 import { run } from '../../src/index';
 
 const NODE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'main.js');
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'meshkv.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** What one run of the command printed, and its exit code. */
 interface Outcome {

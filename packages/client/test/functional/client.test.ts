@@ -1,20 +1,12 @@
 import { expect } from 'chai';
 import { type ChildProcess, spawn } from 'node:child_process';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { freePort } from '@meshkv/common';
 import { MeshKvClient, MeshKvError } from '../../src/client';
 
 /** The built database node of this repository (`npm run build` makes it before the tests). */
 const NODE_ENTRY = path.join(__dirname, '..', '..', '..', '..', 'database', 'dist', 'main.js');
 const SECRET = 'client-test-secret';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A node process on a free port with `env`, and a client of it; resolves once it answers. */
 async function spawnNode(env: Record<string, string>, options: { apiKey?: string } = {}): Promise<{ node: ChildProcess; client: MeshKvClient; url: string }> {

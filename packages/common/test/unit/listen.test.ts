@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
-import { listen } from '../../src/listen';
+import { freePort, listen } from '../../src/listen';
 
 describe('listen', () => {
   it('resolves with the address, and rejects with the error of a taken port', async () => {
@@ -19,6 +19,17 @@ describe('listen', () => {
     } finally {
       first.close();
       second.close();
+    }
+  });
+
+  it('freePort: a port nothing listens on, that a server can take', async () => {
+    const port = await freePort();
+    expect(port).to.be.greaterThan(0);
+    const server = net.createServer();
+    try {
+      expect((await listen(server, port, '127.0.0.1')).port).to.equal(port);
+    } finally {
+      server.close();
     }
   });
 });

@@ -10,17 +10,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on 127.0.0.1 (asked of the OS, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// Where the benchmarks and the process scenarios have always taken it from.
+export { freePort } from '@meshkv/common';
 
 /** True when `taskset` can pin processes to cores (Linux with util-linux). */
 export function canPin(): boolean {
