@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net';
 import { ApiError } from '../errors';
+import { fingerprint } from './api-key';
 import type { Access, Hook, HookOutcome, RequestContext } from '../http/router';
 import type { Identity, KeyRing } from './key-ring';
 import { burstOf, type Category, type RequestMeter } from './meter';
@@ -45,20 +47,46 @@ export function keyGuard({ ring, meter }: GuardDeps): Hook {
   return (ctx, route) => {
     const access = route.access(ctx.method);
     if (access === 'open' || access === 'mesh') return undefined;
-    const text = presentedKey(ctx);
-    if (text === undefined) return NO_KEY;
-    const known = ring.known(text);
+    const presented = presentedKey(ctx);
+    if (presented === undefined) return NO_KEY;
+    const { text, print } = presented;
+    const known = ring.known(text, print);
     if (known === null) return BAD_KEY;
     if (known !== undefined) return admit(ctx, access, known);
     return ring.check(text).then((checked) => (checked === null ? BAD_KEY : checked === 'busy' ? BUSY : admit(ctx, access, checked)));
   };
 }
 
+/** A key as presented, and its fingerprint (what the ring looks keys up by). */
+interface Presented {
+  readonly text: string;
+  readonly print: string;
+}
+
+/**
+ * The Authorization header a connection sent last, with its key: a keep-alive client sends
+ * the same header on every request, and pays for reading it and for its SHA-256 once per
+ * connection. NB: so an open connection keeps the text of the key it presents (as its
+ * requests do while they are read), never longer than the connection.
+ */
+const lastHeader = new WeakMap<Socket, Presented & { readonly header: string }>();
+
 /** The key a request presents: the bearer token, else `key` in the query. */
-function presentedKey(ctx: RequestContext): string | undefined {
+function presentedKey(ctx: RequestContext): Presented | undefined {
   const header = ctx.req.headers.authorization;
-  if (header !== undefined && BEARER.test(header)) return header.replace(BEARER, '').trim();
-  return ctx.query.get('key');
+  if (header !== undefined) {
+    const socket = ctx.req.socket;
+    const last = lastHeader.get(socket);
+    if (last !== undefined && last.header === header) return last;
+    if (BEARER.test(header)) {
+      const text = header.replace(BEARER, '').trim();
+      const presented = { header, text, print: fingerprint(text) };
+      lastHeader.set(socket, presented);
+      return presented;
+    }
+  }
+  const text = ctx.query.get('key');
+  return text === undefined ? undefined : { text, print: fingerprint(text) };
 }
 
 function categoryOf(access: Access): Category | undefined {

@@ -66,10 +66,11 @@ export class KeyRing {
   /**
    * The identity of `text` if it was checked before and still holds; `null` when it is
    * not a key at all, not one that holds, or a secret that failed its check against the
-   * record as it is; undefined when only the slow check can tell (call `check`).
+   * record as it is; undefined when only the slow check can tell (call `check`). `print`:
+   * the text's fingerprint, when the caller has it already.
    */
-  known(text: string): Identity | null | undefined {
-    return this.knownBy(fingerprint(text), text);
+  known(text: string, print = fingerprint(text)): Identity | null | undefined {
+    return this.knownBy(print, text);
   }
 
   /**

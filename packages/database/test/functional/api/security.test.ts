@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import { expect } from 'chai';
 import { post, type Reply, request } from '../../helpers/http';
 import { startTestNode, type TestNode } from '../../helpers/node';
@@ -82,6 +83,31 @@ describe('security: API keys, tenants, rate limits, quotas', () => {
     await ok(ADMIN, `/admin/keys/revoke?id=${key.id}`);
     await refused(key.key, '/get?k=a', 401, 'UNAUTHORIZED');
     expect(JSON.stringify(await ok(ADMIN, '/admin/keys/list'))).to.not.include(key.id);
+  });
+
+  it('tells each request of one keep-alive connection by its own key: another key, a wrong one, a revoked one', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    let connections = 0;
+    const connect = agent.createConnection.bind(agent);
+    agent.createConnection = (...args: Parameters<typeof connect>) => {
+      connections++;
+      return connect(...args);
+    };
+    const on = (key: string, target: string): Promise<Reply> => request(t.url, target, { agent, headers: { authorization: `Bearer ${key}` } });
+    try {
+      const reader = await makeKey('name=reader&scopes=read');
+      const writer = await makeKey('name=writer&scopes=write');
+      expect((await on(writer.key, '/set?k=a&v=1')).status).to.equal(200);
+      expect((await on(reader.key, '/set?k=a&v=2')).status).to.equal(403);
+      expect((await on(reader.key, '/get?k=a')).text).to.equal('"1"');
+      expect((await on(`${reader.key}x`, '/get?k=a')).status).to.equal(401);
+      expect((await on(reader.key, '/get?k=a')).status).to.equal(200);
+      await ok(ADMIN, `/admin/keys/revoke?id=${reader.id}`);
+      expect((await on(reader.key, '/get?k=a')).status, 'revoked, on the connection that used it').to.equal(401);
+      expect(connections, 'one connection throughout').to.equal(1);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('has REST forms: POST /admin/keys, GET and DELETE /admin/keys/{id}, PUT /admin/tenants/{tenant}', async () => {
