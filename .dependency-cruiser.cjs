@@ -2,7 +2,7 @@
 /**
  * Layering rules, checked by `npm run lint` (dependency-cruiser). Inside the database node
  * the layers are, from the bottom: record, clock, storage, store, http; auth; then mesh and api;
- * then the wiring (app, index). A module may import its own layer and the ones below.
+ * then metrics, which reads them all; then the wiring (node, main, index). A module may import its own layer and the ones below.
  */
 const DB = '^packages/database/src/';
 
@@ -17,12 +17,19 @@ const below = (layer, above, why) => ({
 
 module.exports = {
   forbidden: [
-    below('record', ['clock', 'storage', 'store', 'http', 'mesh', 'api', 'app', 'config'], 'A record and its codec depend on nothing: every layer uses them.'),
-    below('clock', ['storage', 'store', 'http', 'mesh', 'api', 'app', 'config'], 'The clock is below everything that stamps versions.'),
-    below('storage', ['clock', 'store', 'http', 'mesh', 'api', 'app', 'config'], 'Adapters keep what they are given; the store above decides.'),
-    below('store', ['http', 'mesh', 'api', 'app'], 'The store owns its bookkeeping; the mesh and the API use it, never the reverse.'),
-    below('http', ['record', 'storage', 'store', 'mesh', 'api', 'app', 'auth'], 'The HTTP layer knows requests, not records or replication.'),
-    below('auth', ['mesh', 'api', 'app'], 'Keys and who presents them: the API asks, auth never imports it.'),
+    below('record', ['clock', 'storage', 'store', 'http', 'mesh', 'api', 'app', 'metrics', 'config'], 'A record and its codec depend on nothing: every layer uses them.'),
+    below('clock', ['storage', 'store', 'http', 'mesh', 'api', 'app', 'metrics', 'config'], 'The clock is below everything that stamps versions.'),
+    below('storage', ['clock', 'store', 'http', 'mesh', 'api', 'app', 'metrics', 'config'], 'Adapters keep what they are given; the store above decides.'),
+    below('store', ['http', 'mesh', 'api', 'app', 'metrics'], 'The store owns its bookkeeping; the mesh and the API use it, never the reverse.'),
+    below('http', ['record', 'storage', 'store', 'mesh', 'api', 'app', 'metrics', 'auth'], 'The HTTP layer knows requests, not records or replication.'),
+    below('auth', ['mesh', 'api', 'app', 'metrics'], 'Keys and who presents them: the API asks, auth never imports it.'),
+    {
+      name: 'nothing-imports-metrics',
+      comment: 'Metrics read every layer when scraped; only the wiring (node.ts) builds them.',
+      severity: 'error',
+      from: { path: `${DB}(?!metrics/|node\\.ts$)` },
+      to: { path: `${DB}metrics/` },
+    },
     {
       name: 'api-and-mesh-apart',
       comment: 'The public API and the mesh meet only in the wiring (app.ts), through small interfaces.',

@@ -33,9 +33,20 @@ module.exports = tseslint.config(
   },
   {
     files: ['**/*.js'],
+    ignores: ['packages/database/ui/**'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly' },
+    },
+  },
+  {
+    // The cluster page's script runs in the browser, as it is (no build step).
+    files: ['packages/database/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'sessionStorage', 'EventSource', 'URLSearchParams', 'fetch', 'setTimeout'].map((name) => [name, 'readonly']),
+      ),
     },
   },
 );

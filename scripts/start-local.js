@@ -123,6 +123,9 @@ async function main() {
           MESH_NETWORK_URL: node.port === basePort ? '' : seed,
           MESH_SECRET: secret,
           NODE_ID: node.name,
+          // The cluster page (/ui) shows the balancer's backends too.
+          UI_BALANCER_URL: `http://127.0.0.1:${adminPort}`,
+          ...(process.env.ADMIN_TOKEN ? { UI_BALANCER_TOKEN: process.env.ADMIN_TOKEN } : {}),
           LOG_LEVEL: process.env.LOG_LEVEL || 'info',
           LOG_FORMAT: process.env.LOG_FORMAT || 'pretty',
           ...tls,
@@ -197,6 +200,7 @@ async function main() {
       `  mesh secret: ${secret}${process.env.MESH_SECRET ? ' (MESH_SECRET)' : ' (the local default; MESH_SECRET sets another)'}`,
       ...(secure ? [`  TLS: HTTPS for clients, mutual TLS between the nodes; local CA in ${path.relative(root, certs)}/ (MESHKV_TLS=true)`] : []),
       ...(process.env.ADMIN_KEY ? ['  API keys required (ADMIN_KEY)'] : []),
+      `  cluster page: ${scheme}://127.0.0.1:${nodes[0].port}/ui   metrics: ${scheme}://127.0.0.1:${nodes[0].port}/metrics`,
       '',
       'Try (a write through the balancer, read back from node 3):',
       `  ${curl} '${url}/set?k=hello&v=world&w=all' && ${curl} '${last}/get?k=hello'`,

@@ -2,7 +2,7 @@ import { signMeshRequest } from '@meshkv/common';
 import { Pool } from 'undici';
 import type { CreatedKey, KeyInfo, KeySpec, TenantInfo, TenantQuota, WhoAmI } from './keys';
 import { paths, type ScanOptions, type SetOptions, type WriteOptions } from './paths';
-import type { NkvdNode, NodeIndex, NodeStatus } from './status';
+import type { ClusterPicture, NkvdNode, NodeIndex, NodeStatus } from './status';
 
 export interface ClientOptions {
   /** Base URL of a node or of the balancer, e.g. http://127.0.0.1:8080. */
@@ -208,6 +208,34 @@ export class MeshKvClient {
 
   status(): Promise<NodeStatus> {
     return this.json(paths.status()) as Promise<NodeStatus>;
+  }
+
+  /** `GET /metrics`: the node's metrics in Prometheus' text format (docs/metrics.md). */
+  async metrics(): Promise<string> {
+    return (await this.answer(paths.metrics())).text;
+  }
+
+  /**
+   * The cluster as the node sees it now: the first `picture` of `/ui/events` (the stream of
+   * the cluster page), after which the stream is closed.
+   */
+  async clusterPicture(): Promise<ClusterPicture> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`no picture of the cluster within ${this.timeoutMs} ms`)), this.timeoutMs);
+    try {
+      const res = await this.pool.request({ path: paths.clusterEvents(), method: 'GET', headers: this.headers, signal: controller.signal });
+      if (res.statusCode !== 200) throw toError({ status: res.statusCode, headers: res.headers, text: await res.body.text() });
+      let buffer = '';
+      for await (const chunk of res.body) {
+        buffer += (chunk as Buffer).toString('utf8');
+        const picture = /(?:^|\n)event: picture\ndata: (.*)\n\n/.exec(buffer);
+        if (picture !== null) return JSON.parse(picture[1] as string) as ClusterPicture;
+      }
+      throw new Error('the stream of /ui/events ended before a picture of the cluster');
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
   }
 
   /** `GET /`: what the node is and its public routes. */

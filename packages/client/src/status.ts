@@ -46,6 +46,24 @@ export interface PeerStatus {
   readonly degraded: boolean;
   /** What it can keep (it refuses longer records); null when it did not say. */
   readonly limits: { readonly maxKeyLength: number; readonly maxValueLength: number; readonly storage: string } | null;
+  /** What it told last of its figures in its pings; null when it did not (an older node). */
+  readonly load: NodeLoad | null;
+}
+
+/**
+ * A node's figures, as it tells them to its peers: what it holds now, and totals since it
+ * started (rates come from two of them).
+ */
+export interface NodeLoad {
+  readonly records: number;
+  /** Records waiting in its outboxes, all peers together. */
+  readonly outbox: number;
+  /** Requests served, by category. */
+  readonly reads: number;
+  readonly writes: number;
+  /** Replication batches received, and the sum of their lags in seconds. */
+  readonly lagCount: number;
+  readonly lagSum: number;
 }
 
 /** Counters of the mesh since the node started. */
@@ -62,6 +80,14 @@ export interface MeshStats {
   readonly outboxOverflows: number;
   readonly syncRounds: number;
   readonly syncFailures: number;
+  /** Replication requests sent to peers (each batch, each retry), and those that failed. */
+  readonly replicationRequests: number;
+  readonly replicationFailures: number;
+  /** Totals of every anti-entropy round: records pulled and pushed, bytes of bodies in and out. */
+  readonly syncPulled: number;
+  readonly syncPushed: number;
+  readonly syncBytesIn: number;
+  readonly syncBytesOut: number;
   readonly lastSync: SyncRound | undefined;
   /** The round that made this node ready (its bootstrap), if it had to catch up. */
   readonly bootstrap: SyncRound | undefined;
@@ -161,4 +187,50 @@ export interface NodeIndex {
   /** Where the API is described, in the MeshKV source. */
   readonly docs: string;
   readonly routes: readonly { readonly path: string; readonly methods: string }[];
+}
+
+/** The balancer as the cluster page shows it (UI_BALANCER_URL). */
+export interface BalancerPicture {
+  readonly url: string;
+  /** Why its /stats could not be read this time; absent when it was. */
+  readonly error?: string;
+  readonly backends: readonly { readonly name: string; readonly address: string; readonly state: string; readonly active: number; readonly total: number }[];
+  readonly connections?: { readonly active: number; readonly accepted: number };
+}
+
+/** The cluster at one moment, as `/ui/events` sends it (`picture` events; docs/ui.md). */
+export interface ClusterPicture {
+  /** ms since the epoch, by the serving node's clock. */
+  readonly at: number;
+  readonly self: {
+    readonly url: string;
+    readonly nodeId: string;
+    readonly version: string;
+    readonly ready: boolean;
+    readonly tombstones: number;
+    readonly clockOffsetMs: number;
+    readonly load: NodeLoad;
+  };
+  /** Every peer as the serving node sees it, with the figures it told in its last ping. */
+  readonly peers: readonly {
+    readonly url: string;
+    readonly nodeId: string | null;
+    readonly state: PeerState;
+    readonly ready: boolean;
+    readonly lastContactMs: number | null;
+    /** Records waiting in the serving node's outbox to this peer. */
+    readonly outbox: number;
+    readonly load: NodeLoad | null;
+  }[];
+  readonly balancer: BalancerPicture | null;
+}
+
+/** One change as `/ui/events` sends it (`changes` events): never a value, never a record of the node's own. */
+export interface ShownChange {
+  /** ms since the epoch, by the serving node's clock. */
+  readonly at: number;
+  readonly op: 'set' | 'rm' | 'gone' | 'clear';
+  /** The key as stored (a tenant's with its prefix); absent for a clear. */
+  readonly key?: string;
+  readonly origin: 'local' | 'replicated' | 'repaired' | 'expired' | 'cleared' | 'wiped';
 }

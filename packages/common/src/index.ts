@@ -5,3 +5,4 @@ export { configOrExit, runService, type Service, type ServiceMessages } from './
 export { ConfigError, type Env, readEnvironment, SettingsReader } from './settings';
 export { type WaitOptions, waitFor } from './wait-for';
 export { bodyDigest, MESH_SIGNATURE_SCHEME, type ParsedSignature, parseMeshSignature, signatureMatches, signMeshRequest, type SignedParts } from './mesh-signature';
+export { Buckets, LATENCY_BOUNDS_S } from './buckets';

@@ -44,6 +44,17 @@ export interface NodeConfig {
   readonly mesh: MeshConfig;
   readonly security: SecurityConfig;
   readonly tls: TlsConfig;
+  readonly ui: UiConfig;
+}
+
+/** The cluster page (/ui, docs/ui.md). */
+export interface UiConfig {
+  /** ms between two pictures of the cluster sent to an open page. */
+  readonly intervalMs: number;
+  /** The balancer's admin URL (its /stats); the page then shows its backends. */
+  readonly balancerUrl: string | undefined;
+  /** The balancer's ADMIN_TOKEN, when it has one. */
+  readonly balancerToken: string | undefined;
 }
 
 /** Files of a certificate, its key, and a CA (PEM). */
@@ -136,6 +147,8 @@ export const DEFAULTS = {
   REQUEST_TIMEOUT_MS: 30000, // ms to receive the whole request, else 408
   KEEP_ALIVE_TIMEOUT_MS: 5000, // ms an idle keep-alive connection stays open
   SEND_TIMEOUT_MS: 30000, // ms a response may wait for a client that does not read
+  UI_INTERVAL_MS: 1000, // ms between two pictures of the cluster sent to an open /ui page
+  UI_BALANCER_URL: '', // the balancer's admin URL (http://host:8081): /ui then shows its backends
   SHUTDOWN_TIMEOUT_MS: 10000, // ms in-flight requests get after SIGTERM before sockets are cut
   GC_MODE: 'throughput' as 'compact' | 'throughput', // throughput: V8 defaults; compact: V8 --optimize-for-size, smaller and slower
   SHUTDOWN_DRAIN_MS: 0, // ms between SIGTERM and closing the listener, /healthcheck answering 503
@@ -263,6 +276,11 @@ export function loadConfig(env: Env): NodeConfig {
       tenantMaxBytes: readInt('TENANT_MAX_BYTES', 0, Number.MAX_SAFE_INTEGER),
     },
     tls,
+    ui: {
+      intervalMs: readInt('UI_INTERVAL_MS', 100, 3_600_000),
+      balancerUrl: readBalancerUrl(read.optional('UI_BALANCER_URL'), problems),
+      balancerToken: read.optional('UI_BALANCER_TOKEN'),
+    },
   };
   const mesh = config.mesh;
   if (!(mesh.suspectAfterMs <= mesh.downAfterMs && mesh.downAfterMs <= mesh.forgetAfterMs)) {
@@ -288,6 +306,7 @@ export function loadConfig(env: Env): NodeConfig {
   read.check();
   Object.freeze(config.mesh.seeds);
   Object.freeze(config.mesh);
+  Object.freeze(config.ui);
   return Object.freeze(config);
 }
 
@@ -356,6 +375,17 @@ function readSeeds(raw: string | undefined, problems: string[], scheme: 'http' |
     if (!seeds.includes(url)) seeds.push(url);
   }
   return seeds;
+}
+
+/** `UI_BALANCER_URL`: an http(s) URL of the balancer's admin port, or nothing. */
+function readBalancerUrl(raw: string | undefined, problems: string[]): string | undefined {
+  const text = raw?.trim().replace(/\/+$/, '') ?? '';
+  if (text === '') return undefined;
+  if (!/^https?:\/\/[^/?#\s]+$/i.test(text)) {
+    problems.push(`UI_BALANCER_URL must be the http:// URL of the balancer's admin port, like http://127.0.0.1:8081 (got "${text}")`);
+    return undefined;
+  }
+  return text;
 }
 
 /** `DATA_SLOT`: empty (none), `auto`, or a slot number from 1. */

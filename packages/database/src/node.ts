@@ -19,12 +19,18 @@ import type { NodeConfig } from './config';
 import { Router } from './http/router';
 import { HttpServer, type ServerTls } from './http/server';
 import { TlsSource } from './http/tls';
-import type { StorageOpen } from '@meshkv/client';
+import type { ClusterPicture, NodeLoad, StorageOpen } from '@meshkv/client';
 import type { Logger } from '@meshkv/common';
 import { MeshAuth } from './mesh/auth';
 import { HttpTransport, MESH_SERVERNAME } from './mesh/http-transport';
 import { Mesh } from './mesh/mesh';
 import { registerMeshRoutes } from './mesh/routes';
+import { NodeMetrics } from './metrics/node-metrics';
+import { RequestStats } from './metrics/requests';
+import { registerMetricsRoute } from './metrics/route';
+import { BalancerView } from './ui/balancer-view';
+import { ClusterPage } from './ui/cluster-page';
+import { RecentChanges } from './ui/recent-changes';
 import { MeshService } from './mesh/service';
 import { type StorageAdapter, type StorageFault, StorageFaultError } from './storage/adapter';
 import { LmdbAdapter } from './storage/lmdb';
@@ -65,6 +71,12 @@ export class DatabaseNode {
   readonly storageOpen: StorageOpen;
   /** API keys: required when ADMIN_KEY is set. */
   readonly keys: KeyRing;
+  /** What /metrics shows. */
+  readonly metrics: NodeMetrics;
+  /** Every request answered, by route, method and status (metrics, and the figures told to peers). */
+  private readonly requests = new RequestStats();
+  /** The cluster page, /ui. */
+  readonly page: ClusterPage;
   private readonly adapter: StorageAdapter;
   private readonly clock: HybridClock;
   private readonly purge: TombstonePurge;
@@ -152,6 +164,7 @@ export class DatabaseNode {
         incarnation: this.startIncarnation,
         url: () => this.advertiseUrl,
         limits: { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength, storage: config.storage },
+        load: () => this.load(),
       },
       {
         transport: this.transport,
@@ -228,6 +241,16 @@ export class DatabaseNode {
         now,
       },
     });
+    this.metrics = new NodeMetrics({ server: this.server, store: this.store, storage: this.adapter, mesh: this.mesh, requests: this.requests, nodeId: this.nodeId, version: packageVersion() });
+    registerMetricsRoute(this.router, this.metrics);
+    const balancer = config.ui.balancerUrl === undefined ? undefined : new BalancerView(config.ui.balancerUrl, config.ui.balancerToken);
+    this.page = new ClusterPage({
+      picture: () => this.picture(balancer),
+      changes: new RecentChanges(this.store, now),
+      scheduler,
+      intervalMs: config.ui.intervalMs,
+    });
+    this.page.register(this.router);
     if (deps.logger.isLevelEnabled('debug')) {
       this.server.on('request:end', (ctx, end) =>
         deps.logger.debug({ method: ctx.method, path: ctx.path, ...end }, 'request'),
@@ -284,6 +307,8 @@ export class DatabaseNode {
 
   /** See HttpServer.shutdown; resolves when every connection is closed. */
   async shutdown(): Promise<void> {
+    // Open pages go to another node (their streams would hold the shutdown up).
+    this.page.close();
     // Leave first, while pings are still answered (peers check the notice by pinging back).
     await this.mesh.leave();
     await this.server.shutdown(this.config.shutdownTimeoutMs, this.config.shutdownDrainMs);
@@ -298,6 +323,33 @@ export class DatabaseNode {
       this.store.saveSummary();
     }
     await this.adapter.close();
+  }
+
+  /** The cluster as the page shows it now. */
+  private picture(balancer: BalancerView | undefined): ClusterPicture {
+    return {
+      at: this.scheduler.now(),
+      self: {
+        url: this.advertiseUrl,
+        nodeId: this.nodeId,
+        version: packageVersion(),
+        ready: this.mesh.isReady,
+        tombstones: this.store.tombstoneCount,
+        clockOffsetMs: this.mesh.clockStatus().offsetMs,
+        load: this.load(),
+      },
+      peers: this.mesh.peerStatus().map(({ url, nodeId, state, ready, lastContactMs, outbox, load }) => ({ url, nodeId, state, ready, lastContactMs, outbox, load })),
+      balancer: balancer?.picture() ?? null,
+    };
+  }
+
+  /** This node's figures, told to its peers with every ping and shown by the cluster page. */
+  load(): NodeLoad {
+    // The mesh asks for it once while it is being built (its first picture of this node).
+    if ((this.mesh as Mesh | undefined) === undefined) return { records: this.store.liveCount, outbox: 0, reads: 0, writes: 0, lagCount: 0, lagSum: 0 };
+    const { reads, writes } = this.requests.totals();
+    const lag = this.mesh.replicationLag;
+    return { records: this.store.liveCount, outbox: this.mesh.outboxDepth, reads, writes, lagCount: lag.count, lagSum: lag.sum };
   }
 
   /** A number a previous run saved beside the records; 0 when there is none. */

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import { listen } from '@meshkv/common';
+import type { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import type { BackendPool } from './proxy/pool';
 import type { TcpProxy } from './proxy/proxy';
@@ -10,6 +11,8 @@ export interface DiscoveryStatus {
   /** Docker: connected to the API and its event stream. */
   connected: boolean;
   lists: number;
+  /** Docker events read (each may lead to a list). */
+  events: number;
   errors: number;
   lastError: string | undefined;
   skipped: { name: string; reason: string }[];
@@ -39,6 +42,7 @@ export function snapshot(proxy: TcpProxy, pool: BackendPool, discovery: Discover
       active: entry.active,
       total: entry.total,
       connectFailures: entry.connectFailures,
+      healthFailures: entry.healthFailures,
       bytesIn: entry.bytesIn,
       bytesOut: entry.bytesOut,
       lastError: entry.lastError ?? null,
@@ -47,11 +51,14 @@ export function snapshot(proxy: TcpProxy, pool: BackendPool, discovery: Discover
   };
 }
 
-/** GET /stats (JSON) and GET /healthcheck on ADMIN_PORT; with a token, /stats takes it as a bearer token. */
+/**
+ * GET /stats (JSON), /metrics (Prometheus) and /healthcheck on ADMIN_PORT; with a token,
+ * /stats and /metrics take it as a bearer token.
+ */
 export class AdminServer {
   private readonly server: http.Server;
 
-  constructor(stats: () => unknown, token?: string) {
+  constructor(stats: () => unknown, token?: string, metrics?: Registry) {
     const expected = token === undefined ? undefined : digest(token);
     this.server = http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -63,15 +70,23 @@ export class AdminServer {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         send(405, { error: 'METHOD_NOT_ALLOWED', message: 'The admin port takes GET and HEAD.' });
-      } else if (path === '/stats' && expected !== undefined && !sameDigest(bearer(req.headers.authorization), expected)) {
+      } else if ((path === '/stats' || path === '/metrics') && expected !== undefined && !sameDigest(bearer(req.headers.authorization), expected)) {
         res.setHeader('www-authenticate', 'Bearer realm="meshkv-balancer"');
-        send(401, { error: 'UNAUTHORIZED', message: 'The admin port takes Authorization: Bearer <ADMIN_TOKEN> for /stats.' });
+        send(401, { error: 'UNAUTHORIZED', message: `The admin port takes Authorization: Bearer <ADMIN_TOKEN> for ${path}.` });
       } else if (path === '/stats') {
         send(200, stats());
+      } else if (path === '/metrics' && metrics !== undefined) {
+        metrics.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+            res.end(text);
+          },
+          (error: unknown) => send(500, { error: 'INTERNAL_ERROR', message: `The metrics could not be read: ${String(error)}` }),
+        );
       } else if (path === '/healthcheck') {
         send(200, { status: 'ok' });
       } else {
-        send(404, { error: 'NOT_FOUND', message: 'The admin port has /stats and /healthcheck.' });
+        send(404, { error: 'NOT_FOUND', message: 'The admin port has /stats, /metrics and /healthcheck.' });
       }
     });
   }

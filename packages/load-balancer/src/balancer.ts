@@ -5,6 +5,7 @@ import type { Backend, Discovery } from './discovery/discovery';
 import { DockerDiscovery } from './discovery/docker';
 import { StaticDiscovery } from './discovery/static';
 import type { Logger } from '@meshkv/common';
+import { balancerMetrics } from './metrics';
 import { HealthChecker } from './proxy/health';
 import { probeInternals, setInternals } from './proxy/node-internals';
 import { BackendPool } from './proxy/pool';
@@ -77,7 +78,7 @@ export class Balancer {
       const closed = this.proxy.closeBackend(id);
       logger.warn({ backend: name, reason, connectionsClosed: closed }, 'backend unhealthy: out of the pool, its connections closed');
     });
-    this.admin = config.adminPort === 0 ? undefined : new AdminServer(() => this.stats(), config.adminToken);
+    this.admin = config.adminPort === 0 ? undefined : new AdminServer(() => this.stats(), config.adminToken, balancerMetrics(this.proxy, this.pool, this.discoveryStatus));
   }
 
   stats(): unknown {
@@ -147,7 +148,7 @@ export class Balancer {
 }
 
 function staticStatus(): DiscoveryStatus {
-  return { kind: 'static', connected: true, lists: 1, errors: 0, lastError: undefined, skipped: [] };
+  return { kind: 'static', connected: true, lists: 1, events: 0, errors: 0, lastError: undefined, skipped: [] };
 }
 
 /** A balancer built from `config`, not yet started. */

@@ -131,6 +131,18 @@ describe('MeshKvClient against a real node process', function () {
     expect(status.mesh.syncRounds).to.equal(0);
   });
 
+  it('reads /metrics as text, and the picture of the cluster from /ui/events', async () => {
+    await client.set('m', '1');
+    expect(await client.metrics()).to.match(/^meshkv_records \d+$/m);
+    const picture = await client.clusterPicture();
+    expect(picture.self.load.records).to.be.at.least(1);
+    expect(picture.self).to.include({ ready: true });
+    expect(picture.peers).to.deep.equal([]);
+    expect(picture.balancer).to.equal(null);
+    // The stream was closed: the client goes on with its other requests.
+    expect(await client.get('m')).to.equal('1');
+  });
+
   it('reads the index of / : the node and its public routes, not the mesh ones', async () => {
     const index = await client.index();
     expect(index).to.include({ service: 'meshkv', docs: 'docs/api.md' });
@@ -214,6 +226,10 @@ describe('MeshKvClient with API keys', function () {
       expect(await shop.keys()).to.deep.equal(['a']);
       expect(await admin.keys()).to.deep.equal(['shop/a']);
       expect(await shop.whoami()).to.deep.include({ id: made.id, tenant: 'shop', rate: { perSecond: 100, burst: 100 } });
+      // What describes the whole node is not for a tenant's key.
+      const refused = await shop.clusterPicture().then(() => undefined, (error: unknown) => error);
+      expect(refused).to.be.instanceOf(MeshKvError).with.property('status', 403);
+      expect((await admin.clusterPicture()).self.load.records).to.equal(1);
       expect((await admin.listKeys()).map((key) => key.id)).to.deep.equal([made.id]);
       expect(await admin.getKey(made.id)).to.include({ name: 'shop' });
       expect(await admin.getKey('000000000000')).to.equal(undefined);

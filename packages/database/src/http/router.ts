@@ -20,6 +20,10 @@ export interface RequestContext {
   readonly query: QueryParams;
   /** Set by the key hook when keys are required; undefined when every route is open. */
   principal: Principal | undefined;
+  /** The route the path matched, once looked up; undefined before, or when none did. */
+  route: Route | undefined;
+  /** When the request reached the server (performance.now(), ms). */
+  readonly startedAt: number;
 }
 
 /**

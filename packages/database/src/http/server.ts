@@ -46,6 +46,8 @@ export interface RequestEnd {
  * - `request:complete`: its handler returned (or its promise settled): the node's work
  *   for it is done, though the response may still be on its way.
  * - `request:end`: the response is over, sent in full or aborted.
+ * - `request:refused`: a request answered before it had a context (a URL too long, a
+ *   malformed query, too many connections, a body that cannot be framed).
  * Listeners run synchronously on the request path and must not throw or block.
  */
 export interface HttpServerEvents {
@@ -54,6 +56,7 @@ export interface HttpServerEvents {
   'request:start': [ctx: RequestContext];
   'request:complete': [ctx: RequestContext];
   'request:end': [ctx: RequestContext, end: RequestEnd];
+  'request:refused': [status: number, startedAt: number, method: string];
 }
 
 const CLOSE_HEADERS = ['Connection', 'close'] as const;
@@ -184,9 +187,11 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const startedAt = performance.now();
     const refusal = this.refused.has(req.socket) || this.overLimit.has(req.socket) ? ApiError.of('TOO_MANY_CONNECTIONS') : framingError(req);
     if (refusal !== undefined) {
       this.refuseAndClose(req, res, refusal);
+      this.emit('request:refused', refusal.status, startedAt, req.method ?? '');
       return;
     }
     const url = originForm(req.url ?? '/');
@@ -198,6 +203,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
         `The request URL has ${url.length} characters; the limit is ${this.maxUrlLength} (MAX_URL_LENGTH).`,
       );
       sendError(res, error, extra);
+      this.emit('request:refused', error.status, startedAt, method);
       return;
     }
     const mark = url.indexOf('?');
@@ -205,9 +211,10 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     let ctx: RequestContext;
     try {
       const query = mark === -1 ? EMPTY_QUERY : parseQuery(url.slice(mark + 1));
-      ctx = { req, res, method, path, query, principal: undefined };
+      ctx = { req, res, method, path, query, principal: undefined, route: undefined, startedAt };
     } catch (error) {
       this.fail(res, error, extra);
+      this.emit('request:refused', res.statusCode, startedAt, method);
       return;
     }
     // Watching each response costs a listener per request: only when someone listens.
@@ -215,6 +222,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     this.emit('request:start', ctx);
 
     const route = this.router.lookup(path);
+    ctx.route = route;
     if (route === undefined) {
       sendError(res, new ApiError('NOT_FOUND', `No route has the path ${truncate(path)}.`), extra);
       this.emit('request:complete', ctx);

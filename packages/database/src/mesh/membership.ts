@@ -1,3 +1,4 @@
+import type { NodeLoad } from '@meshkv/client';
 import { EventEmitter } from 'node:events';
 
 /** How a node introduces itself in a ping. */
@@ -11,13 +12,18 @@ export interface NodeInfo {
   readonly leaving?: boolean;
   /** What the node can keep; records beyond it it refuses (absent from older nodes). */
   readonly limits?: NodeLimits;
+  /** What the node holds and serves, for the cluster page (absent from older nodes). */
+  readonly load?: NodeLoad;
 }
+
 
 export interface NodeLimits {
   readonly maxKeyLength: number;
   readonly maxValueLength: number;
   readonly storage: string;
 }
+
+export type { NodeLoad };
 
 export type PeerState = 'alive' | 'suspect' | 'down';
 
@@ -33,6 +39,8 @@ export interface Peer {
   /** Last ping sent to the peer. */
   lastProbe: number;
   limits?: NodeLimits;
+  /** What it told last of its figures (see NodeLoad). */
+  load?: NodeLoad;
 }
 
 export interface MembershipTimers {
@@ -187,6 +195,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         lastContact: now,
         lastProbe: known?.lastProbe ?? 0,
         ...(info.limits === undefined ? {} : { limits: info.limits }),
+        ...(info.load === undefined ? {} : { load: info.load }),
       };
       this.peers.set(info.url, peer);
       this.emit('join', peer);
@@ -195,6 +204,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     // A lower incarnation: a late answer from a previous life, or a node restarted with its
     // clock set back, which learns from `seen` to count higher. Per URL, incarnations grow.
     if (info.incarnation < known.incarnation) return known;
+    if (info.load !== undefined) known.load = info.load;
     if (info.incarnation > known.incarnation || info.nodeId !== known.nodeId) {
       known.nodeId = info.nodeId;
       known.incarnation = info.incarnation;

@@ -1,5 +1,5 @@
 import type { ClockStatus, PeerStatus, SyncReport, TombstonePurgeStatus } from '@meshkv/client';
-import type { Logger } from '@meshkv/common';
+import type { Buckets, Logger } from '@meshkv/common';
 import type { Scheduler, Timer } from '../clock/scheduler';
 import type { MeshConfig } from '../config';
 import type { ReplicateBody } from '../record/codec';
@@ -8,7 +8,7 @@ import type { Version } from '../record/version';
 import type { Store } from '../store/store';
 import { AntiEntropy } from './anti-entropy';
 import { ClockWatch } from './clock-watch';
-import { Membership, type NodeInfo, type NodeLimits, type Peer } from './membership';
+import { Membership, type NodeInfo, type NodeLimits, type NodeLoad, type Peer } from './membership';
 import { nkvdPing } from './nkvd-ping';
 import { Pinger } from './pinger';
 import { PurgeGuard } from './purge-guard';
@@ -26,6 +26,8 @@ export interface MeshIdentity {
   readonly url: () => string;
   /** What this node can keep, told to its peers. */
   readonly limits?: NodeLimits;
+  /** Its figures, told to its peers with every ping (the cluster page shows them). */
+  readonly load?: () => NodeLoad;
 }
 
 export interface MeshDependencies {
@@ -157,6 +159,18 @@ export class Mesh {
   }
 
   /** Holds what its peers hold, its clock agrees with theirs, and its id is its own. */
+  /** Records waiting in the outboxes, every peer's together. */
+  get outboxDepth(): number {
+    let depth = 0;
+    for (const peer of this.membership.list()) depth += this.replicator.queue(peer.url).depth;
+    return depth;
+  }
+
+  /** How late replicated writes arrive here (see Replicator.lag). */
+  get replicationLag(): Buckets {
+    return this.replicator.lag;
+  }
+
   get isReady(): boolean {
     return this.ready && !this.clock.skewed && this.twin === undefined;
   }
@@ -176,8 +190,15 @@ export class Mesh {
   }
 
   self(): NodeInfo {
-    const limits = this.identity.limits;
-    const info = { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.incarnation, ready: this.isReady, ...(limits === undefined ? {} : { limits }) };
+    const { limits, load } = this.identity;
+    const info = {
+      nodeId: this.identity.nodeId,
+      url: this.identity.url(),
+      incarnation: this.incarnation,
+      ready: this.isReady,
+      ...(limits === undefined ? {} : { limits }),
+      ...(load === undefined ? {} : { load: load() }),
+    };
     return this.leaving ? { ...info, leaving: true } : info;
   }
 
@@ -288,6 +309,7 @@ export class Mesh {
         retrying: queue.retrying,
         degraded: this.replicator.isDegraded(peer),
         limits: peer.limits ?? null,
+        load: peer.load ?? null,
       };
     });
   }

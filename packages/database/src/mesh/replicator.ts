@@ -1,5 +1,6 @@
-import type { Logger } from '@meshkv/common';
+import { Buckets, type Logger } from '@meshkv/common';
 import type { Scheduler } from '../clock/scheduler';
+import { physicalMs } from '../clock/hlc';
 import type { MeshConfig } from '../config';
 import { fromWire, type ReplicateBody, replicateBody } from '../record/codec';
 import type { StoredRecord } from '../record/record';
@@ -51,6 +52,13 @@ export interface ReplicatorDeps {
  */
 export class Replicator {
   private readonly outboxes = new Map<string, Outbox>();
+
+  /**
+   * For each batch received: how long ago (by the mesh's time, as this node measures it)
+   * its newest write was made where it was made, seconds. The lag of a write from its
+   * origin's answer to its arrival here, give or take the clocks' measured offset.
+   */
+  readonly lag = new Buckets();
 
   constructor(private readonly deps: ReplicatorDeps) {}
 
@@ -110,10 +118,14 @@ export class Replicator {
       return undefined;
     };
     const clearRefused = body.clear === null ? undefined : count(store.applyClear(body.clear, 'replicated'));
+    let newest = 0;
     for (const wire of body.records) {
-      const refused = count(store.apply(wire[0], fromWire(wire), 'replicated'));
+      const record = fromWire(wire);
+      const refused = count(store.apply(wire[0], record, 'replicated'));
       if (refused !== undefined) refusals.push([wire[0], refused]);
+      else if (record.hlc > newest) newest = record.hlc;
     }
+    if (newest > 0) this.lag.observe(Math.max(0, store.expiryNow() - physicalMs(newest)) / 1000);
     const refused = refusals.length + (clearRefused === undefined ? 0 : 1);
     if (refused > 0) logger.warn({ refused }, 'records refused (clock too far ahead, expired tombstones, or longer than this node\'s limits)');
     return { applied, stale, refused, refusals, clearRefused: clearRefused ?? null };
@@ -182,6 +194,7 @@ export class Replicator {
           this.deps.onOverflow(url);
         },
         onError: (error, failures) => {
+          stats.replicationFailures++;
           if (failures === 1 || failures % 20 === 0) logger.warn({ peer: url, failures, err: String(error) }, 'replication failed; retrying');
         },
       });
@@ -191,6 +204,7 @@ export class Replicator {
   }
 
   private async send(url: string, batch: Batch): Promise<Refusals | undefined> {
+    this.deps.stats.replicationRequests++;
     const answer = await this.deps.transport.post<Partial<ReceiveOutcome>>(url, '/_mesh/replicate', replicateBody(batch.records, batch.clear ?? null), this.deps.config.requestTimeoutMs);
     this.deps.stats.recordsSent += batch.records.length;
     return readRefusals(url, answer);

@@ -12,6 +12,12 @@ export interface MeshStats extends MeshStatsView {
   outboxOverflows: number;
   syncRounds: number;
   syncFailures: number;
+  replicationRequests: number;
+  replicationFailures: number;
+  syncPulled: number;
+  syncPushed: number;
+  syncBytesIn: number;
+  syncBytesOut: number;
   lastSync: SyncRound | undefined;
   bootstrap: SyncRound | undefined;
 }
@@ -27,6 +33,12 @@ export function newMeshStats(): MeshStats {
     outboxOverflows: 0,
     syncRounds: 0,
     syncFailures: 0,
+    replicationRequests: 0,
+    replicationFailures: 0,
+    syncPulled: 0,
+    syncPushed: 0,
+    syncBytesIn: 0,
+    syncBytesOut: 0,
     lastSync: undefined,
     bootstrap: undefined,
   };

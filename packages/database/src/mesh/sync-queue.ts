@@ -57,6 +57,10 @@ export class SyncQueue {
     const report = await antiEntropy.sync(url, (outcome) => countApplied(stats, outcome));
     this.deps.onSynced?.(url, startedAt);
     stats.syncRounds++;
+    stats.syncPulled += report.pulled;
+    stats.syncPushed += report.pushed;
+    stats.syncBytesIn += report.bytesIn;
+    stats.syncBytesOut += report.bytesOut;
     stats.lastSync = { ...report, peer: url, at: scheduler.now() };
     return report;
   }

@@ -82,7 +82,21 @@ export function readNodeInfo(value: unknown): NodeInfo {
   }
   const info = { nodeId: value.nodeId, url: value.url, incarnation: value.incarnation, ready: value.ready };
   const limits = readLimits(value.limits);
-  return { ...info, ...(value.leaving === true ? { leaving: true } : {}), ...(limits === undefined ? {} : { limits }) };
+  const load = readLoad(value.load);
+  return { ...info, ...(value.leaving === true ? { leaving: true } : {}), ...(limits === undefined ? {} : { limits }), ...(load === undefined ? {} : { load }) };
+}
+
+const LOAD_FIELDS = ['records', 'outbox', 'reads', 'writes', 'lagCount', 'lagSum'] as const;
+
+/** A node's figures; anything unreadable is taken as not said (they are only shown). */
+function readLoad(value: unknown): NodeInfo['load'] {
+  if (!isObject(value)) return undefined;
+  for (const field of LOAD_FIELDS) {
+    const figure = value[field];
+    if (typeof figure !== 'number' || !Number.isFinite(figure) || figure < 0) return undefined;
+  }
+  const figures = value as Record<(typeof LOAD_FIELDS)[number], number>;
+  return { records: figures.records, outbox: figures.outbox, reads: figures.reads, writes: figures.writes, lagCount: figures.lagCount, lagSum: figures.lagSum };
 }
 
 /** A node's limits; anything unreadable is taken as not said (an older or odd node). */

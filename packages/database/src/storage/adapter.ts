@@ -1,3 +1,4 @@
+import type { Buckets } from '@meshkv/common';
 import { compareKeys } from '../record/key-order';
 import type { RecordHead, StoredRecord } from '../record/record';
 
@@ -67,6 +68,14 @@ export interface StorageAdapter {
    * every change not yet committed to the disk again; that fault clears once they commit.
    */
   checkDisk(): void;
+  /**
+   * About how many bytes the records take where the adapter keeps them: the memory adapter
+   * counts its values' bytes, a durable one the pages of its file in use. Read when metrics
+   * are scraped, not on the request path.
+   */
+  readonly storedBytes: number;
+  /** A durable adapter: the time from each change to its commit (seconds); undefined for memory. */
+  readonly commitLatency?: Buckets;
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { Buckets } from '@meshkv/common';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type * as Lmdb from 'lmdb';
@@ -112,6 +113,8 @@ export class LmdbAdapter implements StorageAdapter {
   /** Entries of the expiry index, committed or not. */
   private expiries: number;
 
+  readonly commitLatency = new Buckets();
+
   private constructor(
     private readonly root: RootDatabase,
     private readonly records: Database<Row, Buffer>,
@@ -164,6 +167,13 @@ export class LmdbAdapter implements StorageAdapter {
 
   get size(): number {
     return this.count;
+  }
+
+  /** The pages of the file in use (up to the last one written), free pages included. */
+  get storedBytes(): number {
+    if (this.closed) return 0;
+    const stats = this.root.getStats() as { pageSize?: number; lastPageNumber?: number };
+    return (stats.pageSize ?? 0) * ((stats.lastPageNumber ?? 0) + 1);
   }
 
   // Every read looks at `pending` first (a record, or null for a key deleted or cleared
@@ -450,8 +460,10 @@ export class LmdbAdapter implements StorageAdapter {
     const write = record === null ? this.records.remove(toStorageKey(key)) : this.records.put(toStorageKey(key), toRow(record));
     this.last = write;
     const pending = this.pending;
+    const started = performance.now();
     write.then(
       () => {
+        this.commitLatency.observe((performance.now() - started) / 1000);
         // Committed: LMDB now answers for this key, unless a newer write took its place.
         if (pending.get(key) === record) pending.delete(key);
       },

@@ -54,6 +54,8 @@ export class MemoryAdapter implements StorageAdapter {
   private order = new BTree<string, undefined>(undefined, compareKeys, ORDER_NODE_SIZE);
   private byExpiry = new BTree<Expiring, undefined>(undefined, compareExpiring);
   private readonly heapValues = new Map<number, string>();
+  /** UTF-16 units of the JSON texts in `heapValues`. */
+  private heapUnits = 0;
   private readonly freeSlots: number[] = [];
   private readonly nodeIds: string[] = [];
   private readonly nodeIndex = new Map<string, number>();
@@ -133,6 +135,7 @@ export class MemoryAdapter implements StorageAdapter {
   clear(): void {
     this.slots.clear();
     this.heapValues.clear();
+    this.heapUnits = 0;
     this.freeSlots.length = 0;
     this.slotCount = 0;
     this.arena = new ValueArena(this.chunkBytes);
@@ -219,6 +222,11 @@ export class MemoryAdapter implements StorageAdapter {
     return Promise.resolve();
   }
 
+  /** The values' bytes: UTF-8 in the arena, and about 2 a unit for the rare JSON too long for it (keys and versions not counted). */
+  get storedBytes(): number {
+    return this.arena.liveBytes + 2 * this.heapUnits;
+  }
+
   /** Bytes of values outside the JavaScript heap: live, and allocated in chunks. */
   arenaBytes(): { live: number; allocated: number } {
     return { live: this.arena.liveBytes, allocated: this.arena.allocatedBytes };
@@ -260,6 +268,7 @@ export class MemoryAdapter implements StorageAdapter {
     const json = JSON.stringify(value);
     if (json.length > this.arena.maxChars) {
       this.heapValues.set(slot, json);
+      this.heapUnits += json.length;
       this.lengths[slot] = ON_HEAP;
     } else {
       this.positions[slot] = this.arena.write(json);
@@ -269,8 +278,10 @@ export class MemoryAdapter implements StorageAdapter {
 
   private releaseValue(slot: number): void {
     const length = this.lengths[slot] as number;
-    if (length === ON_HEAP) this.heapValues.delete(slot);
-    else if (length !== TOMBSTONE) this.arena.release(length);
+    if (length === ON_HEAP) {
+      this.heapUnits -= (this.heapValues.get(slot) as string).length;
+      this.heapValues.delete(slot);
+    } else if (length !== TOMBSTONE) this.arena.release(length);
   }
 
   /** Copies every live value into a fresh arena; the old one's chunks are then garbage. */

@@ -46,6 +46,9 @@ describe('config', () => {
       SHUTDOWN_TIMEOUT_MS: '400',
       SHUTDOWN_DRAIN_MS: '50',
       GC_MODE: 'compact',
+      UI_INTERVAL_MS: '250',
+      UI_BALANCER_URL: 'http://lb:8081/',
+      UI_BALANCER_TOKEN: 'token',
       MESH_NETWORK_URL: ' db-2:9000, http://db-3:9000/ ,,db-2:9000',
       MESH_SECRET: 's3cret',
       WRITE_CONCERN: 'ALL',
@@ -121,6 +124,7 @@ describe('config', () => {
       },
       security: { adminKey: undefined, rateLimit: 0, rateLimitSplit: false, tenantMaxKeys: 0, tenantMaxBytes: 0 },
       tls: { clients: undefined, mesh: undefined, enabled: false },
+      ui: { intervalMs: 250, balancerUrl: 'http://lb:8081', balancerToken: 'token' },
     });
     expect(Object.isFrozen(config.mesh)).to.equal(true);
   });
@@ -158,16 +162,17 @@ describe('config', () => {
         SUSPECT_AFTER_MS: '5000',
         DOWN_AFTER_MS: '1000',
         DATA_SLOT: '0',
+        UI_BALANCER_URL: 'lb:8081/stats',
       });
     } catch (error) {
       caught = error;
     }
     expect(caught).to.be.instanceOf(ConfigError);
     const problems = (caught as ConfigError).problems;
-    expect(problems).to.have.length(14);
+    expect(problems).to.have.length(15);
     expect(problems[0]).to.equal('PORT must be a whole number from 0 to 65535 (got "70000")');
     const text = problems.join('\n');
-    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'DURABILITY', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS', 'DATA_SLOT']) {
+    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'DURABILITY', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS', 'DATA_SLOT', 'UI_BALANCER_URL']) {
       expect(text).to.contain(name);
     }
     expect((caught as ConfigError).message).to.match(/^Invalid configuration:\n {2}- PORT/);

@@ -30,7 +30,7 @@ const RETRY_MAX_MS = 5000;
  * Errors are logged and retried, never thrown: the balancer keeps its last known list.
  */
 export class DockerDiscovery implements Discovery {
-  readonly status: DiscoveryStatus = { kind: 'docker', connected: false, lists: 0, errors: 0, lastError: undefined, skipped: [] };
+  readonly status: DiscoveryStatus = { kind: 'docker', connected: false, lists: 0, events: 0, errors: 0, lastError: undefined, skipped: [] };
   private readonly docker: Docker;
   private onChange: ((backends: readonly Backend[]) => void) | undefined;
   private events: Readable | undefined;
@@ -121,6 +121,7 @@ export class DockerDiscovery implements Discovery {
       this.logger.warn({ line: line.slice(0, 200) }, 'unreadable Docker event ignored');
       return;
     }
+    this.status.events++;
     const service = event.Actor?.Attributes?.[SERVICE_LABEL];
     // Events of other services cannot change the list; events without labels might (a
     // container can lose them only by being replaced), so they trigger a list too.

@@ -11,6 +11,8 @@ export interface PoolEntry {
   active: number;
   total: number;
   connectFailures: number;
+  /** Health checks that failed (each one, not only the changes of state). */
+  healthFailures: number;
   bytesIn: number;
   bytesOut: number;
   lastError: string | undefined;
@@ -58,6 +60,7 @@ export class BackendPool {
         active: 0,
         total: 0,
         connectFailures: 0,
+        healthFailures: 0,
         bytesIn: 0,
         bytesOut: 0,
         lastError: undefined,
@@ -102,6 +105,7 @@ export class BackendPool {
     const entry = this.get(id);
     if (entry === undefined) return false;
     const health: Health = healthy ? 'healthy' : 'unhealthy';
+    if (!healthy) entry.healthFailures++;
     if (entry.health === health) return false;
     entry.health = health;
     if (healthy) entry.downUntil = 0;

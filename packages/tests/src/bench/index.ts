@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -92,12 +92,16 @@ interface Target {
   readonly pid?: number;
   /** https for a node serving TLS (wrk does not verify the certificate). */
   readonly scheme?: 'http' | 'https';
+  /** Started before each load of this target and stopped after it (a scraper of /metrics). */
+  readonly whileLoaded?: () => () => void;
 }
 
 /** A wrk run, and the CPU microseconds the server spent per request during it. */
 function measured(server: Target, target: string, seconds: number, script?: string, wrkCpus = WRK_CPU): { result: WrkResult; cpuUs: number } {
   const before = server.pid === undefined ? 0 : cpuSeconds(server.pid);
+  const stop = server.whileLoaded?.();
   const result = load(server, target, seconds, script, wrkCpus);
+  stop?.();
   const used = server.pid === undefined ? Number.NaN : cpuSeconds(server.pid) - before;
   return { result, cpuUs: (used * 1e6) / Math.max(1, result.requestsPerSecond * seconds) };
 }
@@ -200,6 +204,7 @@ async function securityPairs(plain: ServerProcess, value: string): Promise<PairR
   } finally {
     await keyed.stop();
   }
+  results.push(await scrapePair(plain));
   const certs = makeCertificates(fs.mkdtempSync(path.join(os.tmpdir(), 'meshkv-bench-tls-')));
   const tls = await startDatabase({ TLS_CERT_FILE: certs.nodeCert, TLS_KEY_FILE: certs.nodeKey });
   try {
@@ -216,6 +221,35 @@ async function securityPairs(plain: ServerProcess, value: string): Promise<PairR
   }
   return results;
 }
+
+/**
+ * What a Prometheus scrape every second costs /get: a fresh node holding `bench-key` whose
+ * /metrics is fetched every second while wrk loads it, against `plain` (not scraped) in the
+ * same run. The scraper runs only during the node's own rounds, never the reference's.
+ */
+async function scrapePair(plain: ServerProcess): Promise<PairResult> {
+  const scraped = await startDatabase();
+  try {
+    const seeded = await fetch(`http://127.0.0.1:${scraped.port}/set?k=bench-key&v=bench-value-0123456789`);
+    if (seeded.status !== 200) throw new Error(`cannot seed the scraped node: ${seeded.status}`);
+    const whileLoaded = (): (() => void) => startScraper(`http://127.0.0.1:${scraped.port}/metrics`, 1000);
+    return pair(SCRAPE_SCENARIO, 0.95, plain, { name: scraped.name, port: scraped.port, pid: scraped.pid, whileLoaded }, '/get?k=bench-key');
+  } finally {
+    await scraped.stop();
+  }
+}
+
+/**
+ * Fetches `url` every `intervalMs` from a process of its own (the bench's own process is
+ * blocked while wrk runs); the function returned stops it.
+ */
+function startScraper(url: string, intervalMs: number): () => void {
+  const script = `const [url, ms] = process.argv.slice(1); const scrape = () => fetch(url).then((r) => r.text()).catch(() => undefined); scrape(); setInterval(scrape, Number(ms));`;
+  const child = spawn(process.execPath, ['-e', script, url, String(intervalMs)], { stdio: 'ignore' });
+  return () => child.kill('SIGKILL');
+}
+
+const SCRAPE_SCENARIO = 'GET /get while /metrics is scraped every second, reference: the same /get on a node not scraped';
 
 const KEY_SCENARIO = 'GET /get with an API key (ADMIN_KEY set, a key of the ring as Bearer), reference: the same /get on a node without keys';
 const TLS_SCENARIO = 'GET /get over HTTPS (TLS_CERT_FILE, keep-alive), reference: the same /get over HTTP';
@@ -572,8 +606,9 @@ function render(
       'The reference is a `node:http` server that answers every request with a constant JSON body and',
       'the same headers (`bare-server.ts`). The ratio is the median of the per-round ratios',
       '(MeshKV req/s ÷ reference req/s); the rounds alternate reference and MeshKV. The miss row is',
-      'the exception: its reference is a hit on the same node, so its ratio is miss ÷ hit; the API key and',
-      'HTTPS rows too: their reference is the same /get on a node without keys, over HTTP.',
+      'the exception: its reference is a hit on the same node, so its ratio is miss ÷ hit; the API key,',
+      'HTTPS and scrape rows too: their reference is the same /get on a fresh node without keys, over HTTP,',
+      'not scraped (the scraped node has its /metrics fetched every second by a process of its own during its rounds).',
       '',
       '| scenario | reference req/s (median) | MeshKV req/s (median) | ratio | goal | MeshKV p50 / p99 | reference p50 / p99 |',
       '|---|---:|---:|---:|---:|---:|---:|',

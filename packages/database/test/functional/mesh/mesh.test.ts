@@ -221,6 +221,19 @@ describe('mesh (in-process nodes on real sockets)', function () {
     expect(b.node.mesh.stats.recordsOverLimits).to.be.at.least(1);
   });
 
+  it('tells each peer its figures in its pings: records, outbox, requests served, replication lag', async () => {
+    const [a, b] = track(await startChain(2));
+    // Written until one write reaches b by replication (the first may find b still catching up, then comes by anti-entropy).
+    await waitFor(async () => (await a!.get('/set?k=x&v=1&w=all')).status === 200 && b!.node.mesh.replicationLag.count >= 1, 5000, 'a write replicated to b');
+    await a!.get('/get?k=x');
+    await waitFor(() => (b!.node.mesh.peerStatus()[0]?.load?.writes ?? 0) >= 1, 5000, "a's figures on b");
+    const load = b!.node.mesh.peerStatus()[0]?.load;
+    expect(load).to.include({ records: 1 });
+    expect(load?.writes).to.be.at.least(1);
+    expect(load?.reads).to.be.at.least(1);
+    await waitFor(() => (a!.node.mesh.peerStatus()[0]?.load?.lagCount ?? 0) >= 1, 5000, "b's replication lag on a");
+  });
+
   it('answers a large pull as a stream, serving other requests between its slices', async () => {
     const [a] = track(await startChain(1, { MESH_SECRET: 'open sesame', MAX_VALUE_LENGTH: '2000' }));
     const value = 'v'.repeat(1000);

@@ -27,6 +27,15 @@ describe('mesh wire bodies', () => {
     expect(() => readReplicate({ records })).to.throw(ApiError).with.property('code', 'PAYLOAD_TOO_LARGE');
   });
 
+  it("reads a node's figures from its ping, and takes unreadable ones as not said", () => {
+    const node = { nodeId: 'n1', url: 'http://a:1', incarnation: 1, ready: true };
+    const load = { records: 3, outbox: 0, reads: 10, writes: 4, lagCount: 2, lagSum: 0.004 };
+    expect(readPing({ node: { ...node, load }, peers: [] }).node.load).to.deep.equal(load);
+    for (const odd of [null, 'x', { ...load, records: -1 }, { ...load, reads: 'many' }, { ...load, lagSum: Number.NaN }, { records: 1 }]) {
+      expect(readPing({ node: { ...node, load: odd }, peers: [] }).node, JSON.stringify(odd)).to.not.have.property('load');
+    }
+  });
+
   it('refuses a clear watermark that is not {hlc, nodeId} with MALFORMED_BODY, naming it', () => {
     expect(() => readDigestsRequest({ clear: { hlc: -1, nodeId: 'n' } }))
       .to.throw(ApiError)

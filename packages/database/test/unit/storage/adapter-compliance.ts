@@ -60,6 +60,13 @@ export function describeStorageAdapter(name: string, create: () => StorageAdapte
       );
     });
 
+    it('counts more stored bytes once many values are written (and persisted)', async () => {
+      const before = adapter.storedBytes;
+      for (let i = 0; i < 2000; i++) adapter.set(`bytes-${i}`, rec('v'.repeat(200)));
+      await adapter.flush();
+      expect(adapter.storedBytes).to.be.greaterThan(before + 200_000);
+    });
+
     it('keeps tombstones as records', () => {
       adapter.set('gone', rec(null, 7));
       expect(adapter.get('gone')).to.deep.equal({ value: null, hlc: 7, nodeId: 'n1' });
