@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MeshKvClient, MeshKvError, type NodeStatus, type WriteOptions } from '@meshkv/client';
 import { table } from './table';
@@ -31,6 +33,16 @@ type ClientOf = (url: string, extra?: { timeoutMs?: number; connections?: number
 /** A key that is not there: exit 1, whatever the command. */
 class NotFound extends Error {}
 
+/** A tool run by `stress` or `bench` ended with `exitCode` (its own output said why), or could not start. */
+class ToolFailed extends Error {
+  constructor(
+    readonly exitCode: number,
+    message = '',
+  ) {
+    super(message);
+  }
+}
+
 /** --ca names a file that cannot be read. */
 function readCa(file: string | undefined): Buffer | undefined {
   if (file === undefined) return undefined;
@@ -41,7 +53,7 @@ function readCa(file: string | undefined): Buffer | undefined {
   }
 }
 
-const COMMANDS = ['get', 'set', 'rm', 'is', 'ttl', 'keys', 'scan', 'status', 'cluster', 'completion'] as const;
+const COMMANDS = ['get', 'set', 'rm', 'is', 'ttl', 'keys', 'scan', 'status', 'cluster', 'stress', 'bench', 'completion'] as const;
 
 /**
  * Runs `meshkv` with `argv` (without the node and script names) and resolves to its exit
@@ -209,6 +221,37 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     });
 
   program
+    .command('stress')
+    .description('load --url with the stress tool (npm run stress): a mix of operations, then a report of throughput, latency and errors')
+    .option('--amount <n>', 'requests in all (STRESS_AMOUNT)', positiveInt)
+    .option('--duration <time>', 'a time instead, like 30s or 2m (STRESS_DURATION)')
+    .option('--workers <n>', 'requests in flight per thread (STRESS_WORKERS)', positiveInt)
+    .option('--clusters <n>', 'worker threads (STRESS_CLUSTERS)', positiveInt)
+    .option('--mix <mix>', 'operations and weights, like get:9,set:1 (STRESS_MIX)')
+    .option('--report <file>', 'also write the report as JSON to this file')
+    .action(async (flags: { amount?: number; duration?: string; workers?: number; clusters?: number; mix?: string; report?: string }) => {
+      const chosen = program.opts<GlobalOptions>();
+      const env: Record<string, string | undefined> = {
+        SERVICE_URL: chosen.url,
+        SERVICE_KEY: chosen.key,
+        SERVICE_CA_FILE: chosen.ca,
+        STRESS_AMOUNT: flags.amount?.toString(),
+        STRESS_DURATION: flags.duration,
+        STRESS_WORKERS: flags.workers?.toString(),
+        STRESS_CLUSTERS: flags.clusters?.toString(),
+        STRESS_MIX: flags.mix,
+      };
+      await runTool('stress', flags.report === undefined ? [] : ['--json', flags.report], env, io);
+    });
+
+  program
+    .command('bench')
+    .description('the benchmarks (npm run bench): each figure against its reference in the same run, written to docs/benchmarks.md; BENCH_* settings from the environment')
+    .action(async () => {
+      await runTool('bench', [], {}, io);
+    });
+
+  program
     .command('completion')
     .description('a bash completion script: eval "$(meshkv completion)"')
     .action(() => {
@@ -223,6 +266,31 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   } finally {
     await client?.close();
   }
+}
+
+/** The test package's tools the `stress` and `bench` commands run. */
+const TOOLS = { stress: 'dist/stress/index.js', bench: 'dist/bench/index.js' } as const;
+
+/**
+ * Runs a tool of the test package as a process of its own (its workers and its exit are its
+ * own), its output passed on; a tool that fails gives its exit code.
+ */
+async function runTool(tool: keyof typeof TOOLS, args: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<void> {
+  let entry: string;
+  try {
+    entry = path.join(path.dirname(require.resolve('@meshkv/tests/package.json')), TOOLS[tool]);
+  } catch {
+    throw new ToolFailed(EXIT.failed, `the ${tool} tool is not installed here (the @meshkv/tests package): run it from the repository, after npm ci && npm run build`);
+  }
+  const given = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const child = spawn(process.execPath, [entry, ...args], { env: { ...process.env, ...io.env, ...given }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (chunk: Buffer) => void io.stdout.write(chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => void io.stderr.write(chunk.toString('utf8')));
+  const code = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (exitCode) => resolve(exitCode ?? EXIT.failed));
+  });
+  if (code !== 0) throw new ToolFailed(code);
 }
 
 /** One line of `cluster`. */
@@ -277,6 +345,7 @@ function failure(error: unknown, io: CliIo, asJson: boolean): number {
     return exit;
   };
   if (error instanceof NotFound) return say('NOT_FOUND', error.message, EXIT.notFound);
+  if (error instanceof ToolFailed) return say('TOOL_FAILED', error.message, error.exitCode);
   if (error instanceof MeshKvError) {
     // A request the node refused as bad input is a usage error; a key it has not, not found.
     const exit = error.status === 404 ? EXIT.notFound : error.status === 400 || error.status === 413 || error.status === 414 ? EXIT.usage : EXIT.failed;

@@ -63,6 +63,7 @@ export const paths = {
   healthcheck: (): string => '/healthcheck',
   status: (): string => '/status',
   metrics: (): string => '/metrics',
+  ui: (): string => '/ui',
   clusterEvents: (): string => '/ui/events',
   whoami: (): string => '/whoami',
   createKey: (spec: { name: string; scopes?: readonly string[]; tenant?: string; rate?: number }, options?: WriteOptions): string =>

@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+import * as fs from 'node:fs';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { expect } from 'chai';
@@ -141,6 +143,22 @@ describe('meshkv, the command, against two real node processes', function () {
     expect(help.code).to.equal(0);
     expect(help.out).to.include('cluster');
     expect((await meshkv(env, 'completion')).out).to.match(/^complete .* meshkv\n$/);
+  });
+
+  it('stress runs the stress tool against --url and passes on its report and exit code', async () => {
+    const report = path.join(os.tmpdir(), `meshkv-cli-stress-${process.pid}.json`);
+    try {
+      const run = await meshkv(env, 'stress', '--amount', '300', '--workers', '4', '--mix', 'get:2,set:1,metrics:1,ui:1', '--report', report);
+      expect(run.code, run.err).to.equal(0);
+      expect(run.out).to.include(urls[0] as string);
+      const written = JSON.parse(fs.readFileSync(report, 'utf8')) as { target: string; requests: number };
+      expect(written.target).to.equal(urls[0]);
+      const bad = await meshkv(env, 'stress', '--mix', 'brew:1');
+      expect(bad.code, 'the tool refuses an unknown operation').to.equal(2);
+      expect(bad.err + bad.out).to.include('unknown operation "brew"');
+    } finally {
+      fs.rmSync(report, { force: true });
+    }
   });
 
   it('the installed binary: exit codes and --json output a script can parse', async () => {

@@ -70,6 +70,10 @@ export function requestFor(op: Operation, n: number, value: string, keys = Numbe
       return { method: 'GET', path: paths.listKeys() };
     case 'tenants-list':
       return { method: 'GET', path: paths.tenants() };
+    case 'metrics':
+      return { method: 'GET', path: paths.metrics() };
+    case 'ui':
+      return { method: 'GET', path: paths.ui() };
     case 'kv-get':
       return { method: 'GET', path: paths.kv(key) };
     case 'kv-put':
