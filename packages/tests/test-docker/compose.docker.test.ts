@@ -139,6 +139,17 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     const pump = listening === undefined ? undefined : (JSON.parse(listening) as { pump?: string }).pump;
     step(`the balancer's byte pump: ${pump ?? 'no start line'}`);
     expect(pump).to.equal('native');
+    // Metrics: the balancer's on its published admin port, and a node's; the page in the image.
+    const balancerMetrics = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    expect(balancerMetrics).to.include('meshkv_balancer_backends{state="up"} 3');
+    const node = nodes()[0] as { url: string };
+    expect(await (await fetch(`${node.url}/metrics`)).text()).to.match(/^meshkv_peers\{state="alive"\} 2$/m);
+    expect((await fetch(`${service}/ui`)).status).to.equal(200);
+    step('/metrics of the balancer (3 backends up) and of a node (2 peers alive); /ui through the balancer');
+    // The monitoring profile is valid Compose; its images are not pulled here (no registry).
+    const services = project.run(['--profile', 'monitoring', 'config', '--services']).split('\n').map((line) => line.trim());
+    expect(services).to.include.members(['prometheus', 'grafana', 'database', 'load-balancer']);
+    expect(project.run(['config', '--services']).split('\n').map((line) => line.trim()), 'not without the profile').to.not.include('prometheus');
   });
 
   it('the integration suite passes through the balancer (`run tests`), with the cross-node checks', async () => {

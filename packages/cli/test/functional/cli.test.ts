@@ -150,7 +150,7 @@ describe('meshkv, the command, against two real node processes', function () {
     try {
       const run = await meshkv(env, 'stress', '--amount', '300', '--workers', '4', '--mix', 'get:2,set:1,metrics:1,ui:1', '--report', report);
       expect(run.code, run.err).to.equal(0);
-      expect(run.out).to.include(urls[0] as string);
+      expect(run.out).to.include(urls[0]);
       const written = JSON.parse(fs.readFileSync(report, 'utf8')) as { target: string; requests: number };
       expect(written.target).to.equal(urls[0]);
       const bad = await meshkv(env, 'stress', '--mix', 'brew:1');
