@@ -49,10 +49,10 @@ RUN if test -f out/pump.node; then echo "native pump: already built in the build
 
 FROM build AS production
 # Production dependencies only; of each package keep package.json, dist, bin (the meshkv
-# command) and its own node_modules (versions that differ from the root's). The base image
-# may have no rm.
+# command), ui (the cluster page's files) and its own node_modules (versions that differ
+# from the root's). The base image may have no rm.
 RUN npm prune --omit=dev --no-audit --no-fund \
- && node -e "const fs=require('fs');for(const p of fs.readdirSync('packages'))for(const d of fs.readdirSync('packages/'+p))if(!['dist','bin','node_modules','package.json'].includes(d))fs.rmSync('packages/'+p+'/'+d,{recursive:true,force:true})"
+ && node -e "const fs=require('fs');for(const p of fs.readdirSync('packages'))for(const d of fs.readdirSync('packages/'+p))if(!['dist','bin','ui','node_modules','package.json'].includes(d))fs.rmSync('packages/'+p+'/'+d,{recursive:true,force:true})"
 
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app

@@ -251,6 +251,7 @@ export class DatabaseNode {
       intervalMs: config.ui.intervalMs,
     });
     this.page.register(this.router);
+    if (this.page.missing !== undefined) deps.logger.error(this.page.missing);
     if (deps.logger.isLevelEnabled('debug')) {
       this.server.on('request:end', (ctx, end) =>
         deps.logger.debug({ method: ctx.method, path: ctx.path, ...end }, 'request'),

@@ -14,10 +14,10 @@ export interface ClusterPageDeps {
   readonly changes: RecentChanges;
   readonly scheduler: Scheduler;
   readonly intervalMs: number;
+  /** Where the page's files are (default: the package's ui folder). */
+  readonly assetsDir?: string;
 }
 
-/** The page's files, read once: a page that does not change while the node runs. */
-const ASSETS_DIR = packagePath('ui');
 /** Bytes a stream may have waiting for its page before it is cut. */
 const MAX_BUFFERED = 1024 * 1024;
 const ASSETS: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' };
@@ -36,8 +36,18 @@ export class ClusterPage {
   private timer: Timer | undefined;
   private stopWatching: (() => void) | undefined;
 
+  /** Why the page's files could not be read, if they could not: the node runs without its page. */
+  readonly missing: string | undefined;
+
   constructor(private readonly deps: ClusterPageDeps) {
-    for (const name of Object.keys(ASSETS)) this.files.set(name, fs.readFileSync(path.join(ASSETS_DIR, name)));
+    try {
+      // Read once: a page that does not change while the node runs.
+      const dir = deps.assetsDir ?? packagePath('ui');
+      for (const name of Object.keys(ASSETS)) this.files.set(name, fs.readFileSync(path.join(dir, name)));
+    } catch (error) {
+      this.files.clear();
+      this.missing = `the cluster page's files cannot be read (${(error as Error).message}): install the package with its ui folder`;
+    }
   }
 
   register(router: Router): void {
@@ -76,7 +86,11 @@ export class ClusterPage {
   }
 
   private sendFile(res: ServerResponse, name: string): void {
-    const body = this.files.get(name) as Buffer;
+    const body = this.files.get(name);
+    if (body === undefined) {
+      sendError(res, new ApiError('NOT_FOUND', `This node has no cluster page: ${this.missing ?? 'its files are missing'}.`));
+      return;
+    }
     res.writeHead(200, { 'Content-Type': ASSETS[name] as string, 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
     res.end(body);
   }

@@ -2,6 +2,10 @@ import { expect } from 'chai';
 import * as http from 'node:http';
 import { request } from '../../helpers/http';
 import { startTestNode, type TestNode } from '../../helpers/node';
+import { realScheduler } from '../../../src/clock/scheduler';
+import { type RequestContext, type Route, Router } from '../../../src/http/router';
+import { ClusterPage } from '../../../src/ui/cluster-page';
+import { RecentChanges } from '../../../src/ui/recent-changes';
 
 type Event = { event: string; data: unknown };
 
@@ -96,6 +100,19 @@ describe('operate: /metrics and the cluster page on a real node', () => {
     const changed = changesOf(got);
     expect(changed.map((change) => `${change.op} ${change.key} ${change.origin}`)).to.include.members(['set after local', 'rm after local']);
     expect(changed.some((change) => change.key === 'before'), 'a change before the page opened is not in its feed').to.equal(false);
+  });
+
+  it('runs without its page when the page\'s files cannot be read, and says so', async () => {
+    t = await startTestNode({});
+    const page = new ClusterPage({ picture: () => { throw new Error('not drawn'); }, changes: new RecentChanges(t.node.store, Date.now), scheduler: realScheduler, intervalMs: 1000, assetsDir: '/nonexistent' });
+    expect(page.missing).to.include('cannot be read');
+    const router = new Router();
+    page.register(router);
+    const answer = { status: 0, body: '' };
+    const res = { writeHead: (status: number) => { answer.status = status; return res; }, end: (body: string) => { answer.body = body; } };
+    (router.lookup('/ui') as Route).handler({ res, method: 'GET', path: '/ui' } as unknown as RequestContext);
+    expect(answer.status).to.equal(404);
+    expect(answer.body).to.include('no cluster page');
   });
 
   it('with API keys: the page is open, its events take a key with read and no tenant (as key= too), and no key record shows', async () => {
