@@ -110,7 +110,7 @@ describe('operate: /metrics and the cluster page on a real node', () => {
     page.register(router);
     const answer = { status: 0, body: '' };
     const res = { writeHead: (status: number) => { answer.status = status; return res; }, end: (body: string) => { answer.body = body; } };
-    (router.lookup('/ui') as Route).handler({ res, method: 'GET', path: '/ui' } as unknown as RequestContext);
+    void (router.lookup('/ui') as Route).handler({ res, method: 'GET', path: '/ui' } as unknown as RequestContext);
     expect(answer.status).to.equal(404);
     expect(answer.body).to.include('no cluster page');
   });
