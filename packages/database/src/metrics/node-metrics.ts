@@ -1,7 +1,6 @@
 import type { PeerStatus } from '@meshkv/client';
 import type { Buckets } from '@meshkv/common';
-import { collectNodeMetrics, counterOf, gaugeOf, MetricsPage } from '@meshkv/common/metrics';
-import { Registry } from 'prom-client';
+import type { MetricsPage } from '@meshkv/common/metrics';
 import type { HttpServer } from '../http/server';
 import type { MeshStats } from '../mesh/stats';
 import type { Store } from '../store/store';
@@ -46,28 +45,44 @@ const APPLY_OUTCOMES = [
  * The node's Prometheus metrics, in a registry of its own (several nodes may share a
  * process in tests). Requests are counted on the request path in plain numbers
  * (RequestStats); everything else is read from the store, the mesh and the storage when
- * /metrics is scraped, so a node nobody scrapes pays for nothing but the request counts.
- * Names follow Prometheus' conventions: a `meshkv_` prefix, base units (seconds, bytes),
- * `_total` for counters; Node's own metrics (memory, event-loop lag, GC) are prom-client's
- * defaults.
+ * /metrics is scraped. prom-client itself (about 12 MB of memory once loaded, most of it
+ * its tracing dependency) is loaded at the first scrape: a node nobody scrapes pays for the
+ * request counts only. Names follow Prometheus' conventions: a `meshkv_` prefix, base units
+ * (seconds, bytes), `_total` for counters; Node's own metrics (memory, event-loop lag, GC)
+ * are prom-client's defaults, collected from the first scrape on.
  */
 export class NodeMetrics {
-  readonly registry = new Registry();
   readonly requests: RequestStats;
-  private readonly page = new MetricsPage(this.registry);
+  private page: MetricsPage | undefined;
 
-  constructor(deps: NodeMetricsDeps) {
-    const { server, store, storage, mesh } = deps;
+  constructor(private readonly deps: NodeMetricsDeps) {
+    const { server } = deps;
     this.requests = deps.requests;
-    const registry = this.registry;
+    server.on('request:complete', (ctx) => this.requests.observe(ctx.route, ctx.method, ctx.res.statusCode, (performance.now() - ctx.startedAt) / 1000));
+    server.on('request:refused', (status, startedAt, method) => this.requests.observe(undefined, method, status, (performance.now() - startedAt) / 1000));
+  }
+
+  /** The metrics in Prometheus' text format, and its content type. */
+  async render(): Promise<{ text: string; contentType: string }> {
+    this.page ??= this.build();
+    return { text: await this.page.render(), contentType: this.page.contentType };
+  }
+
+  private build(): MetricsPage {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded at the first scrape, not at start (see above) */
+    const { collectNodeMetrics, counterOf, gaugeOf, MetricsPage: Page } = require('@meshkv/common/metrics') as typeof import('@meshkv/common/metrics');
+    const { Registry } = require('prom-client') as typeof import('prom-client');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const deps = this.deps;
+    const { server, store, storage, mesh } = deps;
+    const registry = new Registry();
+    const page = new Page(registry);
     collectNodeMetrics(registry);
     gaugeOf({ name: 'meshkv_node_info', help: 'Always 1: the node id and version, to join with the other metrics of the same target.', labelNames: ['node_id', 'version'], registry }, () => [
       [{ node_id: deps.nodeId, version: deps.version }, 1],
     ]);
-    server.on('request:complete', (ctx) => this.requests.observe(ctx.route, ctx.method, ctx.res.statusCode, (performance.now() - ctx.startedAt) / 1000));
-    server.on('request:refused', (status, startedAt, method) => this.requests.observe(undefined, method, status, (performance.now() - startedAt) / 1000));
 
-    this.page.addBuckets({
+    page.addBuckets({
       name: 'meshkv_http_request_duration_seconds',
       help: `Time from a request's arrival to its answer written, by route pattern ("${NO_ROUTE}": no route), method and status; _count counts requests.`,
       series: () => this.requests.series(),
@@ -80,7 +95,7 @@ export class NodeMetrics {
     gaugeOf({ name: 'meshkv_storage_bytes', help: 'About how many bytes the records take in storage (memory: the values; lmdb: the pages of the file in use).', registry }, () => storage.storedBytes);
     const commits = storage.commitLatency;
     if (commits !== undefined) {
-      this.page.addBuckets({ name: 'meshkv_storage_commit_duration_seconds', help: 'Time from a change to its commit on disk (STORAGE=lmdb), per change.', series: () => [{ labels: {}, buckets: commits }] });
+      page.addBuckets({ name: 'meshkv_storage_commit_duration_seconds', help: 'Time from a change to its commit on disk (STORAGE=lmdb), per change.', series: () => [{ labels: {}, buckets: commits }] });
     }
 
     gaugeOf({ name: 'meshkv_ready', help: '1 when the node is ready (joined, caught up, storage writable), else 0.', registry }, () => (mesh.isReady && store.storageFault === undefined ? 1 : 0));
@@ -104,7 +119,7 @@ export class NodeMetrics {
       APPLY_OUTCOMES.map(([outcome, field]) => [{ outcome }, stats[field]] as const),
     );
     counterOf({ name: 'meshkv_outbox_overflows_total', help: 'Outboxes dropped past OUTBOX_MAX (the peer then gets a full anti-entropy round).', registry }, () => stats.outboxOverflows);
-    this.page.addBuckets({
+    page.addBuckets({
       name: 'meshkv_replication_lag_seconds',
       help: 'For each replication batch received: how long ago its newest write was made at its origin (by the mesh time this node measures).',
       series: () => [{ labels: {}, buckets: mesh.replicationLag }],
@@ -121,14 +136,6 @@ export class NodeMetrics {
       [{ direction: 'in' }, stats.syncBytesIn],
       [{ direction: 'out' }, stats.syncBytesOut],
     ]);
-  }
-
-  /** The metrics in Prometheus' text format. */
-  render(): Promise<string> {
-    return this.page.render();
-  }
-
-  get contentType(): string {
-    return this.page.contentType;
+    return page;
   }
 }

@@ -10,8 +10,8 @@ export function registerMetricsRoute(router: Router, metrics: NodeMetrics): void
   router.register(
     '/metrics',
     async (ctx) => {
-      const text = await metrics.render();
-      ctx.res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
+      const { text, contentType } = await metrics.render();
+      ctx.res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) });
       ctx.res.end(text);
     },
     { access: 'node' },

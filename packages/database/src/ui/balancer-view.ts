@@ -1,5 +1,4 @@
 import type { BalancerPicture } from '@meshkv/client';
-import { request } from 'undici';
 
 const TIMEOUT_MS = 1000;
 
@@ -32,13 +31,13 @@ export class BalancerView {
 
   private async read(): Promise<BalancerPicture> {
     try {
-      const answer = await request(`${this.url}/stats`, {
+      // Node's own fetch, loaded on first use: a node that never shows its page never loads a client for it.
+      const answer = await fetch(`${this.url}/stats`, {
         headers: this.token === undefined ? {} : { authorization: `Bearer ${this.token}` },
-        headersTimeout: TIMEOUT_MS,
-        bodyTimeout: TIMEOUT_MS,
+        signal: AbortSignal.timeout(TIMEOUT_MS),
       });
-      const body = (await answer.body.json()) as { backends?: unknown; connections?: { active?: unknown; accepted?: unknown } };
-      if (answer.statusCode !== 200) return { url: this.url, error: `its /stats answered ${answer.statusCode}`, backends: [] };
+      const body = (await answer.json()) as { backends?: unknown; connections?: { active?: unknown; accepted?: unknown } };
+      if (answer.status !== 200) return { url: this.url, error: `its /stats answered ${answer.status}`, backends: [] };
       const backends = Array.isArray(body.backends) ? body.backends.flatMap(readBackend) : [];
       const { active, accepted } = body.connections ?? {};
       return { url: this.url, backends, ...(typeof active === 'number' && typeof accepted === 'number' ? { connections: { active, accepted } } : {}) };

@@ -102,6 +102,31 @@ describe('operate: /metrics and the cluster page on a real node', () => {
     expect(changed.some((change) => change.key === 'before'), 'a change before the page opened is not in its feed').to.equal(false);
   });
 
+  it("shows the balancer's backends from its /stats (UI_BALANCER_URL, with its token), and why when it cannot read them", async () => {
+    const seen: (string | undefined)[] = [];
+    const stats = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ connections: { active: 1, accepted: 9 }, backends: [{ name: 'db-1', address: '10.0.0.1:8100', state: 'up', active: 1, total: 9 }, { odd: true }] }));
+    });
+    await new Promise<void>((resolve) => stats.listen(0, '127.0.0.1', resolve));
+    const port = (stats.address() as { port: number }).port;
+    try {
+      t = await startTestNode({ UI_INTERVAL_MS: '100', UI_BALANCER_URL: `http://127.0.0.1:${port}`, UI_BALANCER_TOKEN: 'lb-token' });
+      type Pictured = { balancer: { url: string; error?: string; backends: unknown[]; connections?: unknown } };
+      const got = await events(t.url, '/ui/events', (seenEvents) => seenEvents.some((item) => item.event === 'picture' && (item.data as Pictured).balancer.backends.length > 0));
+      const last = got.filter((item) => item.event === 'picture').pop()?.data as Pictured;
+      expect(last.balancer).to.deep.equal({ url: `http://127.0.0.1:${port}`, backends: [{ name: 'db-1', address: '10.0.0.1:8100', state: 'up', active: 1, total: 9 }], connections: { active: 1, accepted: 9 } });
+      expect(seen[0]).to.equal('Bearer lb-token');
+    } finally {
+      await new Promise((resolve) => stats.close(resolve));
+    }
+    await t.close();
+    t = await startTestNode({ UI_INTERVAL_MS: '100', UI_BALANCER_URL: `http://127.0.0.1:${port}` });
+    const got = await events(t.url, '/ui/events', (seenEvents) => seenEvents.some((item) => item.event === 'picture' && /cannot read its \/stats/.test(String((item.data as { balancer: { error?: string } }).balancer.error))));
+    expect(got.length).to.be.greaterThan(0);
+  });
+
   it('runs without its page when the page\'s files cannot be read, and says so', async () => {
     t = await startTestNode({});
     const page = new ClusterPage({ picture: () => { throw new Error('not drawn'); }, changes: new RecentChanges(t.node.store, Date.now), scheduler: realScheduler, intervalMs: 1000, assetsDir: '/nonexistent' });
