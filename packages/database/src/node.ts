@@ -346,8 +346,6 @@ export class DatabaseNode {
 
   /** This node's figures, told to its peers with every ping and shown by the cluster page. */
   load(): NodeLoad {
-    // The mesh asks for it once while it is being built (its first picture of this node).
-    if ((this.mesh as Mesh | undefined) === undefined) return { records: this.store.liveCount, outbox: 0, reads: 0, writes: 0, lagCount: 0, lagSum: 0 };
     const { reads, writes } = this.requests.totals();
     const lag = this.mesh.replicationLag;
     return { records: this.store.liveCount, outbox: this.mesh.outboxDepth, reads, writes, lagCount: lag.count, lagSum: lag.sum };

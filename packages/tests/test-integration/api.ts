@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { MeshKvClient } from '@meshkv/client';
+import { MeshKvClient, paths } from '@meshkv/client';
 import { waitFor } from '@meshkv/common';
 import fetch from 'node-fetch';
 
@@ -98,4 +98,17 @@ export const q = encodeURIComponent;
 /** Polls until `condition` holds (true) or the deadline passes (throws). */
 export async function eventually(condition: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
   await waitFor(condition, timeoutMs, what, { intervalMs: 50 });
+}
+
+/**
+ * Skips the suite of `context`, saying so, when the service's index does not list `path`
+ * (another nkvd server, or a MeshKV without those routes).
+ */
+export async function skipUnlessListed(context: Mocha.Context, path: string, what: string): Promise<void> {
+  const answer = await call(paths.index());
+  const routes = answer.status === 200 ? ((answer.json() as { routes?: { path: string }[] }).routes ?? []) : [];
+  if (!routes.some((route) => route.path === path)) {
+    process.stdout.write(`\n  ${what} skipped: the service does not list ${path} in its index\n`);
+    context.skip();
+  }
 }

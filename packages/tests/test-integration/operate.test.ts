@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { paths } from '@meshkv/client';
-import { call, clientOf, RUN, SERVICE_URL } from './api';
+import { call, clientOf, RUN, SERVICE_URL, skipUnlessListed } from './api';
 
 /**
  * What operators use, against SERVICE_URL: /metrics in Prometheus' text format (counting
@@ -13,12 +12,7 @@ describe(`MeshKV metrics and cluster page at ${SERVICE_URL}`, function () {
   const client = clientOf(SERVICE_URL);
 
   before(async function () {
-    const answer = await call(paths.index());
-    const routes = answer.status === 200 ? (answer.json() as { routes?: { path: string }[] }).routes ?? [] : [];
-    if (!routes.some((route) => route.path === '/metrics')) {
-      process.stdout.write('\n  metrics and page checks skipped: the service does not list /metrics in its index\n');
-      this.skip();
-    }
+    await skipUnlessListed(this, '/metrics', 'metrics and page checks');
   });
   after(() => client.close());
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { type MeshKvClient, MeshKvError, paths } from '@meshkv/client';
-import { call, clientOf, eventually, MESH_URLS, RUN, SERVICE_URL } from './api';
+import { call, clientOf, eventually, MESH_URLS, RUN, SERVICE_URL, skipUnlessListed } from './api';
 
 /**
  * The routes of KV v2 (expiring keys, ETags, /meta, scans, /kv/{key}, batches) through the
@@ -26,12 +26,7 @@ describe(`MeshKV v2 API at ${SERVICE_URL}`, function () {
   };
 
   before(async function () {
-    const answer = await call(paths.index());
-    const routes = answer.status === 200 ? (answer.json() as { routes?: { path: string }[] }).routes ?? [] : [];
-    if (!routes.some((route) => route.path === '/scan')) {
-      process.stdout.write('\n  v2 checks skipped: the service does not list /scan in its index\n');
-      this.skip();
-    }
+    await skipUnlessListed(this, '/scan', 'v2 checks');
   });
   after(() => client.close());
 

@@ -16,7 +16,6 @@ export interface NodeInfo {
   readonly load?: NodeLoad;
 }
 
-
 export interface NodeLimits {
   readonly maxKeyLength: number;
   readonly maxValueLength: number;

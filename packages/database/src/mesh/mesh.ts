@@ -84,6 +84,7 @@ export class Mesh {
       logger,
       scheduler,
       self,
+      ...(identity.load === undefined ? {} : { load: identity.load }),
       clock: this.clock,
       isReady,
       onAlone: () => {
@@ -158,7 +159,6 @@ export class Mesh {
     return this.purgeGuard.horizonMs - this.config.maxClockDriftMs;
   }
 
-  /** Holds what its peers hold, its clock agrees with theirs, and its id is its own. */
   /** Records waiting in the outboxes, every peer's together. */
   get outboxDepth(): number {
     let depth = 0;
@@ -171,6 +171,7 @@ export class Mesh {
     return this.replicator.lag;
   }
 
+  /** Holds what its peers hold, its clock agrees with theirs, and its id is its own. */
   get isReady(): boolean {
     return this.ready && !this.clock.skewed && this.twin === undefined;
   }
@@ -190,15 +191,8 @@ export class Mesh {
   }
 
   self(): NodeInfo {
-    const { limits, load } = this.identity;
-    const info = {
-      nodeId: this.identity.nodeId,
-      url: this.identity.url(),
-      incarnation: this.incarnation,
-      ready: this.isReady,
-      ...(limits === undefined ? {} : { limits }),
-      ...(load === undefined ? {} : { load: load() }),
-    };
+    const limits = this.identity.limits;
+    const info = { nodeId: this.identity.nodeId, url: this.identity.url(), incarnation: this.incarnation, ready: this.isReady, ...(limits === undefined ? {} : { limits }) };
     return this.leaving ? { ...info, leaving: true } : info;
   }
 

@@ -4,7 +4,7 @@ import type { MeshConfig } from '../config';
 import { hlcFromMs } from '../clock/hlc';
 import type { Store } from '../store/store';
 import type { ClockWatch } from './clock-watch';
-import type { Membership, NodeInfo } from './membership';
+import type { Membership, NodeInfo, NodeLoad } from './membership';
 import { type MeshTransport, PeerRequestError } from './transport';
 import { ApiError } from '../errors';
 import { type PingBody, readPing } from './wire';
@@ -24,6 +24,8 @@ export interface PingerDeps {
   readonly logger: Logger;
   readonly scheduler: Scheduler;
   readonly self: () => NodeInfo;
+  /** This node's figures, sent with every ping and answer (not part of `self`: that is asked for often, to compare urls and ids). */
+  readonly load?: () => NodeLoad;
   readonly clock: ClockWatch;
   readonly isReady: () => boolean;
   /**
@@ -236,7 +238,9 @@ export class Pinger {
   private body(url: string): PingBody {
     const { membership, scheduler } = this.deps;
     const seen = membership.seen(url);
-    const body = { node: this.deps.self(), peers: membership.gossip(), time: scheduler.now() };
+    const self = this.deps.self();
+    const node = this.deps.load === undefined ? self : { ...self, load: this.deps.load() };
+    const body = { node, peers: membership.gossip(), time: scheduler.now() };
     return seen === undefined ? body : { ...body, seen: { url, ...seen } };
   }
 
