@@ -1,7 +1,8 @@
 'use strict';
 /**
  * Layering rules, checked by `npm run lint` (dependency-cruiser). Inside the database node
- * the layers are, from the bottom: record, clock, storage, store, http; auth; then mesh and api;
+ * the layers are, from the bottom: record, clock, storage, store, http; auth; watch (change feeds);
+ * then mesh and api;
  * then metrics, which reads them all; then the wiring (node, main, index). A module may import its own layer and the ones below.
  */
 const DB = '^packages/database/src/';
@@ -22,7 +23,8 @@ module.exports = {
     below('storage', ['clock', 'store', 'http', 'mesh', 'api', 'app', 'metrics', 'config'], 'Adapters keep what they are given; the store above decides.'),
     below('store', ['http', 'mesh', 'api', 'app', 'metrics'], 'The store owns its bookkeeping; the mesh and the API use it, never the reverse.'),
     below('http', ['record', 'storage', 'store', 'mesh', 'api', 'app', 'metrics', 'auth'], 'The HTTP layer knows requests, not records or replication.'),
-    below('auth', ['mesh', 'api', 'app', 'metrics'], 'Keys and who presents them: the API asks, auth never imports it.'),
+    below('auth', ['mesh', 'api', 'app', 'metrics', 'watch'], 'Keys and who presents them: the API asks, auth never imports it.'),
+    below('watch', ['mesh', 'api', 'app', 'metrics', 'ui'], 'Change feeds read the store; the routes (api) and the relay of topics (mesh) use them, never the reverse.'),
     {
       name: 'nothing-imports-metrics',
       comment: 'Metrics read every layer when scraped; only the wiring (node.ts) builds them.',

@@ -45,6 +45,21 @@ export interface NodeConfig {
   readonly security: SecurityConfig;
   readonly tls: TlsConfig;
   readonly ui: UiConfig;
+  readonly watch: WatchConfig;
+}
+
+/** Change feeds and topics (/watch, /subscribe; docs/watch.md). */
+export interface WatchConfig {
+  /** Events kept for watchers that resume. */
+  readonly bufferEvents: number;
+  /** About the bytes of keys and values those events may hold. */
+  readonly bufferBytes: number;
+  /** Watches and subscriptions open at once; more get 503. */
+  readonly maxConnections: number;
+  /** ms between two heartbeats of an open stream. */
+  readonly heartbeatMs: number;
+  /** Events of the node a stream whose connection is full may fall behind before it is cut. */
+  readonly queueEvents: number;
 }
 
 /** The cluster page (/ui, docs/ui.md). */
@@ -148,7 +163,12 @@ export const DEFAULTS = {
   KEEP_ALIVE_TIMEOUT_MS: 5000, // ms an idle keep-alive connection stays open
   SEND_TIMEOUT_MS: 30000, // ms a response may wait for a client that does not read
   UI_INTERVAL_MS: 1000, // ms between two pictures of the cluster sent to an open /ui page
-  UI_BALANCER_URL: '', // the balancer's admin URL (http://host:8081): /ui then shows its backends
+  UI_BALANCER_URL: '',
+  WATCH_BUFFER_EVENTS: 100000, // events kept for watchers that resume (after= / Last-Event-ID)
+  WATCH_BUFFER_MB: 64, // MiB, about the keys and values those events may hold; the oldest go first
+  WATCH_MAX_CONNECTIONS: 5000, // watches and subscriptions open at once; more get 503 TOO_MANY_WATCHERS
+  WATCH_HEARTBEAT_MS: 15000, // ms between two heartbeats (SSE comment, WebSocket ping) of an open stream
+  WATCH_QUEUE_EVENTS: 10000, // events a stream whose connection is full may fall behind before it is cut (overflow) // the balancer's admin URL (http://host:8081): /ui then shows its backends
   SHUTDOWN_TIMEOUT_MS: 10000, // ms in-flight requests get after SIGTERM before sockets are cut
   GC_MODE: 'throughput' as 'compact' | 'throughput', // throughput: V8 defaults; compact: V8 --optimize-for-size, smaller and slower
   SHUTDOWN_DRAIN_MS: 0, // ms between SIGTERM and closing the listener, /healthcheck answering 503
@@ -280,6 +300,13 @@ export function loadConfig(env: Env): NodeConfig {
       intervalMs: readInt('UI_INTERVAL_MS', 100, 3_600_000),
       balancerUrl: readBalancerUrl(read.optional('UI_BALANCER_URL'), problems),
       balancerToken: read.optional('UI_BALANCER_TOKEN'),
+    },
+    watch: {
+      bufferEvents: readInt('WATCH_BUFFER_EVENTS', 1, 100_000_000),
+      bufferBytes: readInt('WATCH_BUFFER_MB', 1, 1_000_000) * 1024 * 1024,
+      maxConnections: readInt('WATCH_MAX_CONNECTIONS', 1, 1_000_000),
+      heartbeatMs: readInt('WATCH_HEARTBEAT_MS', 10, 3_600_000),
+      queueEvents: readInt('WATCH_QUEUE_EVENTS', 1, 100_000_000),
     },
   };
   const mesh = config.mesh;

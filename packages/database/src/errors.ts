@@ -33,6 +33,13 @@ export const ERROR_CATALOGUE = {
     status: 401,
     message: 'The request is signed with the mesh secret, but at a time more than 120 s from this node\'s clock: the clocks of the two nodes differ too much (check NTP on both).',
   },
+  INVALID_CURSOR: { status: 400, message: 'The event id to continue after (after= or Last-Event-ID) is not one this node gives: send the id of the last event received, as it came.' },
+  MISSING_TOPIC_PARAM: { status: 400, message: 'The query has no topic: add t=<topic>.' },
+  MISSING_MESSAGE_PARAM: { status: 400, message: 'The publish has no message: add m=<message>, or POST it as the body.' },
+  CURSOR_EXPIRED: {
+    status: 410,
+    message: 'The events after this id are no longer here (another node, a restart, or older than the buffer of WATCH_BUFFER_EVENTS): read the keys again (scan), then watch with since=now.',
+  },
   MISSING_RECORD: { status: 404, message: 'No record has this key.' },
   NOT_FOUND: { status: 404, message: 'No route has this path.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not take this method.' },
@@ -58,6 +65,7 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: 'This node has seeds (MESH_NETWORK_URL) and none of them has answered yet, so it takes no writes (they would split the mesh); see join in /status for why. Fix the seed URL or MESH_SECRET, or set START_ALONE=true to start a mesh of its own.',
   },
+  TOO_MANY_WATCHERS: { status: 503, message: 'The node has as many open watches and subscriptions as it takes (WATCH_MAX_CONNECTIONS): retry after the time in Retry-After, or watch on another node.' },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'The node has as many open connections as it takes (MAX_CONNECTIONS): retry after the time in Retry-After, or reuse a connection.' },
   INSUFFICIENT_STORAGE: {
     status: 507,

@@ -11,6 +11,7 @@ import { KeyRing } from './auth/key-ring';
 import { RequestMeter } from './auth/meter';
 import { Tenants } from './auth/tenants';
 import { registerRestRoutes } from './api/rest-routes';
+import { registerWatchRoutes } from './api/watch-routes';
 import { storageFaultError } from './api/params';
 import { ApiError } from './errors';
 import { HybridClock, type Now } from './clock/hlc';
@@ -40,6 +41,9 @@ import { TENANT_PREFIX_MAX } from './store/namespace';
 import { Store } from './store/store';
 import { TombstonePurge } from './store/tombstone-purge';
 import { packageVersion } from './package-version';
+import { ChangeLog } from './watch/change-log';
+import { Topics } from './watch/topics';
+import { WatchHub } from './watch/watch-hub';
 
 /** Names of what a node keeps beside its records (durable storage only). */
 const META = { nodeId: 'nodeId', hlc: 'hlc', lastContact: 'lastContact', incarnation: 'incarnation', purgeHolders: 'purgeHolders' } as const;
@@ -77,6 +81,11 @@ export class DatabaseNode {
   private readonly requests = new RequestStats();
   /** The cluster page, /ui. */
   readonly page: ClusterPage;
+  /** The node's recent changes, for watchers. */
+  readonly changes: ChangeLog;
+  /** Every open watch and subscription. */
+  readonly watches: WatchHub;
+  readonly topics: Topics;
   private readonly adapter: StorageAdapter;
   private readonly clock: HybridClock;
   private readonly purge: TombstonePurge;
@@ -217,8 +226,13 @@ export class DatabaseNode {
     registerKvRoutes(this.router, kv);
     registerRestRoutes(this.router, kv);
     registerBatchRoute(this.router, { ...kv, batchMaxOps: config.batchMaxOps, maxBatchBytes: config.mesh.maxBodyBytes });
+    this.changes = new ChangeLog(this.store, { maxEvents: config.watch.bufferEvents, maxBytes: config.watch.bufferBytes });
+    this.watches = new WatchHub(this.changes, scheduler, { ...config.watch, graceMs: config.sendTimeoutMs });
+    this.topics = new Topics(this.watches);
+    this.topics.relayTo((topic, message) => this.mesh.topics.send(topic, message));
+    registerWatchRoutes(this.router, { hub: this.watches, log: this.changes, topics: this.topics, limits, graceMs: config.sendTimeoutMs });
     registerMeshRoutes(this.router, {
-      service: new MeshService(this.mesh, this.store),
+      service: new MeshService(this.mesh, this.store, (topic, message) => this.topics.deliver(topic, message)),
       auth: new MeshAuth(config.mesh.secret, now, this.meshTls === undefined ? undefined : () => (this.meshTls as TlsSource).material.caFingerprints),
       maxBodyBytes: config.mesh.maxBodyBytes,
       sendTimeoutMs: config.sendTimeoutMs,
@@ -308,8 +322,9 @@ export class DatabaseNode {
 
   /** See HttpServer.shutdown; resolves when every connection is closed. */
   async shutdown(): Promise<void> {
-    // Open pages go to another node (their streams would hold the shutdown up).
+    // Open pages and watches go to another node (their streams would hold the shutdown up).
     this.page.close();
+    this.watches.close();
     // Leave first, while pings are still answered (peers check the notice by pinging back).
     await this.mesh.leave();
     await this.server.shutdown(this.config.shutdownTimeoutMs, this.config.shutdownDrainMs);

@@ -3,9 +3,10 @@ import { ApiError } from '../errors';
 import { exceedsCodePoints } from '../record/code-points';
 import type { QueryParams } from '../http/query';
 import type { WriteConcern } from '../mesh/write-concern';
-import type { Version } from '../record/version';
 import type { StorageFault } from '../storage/adapter';
 import { RESERVED_MARK } from '../store/namespace';
+
+export { etag, versionTag } from '../record/version-tag';
 
 /**
  * Readers of the query parameters of the public routes. Each returns the value, or the
@@ -103,36 +104,6 @@ function tooLong(what: 'key' | 'value', max: number, status = 400): ApiError {
 /** Why the storage cannot be written, as the client is answered (507). */
 export function storageFaultError(fault: StorageFault): ApiError {
   return new ApiError('INSUFFICIENT_STORAGE', undefined, { storageFault: fault.kind });
-}
-
-/** Node ids as they appear in version tags, percent-encoded once (there are few of them). */
-const encodedIds = new Map<string, string>();
-/** 2^26: an HLC (below 2^53) is written as two small integers, which print several times faster than it does. */
-const LOW = 67_108_864;
-
-/**
- * A record's version as an entity tag: `<hlc high>.<hlc low>-<node id>` (the HLC's upper
- * and lower 26 bits in decimal, the node id percent-encoded), the same on every node for
- * the same write, different for every write of a key. Opaque to clients.
- */
-export function versionTag(version: Version): string {
-  const high = Math.floor(version.hlc / LOW);
-  return `${high}.${version.hlc - high * LOW}-${encodedId(version.nodeId)}`;
-}
-
-/** The ETag header's value: the version tag, quoted (one string built, on the hot routes). */
-export function etag(version: Version): string {
-  const high = Math.floor(version.hlc / LOW);
-  return `"${high}.${version.hlc - high * LOW}-${encodedId(version.nodeId)}"`;
-}
-
-function encodedId(nodeId: string): string {
-  let id = encodedIds.get(nodeId);
-  if (id === undefined) {
-    id = encodeURIComponent(nodeId);
-    if (encodedIds.size < 10_000) encodedIds.set(nodeId, id);
-  }
-  return id;
 }
 
 /** The first of `reads` that is an error (the order of the checks is the order given). */

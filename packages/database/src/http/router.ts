@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ApiError } from '../errors';
 import type { QueryParams } from './query';
 
@@ -34,6 +35,19 @@ export interface RequestContext {
  */
 export type Access = 'open' | 'mesh' | 'any' | 'read' | 'write' | 'admin' | 'node';
 
+/** The socket of a request that switches protocols, and what the client sent past the request's headers. */
+export interface Upgraded {
+  readonly socket: Duplex;
+  readonly head: Buffer;
+}
+
+/**
+ * Handles a request asking to switch protocols (`Upgrade: websocket`), once the route's
+ * hooks let it through: it either answers with `ctx.res` as any handler does (a refusal;
+ * the connection then closes), or calls `take` and owns the socket from then on.
+ */
+export type UpgradeHandler = (ctx: RequestContext, take: () => Upgraded) => void;
+
 /** Answers one request; a thrown error or a rejected promise becomes a logged 500. */
 export type Handler = (ctx: RequestContext) => void | Promise<void>;
 
@@ -64,6 +78,8 @@ export interface Route {
   readonly pattern: string;
   /** Who may use it, by method (see Access). */
   readonly access: (method: string) => Access;
+  /** Takes WebSocket upgrades of GET requests; without it, an upgrade request is answered as a plain one. */
+  readonly upgrade?: UpgradeHandler;
 }
 
 export interface RouteOptions {
@@ -76,6 +92,8 @@ export interface RouteOptions {
   readonly pattern?: string;
   /** Who may use it (default: `admin`, so a route nobody thought about is closed), or by method. */
   readonly access?: Access | ((method: string) => Access);
+  /** See Route.upgrade. */
+  readonly upgrade?: UpgradeHandler;
 }
 
 const READ_METHODS = ['GET', 'HEAD'] as const;
@@ -128,6 +146,7 @@ export class Router {
       prefix,
       pattern: options.pattern ?? path,
       access: accessOf(options.access),
+      ...(options.upgrade === undefined ? {} : { upgrade: options.upgrade }),
     };
     this.routes.set(path, route);
     if (prefix) this.prefixes = [...this.prefixes, route].sort((a, b) => b.path.length - a.path.length);

@@ -3,11 +3,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ApiError } from '../errors';
 import { listen, type Logger } from '@meshkv/common';
 import { EMPTY_QUERY, parseQuery } from './query';
 import { sendError } from './reply';
-import type { RequestContext, Route, Router } from './router';
+import type { RequestContext, Route, Router, Upgraded } from './router';
 import type { TlsSource } from './tls';
 
 /** HTTPS: the certificate (reloaded by its source), and whether clients are asked for one and must have it. */
@@ -60,6 +61,8 @@ export interface HttpServerEvents {
 }
 
 const CLOSE_HEADERS = ['Connection', 'close'] as const;
+
+
 /** Seconds a client refused for MAX_CONNECTIONS is told to wait. */
 const RETRY_AFTER_S = 1;
 /** ms a connection over MAX_CONNECTIONS may take to send its request before it is cut. */
@@ -130,6 +133,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     // Over TLS a request's socket is the TLS socket, known once the handshake is done.
     this.server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => this.onConnection(socket));
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => this.onClientError(error, socket));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
   /** True from the start of shutdown: /healthcheck answers 503 and keep-alive ends. */
@@ -186,7 +190,23 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     });
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /**
+   * A request with `Upgrade`: node:http hands over its socket. It goes through the router
+   * and hooks like any request, with a response written on that socket; a GET to a route
+   * that takes upgrades (`Route.upgrade`) with `Upgrade: websocket` then gets the socket,
+   * and any other is answered as a plain request (RFC 9110 7.8: a server may ignore
+   * Upgrade), after which the connection closes.
+   */
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    res.once('finish', () => socket.end());
+    const websocket = req.method === 'GET' && /^websocket$/i.test(req.headers.upgrade ?? '');
+    this.onRequest(req, res, websocket ? { socket, head } : undefined);
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse, upgrade?: Upgraded): void {
     const startedAt = performance.now();
     const refusal = this.refused.has(req.socket) || this.overLimit.has(req.socket) ? ApiError.of('TOO_MANY_CONNECTIONS') : framingError(req);
     if (refusal !== undefined) {
@@ -237,7 +257,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
     const refused = this.router.runHooks(ctx, route);
     if (refused instanceof Promise) {
       refused.then(
-        (error) => (error === undefined ? this.handle(ctx, route, extra) : this.refuse(ctx, error, extra)),
+        (error) => (error === undefined ? this.handle(ctx, route, extra, upgrade) : this.refuse(ctx, error, extra)),
         (error: unknown) => {
           this.fail(res, error, extra, ctx);
           this.emit('request:complete', ctx);
@@ -249,7 +269,7 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
       this.refuse(ctx, refused, extra);
       return;
     }
-    this.handle(ctx, route, extra);
+    this.handle(ctx, route, extra, upgrade);
   }
 
   private refuse(ctx: RequestContext, error: ApiError, extra: readonly string[] | undefined): void {
@@ -258,8 +278,27 @@ export class HttpServer extends EventEmitter<HttpServerEvents> {
   }
 
   /** Runs the route's handler (its hooks let the request through). */
-  private handle(ctx: RequestContext, route: Route, extra: readonly string[] | undefined): void {
+  private handle(ctx: RequestContext, route: Route, extra: readonly string[] | undefined, upgrade?: Upgraded): void {
     const res = ctx.res;
+    if (upgrade !== undefined && route.upgrade !== undefined) {
+      if (this.draining) {
+        this.refuse(ctx, ApiError.of('SHUTTING_DOWN'), extra);
+        return;
+      }
+      const take = (): Upgraded => {
+        // The socket is the route's from here: the response object lets go of it unused.
+        res.detachSocket(upgrade.socket as Socket);
+        res.statusCode = 101;
+        return upgrade;
+      };
+      try {
+        route.upgrade(ctx, take);
+      } catch (error) {
+        this.fail(res, error, extra, ctx);
+      }
+      this.emit('request:complete', ctx);
+      return;
+    }
     if (extra !== undefined) res.setHeader('Connection', 'close');
     let outcome: void | Promise<void>;
     try {

@@ -62,6 +62,8 @@ export class MemoryNetwork {
           return await service.replicate(request);
         case '/_mesh/digests':
           return service.digests(request);
+        case '/_mesh/publish':
+          return service.publish(request);
         case '/_mesh/pull':
           return await joined(service.pull(request));
         case '/_mesh/versions':

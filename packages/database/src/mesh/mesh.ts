@@ -15,6 +15,7 @@ import { PurgeGuard } from './purge-guard';
 import { type ReceiveOutcome, Replicator } from './replicator';
 import { type MeshStats, newMeshStats } from './stats';
 import { SyncQueue } from './sync-queue';
+import { TopicRelay } from './topic-relay';
 import type { MeshTransport } from './transport';
 import type { PingBody } from './wire';
 import type { WriteConcern } from './write-concern';
@@ -51,6 +52,8 @@ export class Mesh {
   readonly clock: ClockWatch;
   /** Whom deletes wait for before their tombstones may be purged. */
   readonly purgeGuard = new PurgeGuard();
+  /** Carries topic messages published here to the peers. */
+  readonly topics: TopicRelay;
   private readonly pinger: Pinger;
   private readonly replicator: Replicator;
   private readonly syncs: SyncQueue;
@@ -74,6 +77,7 @@ export class Mesh {
     const isReady = (): boolean => this.ready;
     this.membership = new Membership(self, config, () => scheduler.now());
     this.clock = new ClockWatch(config.maxClockDriftMs, logger);
+    this.topics = new TopicRelay(this.membership, transport, config.requestTimeoutMs, logger);
     // A node whose clock is off judges records from elsewhere by the mesh's time.
     store.correctRemoteTime(() => -this.clock.offsetMs);
     this.pinger = new Pinger({

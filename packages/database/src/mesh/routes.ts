@@ -41,6 +41,7 @@ export function registerMeshRoutes(router: Router, { service, auth, maxBodyBytes
   );
 
   router.register('/_mesh/replicate', async (ctx) => sendJson(ctx.res, 200, JSON.stringify(await service.replicate(await body(ctx)))), POST);
+  router.register('/_mesh/publish', async (ctx) => sendJson(ctx.res, 200, JSON.stringify(service.publish(await body(ctx)))), POST);
   router.register('/_mesh/digests', async (ctx) => sendJson(ctx.res, 200, JSON.stringify(service.digests(await body(ctx)))), POST);
   router.register('/_mesh/pull', async (ctx) => stream(ctx.res, JSON_CONTENT_TYPE, service.pull(await body(ctx))), POST);
   router.register('/_mesh/versions', async (ctx) => stream(ctx.res, NDJSON, service.versions(await body(ctx))), POST);

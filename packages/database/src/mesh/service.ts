@@ -7,7 +7,10 @@ import type { Store } from '../store/store';
 import type { Mesh } from './mesh';
 import { NKVD_HOST } from './nkvd-ping';
 import type { ReceiveOutcome } from './replicator';
-import { type DigestsAnswer, readDigestsRequest, readPing, readPullRequest, readReplicate, readVersionsRequest, type VersionsRequest } from './wire';
+import { type DigestsAnswer, readDigestsRequest, readPing, readPublish, readPullRequest, readReplicate, readVersionsRequest, type VersionsRequest } from './wire';
+
+/** Hands a topic message from a peer to this node's subscribers; returns how many it reached. */
+export type Deliver = (topic: string, message: string) => number;
 
 /** Characters of NDJSON per chunk of a versions stream. */
 const STREAM_CHUNK_CHARS = 64 * 1024;
@@ -23,7 +26,15 @@ export class MeshService {
   constructor(
     private readonly mesh: Mesh,
     private readonly store: Store,
+    private readonly deliver: Deliver = () => 0,
   ) {}
+
+  /** POST /_mesh/publish: topic messages published on the sender, for subscribers here (never sent on). */
+  publish(body: unknown): { readonly delivered: number } {
+    let delivered = 0;
+    for (const [topic, message] of readPublish(body).messages) delivered += this.deliver(topic, message);
+    return { delivered };
+  }
 
   /** POST /ping: a peer introduces itself and its peers; the answer is ours. */
   ping(body: unknown): ReturnType<Mesh['onPing']> {

@@ -3,6 +3,7 @@ import { decodeReplicateBody, decodeVersion, isHlc, isNodeId, RecordCodecError, 
 import type { Version } from '../record/version';
 import { BUCKETS } from '../store/digests';
 import type { NodeInfo } from './membership';
+import type { PublishBody } from './topic-relay';
 
 /**
  * The bodies of the mesh routes, and checks that turn anything else into a 400. A peer
@@ -162,6 +163,18 @@ export function readPullRequest(body: unknown): PullRequest {
     throw bad('expected {keys: [string, ...]}');
   }
   return { keys: body.keys as string[] };
+}
+
+/** Messages one publish body may carry (a relay sends at most 500). */
+export const MAX_PUBLISH_MESSAGES = 10_000;
+
+/** POST /_mesh/publish: `{messages: [[topic, message], …]}`. */
+export function readPublish(body: unknown): PublishBody {
+  if (isObject(body) && Array.isArray(body.messages) && body.messages.length > MAX_PUBLISH_MESSAGES) throw tooMany('messages', MAX_PUBLISH_MESSAGES);
+  if (!isObject(body) || !Array.isArray(body.messages) || !(body.messages as unknown[]).every((m) => Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && m[0] !== '' && typeof m[1] === 'string')) {
+    throw bad('expected {messages: [[topic, message], ...]}');
+  }
+  return { messages: body.messages as [string, string][] };
 }
 
 /** Peers one ping may list: more than any mesh this node can serve has. */

@@ -1,4 +1,5 @@
 import { decodeKeyBytes, encodeKeyBytes } from './key-order';
+import { versionTag } from './version-tag';
 import type { RecordHead, StoredRecord } from './record';
 import type { Version } from './version';
 
@@ -323,4 +324,30 @@ export function isRow(row: unknown): row is Row {
   if (!Number.isSafeInteger(hlc) || (hlc as number) < 0 || typeof nodeId !== 'string' || nodeId === '') return false;
   if (row.length === 4 && (json === null || !isExpiry(expiresAt))) return false;
   return json === null || (typeof json === 'string' && json.length >= 2 && json.charCodeAt(0) === 0x22 && json.charCodeAt(json.length - 1) === 0x22);
+}
+
+// ---- change events (watch) ---------------------------------------------------------------
+
+/** What a change did, as a watcher is told (docs/watch.md). */
+export type ChangeEventType = 'set' | 'rm' | 'expire' | 'clear';
+
+/**
+ * One change event as JSON text: `{"type","k","v","version","expiresAt","id"}`. `k` is
+ * absent from a clear of every key, `v` is on a set only, `expiresAt` (ms since the epoch)
+ * on a set of a value that expires, `version` (the key's ETag without quotes, see
+ * version-tag.ts) on every event but a clear of one key. Built as text: one event may go
+ * to a thousand watchers, and is encoded once for all of them.
+ */
+export function encodeChangeEvent(type: ChangeEventType, key: string | undefined, record: StoredRecord | Version | undefined, id: string): string {
+  let text = `{"type":"${type}"`;
+  if (key !== undefined) text += `,"k":${JSON.stringify(key)}`;
+  if (record !== undefined) {
+    if (type === 'set') {
+      const stored = record as StoredRecord;
+      text += `,"v":${JSON.stringify(stored.value)}`;
+      if (stored.expiresAt !== undefined) text += `,"expiresAt":${stored.expiresAt}`;
+    }
+    text += `,"version":"${versionTag(record)}"`;
+  }
+  return `${text},"id":"${id}"}`;
 }

@@ -1,0 +1,278 @@
+import type { ServerResponse } from 'node:http';
+import type { Scheduler, Timer } from '../clock/scheduler';
+import { ApiError } from '../errors';
+import { sendError, sendJson } from '../http/reply';
+import type { ChangeLog } from './change-log';
+import type { Sink } from './sinks';
+
+export interface WatchSettings {
+  /** WATCH_MAX_CONNECTIONS: watches (streams and long polls) and subscriptions open at once. */
+  readonly maxConnections: number;
+  /** WATCH_HEARTBEAT_MS: ms between two heartbeats of an open stream. */
+  readonly heartbeatMs: number;
+  /** WATCH_QUEUE_EVENTS: events of the node a stream whose connection is full may fall behind before it is cut. */
+  readonly queueEvents: number;
+  /** SEND_TIMEOUT_MS: ms a stream that ends is given to send its last bytes. */
+  readonly graceMs: number;
+}
+
+/** What a watch sees: one key, or the keys that start with a prefix; `strip` characters of each (its tenant's prefix) are not shown. */
+export interface WatchScope {
+  readonly key?: string;
+  readonly prefix: string;
+  readonly strip: number;
+}
+
+/** Bytes a stream may have waiting on its connection before it waits for it to drain. */
+export const HIGH_WATER = 64 * 1024;
+/** Seconds a watch refused for WATCH_MAX_CONNECTIONS is told to wait. */
+const RETRY_AFTER_S = '1';
+
+/** The event that tells a stream its id cannot be continued from: the 410 it would get as a long poll. */
+function expiredEvent(): string {
+  const error = ApiError.of('CURSOR_EXPIRED');
+  return JSON.stringify({ type: 'error', status: error.status, ...error.toJSON() });
+}
+
+/** One open stream: its scope, its sink, and the last event of the log it looked at. */
+class Watcher {
+  /** Waiting for its connection to drain. */
+  waiting = false;
+  /** How far behind the newest event it may fall while waiting (see WatchHub.check). */
+  allowance: number;
+  constructor(
+    readonly scope: WatchScope,
+    readonly sink: Sink,
+    public cursor: number,
+    queueEvents: number,
+    lag: number,
+  ) {
+    this.allowance = lag + queueEvents;
+  }
+}
+
+/** One long poll waiting for events. */
+interface Poll {
+  readonly scope: WatchScope;
+  readonly res: ServerResponse;
+  readonly limit: number;
+  cursor: number;
+  timer: Timer | undefined;
+}
+
+/** Events collected for one watch, and the log position it reached. */
+interface Batch {
+  readonly texts: string[];
+  readonly ids: string[];
+  cursor: number;
+}
+
+/**
+ * Every watch open on this node, fed from the ChangeLog. A new event wakes the hub once
+ * per turn of the event loop (writes of one moment go out together), and each watcher
+ * then reads the log from its own cursor: a stream has no queue of its own beyond its
+ * connection's buffer (HIGH_WATER), so a thousand watchers cost one log and a thousand
+ * cursors. A stream whose connection stays full while the node moves more than
+ * WATCH_QUEUE_EVENTS events on is cut with an `overflow` event, and continues from its
+ * last id when it reconnects (the log still has it, unless the buffer is shorter).
+ *
+ * The hub also counts connections for topics (`reserve`/`release`): one limit for every
+ * stream a node keeps open.
+ */
+export class WatchHub {
+  private readonly watchers = new Set<Watcher>();
+  private readonly polls = new Set<Poll>();
+  private open = 0;
+  private scheduled = false;
+  private heartbeat: Timer | undefined;
+  private closed = false;
+  private readonly beats = new Set<Sink>();
+
+  constructor(
+    private readonly log: ChangeLog,
+    private readonly scheduler: Scheduler,
+    private readonly settings: WatchSettings,
+  ) {
+    log.onAppend(() => this.wake());
+    log.onBreak(() => this.expireAll());
+  }
+
+  /** Streams and long polls open now (subscriptions included). */
+  get connections(): number {
+    return this.open;
+  }
+
+  /** Takes one connection slot; false when WATCH_MAX_CONNECTIONS are open (or the node is stopping). */
+  reserve(): boolean {
+    if (this.closed || this.open >= this.settings.maxConnections) return false;
+    this.open++;
+    return true;
+  }
+
+  release(): void {
+    this.open--;
+  }
+
+  /** The refusal of a watch or subscription past the limit. */
+  static busy(): ApiError {
+    return new ApiError('TOO_MANY_WATCHERS', undefined, undefined, undefined, ['Retry-After', RETRY_AFTER_S]);
+  }
+
+  /** Keeps `sink` alive with heartbeats until it closes (a stream of a watch or a subscription). */
+  keepAlive(sink: Sink): void {
+    this.beats.add(sink);
+    this.heartbeat ??= this.scheduler.every(this.settings.heartbeatMs, () => {
+      for (const beat of this.beats) beat.heartbeat();
+    });
+    sink.onClose(() => {
+      this.beats.delete(sink);
+      if (this.beats.size === 0) {
+        this.heartbeat?.cancel();
+        this.heartbeat = undefined;
+      }
+    });
+  }
+
+  /** Where a watch starting now begins: after the newest event. */
+  get present(): number {
+    return this.log.last;
+  }
+
+  /** Opens a stream on a reserved slot, from after `cursor`; the slot is released when it closes. */
+  stream(scope: WatchScope, sink: Sink, cursor: number): void {
+    const watcher = new Watcher(scope, sink, cursor, this.settings.queueEvents, this.log.last - cursor);
+    this.watchers.add(watcher);
+    this.keepAlive(sink);
+    sink.onDrain(() => {
+      watcher.waiting = false;
+      this.pump(watcher);
+    });
+    sink.onClose(() => {
+      this.watchers.delete(watcher);
+      this.release();
+    });
+    this.pump(watcher);
+  }
+
+  /**
+   * A long poll on a reserved slot: answers at once with the events after `cursor` if there
+   * are any, else at the first that comes, else with none after `waitMs`; always with the
+   * id to continue from (`next`).
+   */
+  poll(scope: WatchScope, res: ServerResponse, cursor: number, waitMs: number, limit: number): void {
+    const poll: Poll = { scope, res, limit, cursor, timer: undefined };
+    // Its slot is free once its answer is out, or the client gave up.
+    res.once('close', () => {
+      poll.timer?.cancel();
+      this.polls.delete(poll);
+      this.release();
+    });
+    if (this.answerPoll(poll, waitMs === 0)) return;
+    this.polls.add(poll);
+    poll.timer = this.scheduler.after(waitMs, () => this.answerPoll(poll, true));
+  }
+
+  /** A stream that asked to continue after an expired id, on a reserved slot: told so (410 CURSOR_EXPIRED, as its first event), then closed. */
+  expire(sink: Sink): void {
+    sink.onClose(() => this.release());
+    sink.end(expiredEvent(), 'expired');
+  }
+
+  /** Ends every watch (the node is stopping): clients reconnect, to another node behind a balancer. */
+  close(): void {
+    this.closed = true;
+    for (const watcher of this.watchers) watcher.sink.end(undefined, 'shutdown');
+    for (const poll of this.polls) this.answerPoll(poll, true);
+    for (const sink of this.beats) sink.end(undefined, 'shutdown');
+  }
+
+  private wake(): void {
+    if (this.scheduled || (this.watchers.size === 0 && this.polls.size === 0)) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    for (const watcher of this.watchers) {
+      if (watcher.waiting) this.check(watcher);
+      else this.pump(watcher);
+    }
+    for (const poll of this.polls) this.answerPoll(poll, false);
+  }
+
+  /** Sends what the watcher has not seen, until its connection is full. */
+  private pump(watcher: Watcher): void {
+    const sink = watcher.sink;
+    if (!sink.open) return;
+    if (watcher.cursor < this.log.first - 1) {
+      this.overflow(watcher);
+      return;
+    }
+    const batch = this.collect(watcher.scope, watcher.cursor, Infinity, HIGH_WATER - sink.buffered);
+    watcher.cursor = batch.cursor;
+    if (batch.texts.length > 0) sink.send(batch.texts, batch.ids);
+    // Full: the sink's drain pumps again. Not full but more to read: the next turn does.
+    watcher.waiting = sink.buffered >= HIGH_WATER;
+    if (!watcher.waiting && watcher.cursor < this.log.last) this.wake();
+    watcher.allowance = Math.min(watcher.allowance, this.log.last - watcher.cursor + this.settings.queueEvents);
+  }
+
+  /** A watcher waiting for its connection: cut once it fell further behind than it may. */
+  private check(watcher: Watcher): void {
+    if (this.log.last - watcher.cursor > watcher.allowance || watcher.cursor < this.log.first - 1) this.overflow(watcher);
+  }
+
+  private overflow(watcher: Watcher): void {
+    const behind = this.log.last - watcher.cursor;
+    watcher.sink.end(
+      JSON.stringify({
+        type: 'overflow',
+        behind,
+        message: `This watch fell ${behind} events behind the node while its connection was full (WATCH_QUEUE_EVENTS ${this.settings.queueEvents}): reconnect with the id of the last event received (Last-Event-ID or after=) to continue from it.`,
+      }),
+      'overflow',
+    );
+  }
+
+  /** Answers a poll if it has events (or `always`): true when answered. */
+  private answerPoll(poll: Poll, always: boolean): boolean {
+    if (poll.res.writableEnded) return true;
+    if (poll.cursor < this.log.first - 1) {
+      this.polls.delete(poll);
+      sendError(poll.res, ApiError.of('CURSOR_EXPIRED'));
+      return true;
+    }
+    const batch = this.collect(poll.scope, poll.cursor, poll.limit, Infinity);
+    poll.cursor = batch.cursor;
+    if (batch.texts.length === 0 && !always) return false;
+    this.polls.delete(poll);
+    sendJson(poll.res, 200, `{"events":[${batch.texts.join(',')}],"next":"${this.log.idOf(batch.cursor)}"}`, ['Cache-Control', 'no-store']);
+    return true;
+  }
+
+  /** The events after `cursor` that `scope` sees, at most `max` of them and about `bytes`. */
+  private collect(scope: WatchScope, cursor: number, max: number, bytes: number): Batch {
+    const log = this.log;
+    const batch: Batch = { texts: [], ids: [], cursor };
+    const last = log.last;
+    let size = 0;
+    while (batch.cursor < last && batch.texts.length < max && size < bytes) {
+      const seq = ++batch.cursor;
+      const key = log.keyAt(seq);
+      if (key === undefined ? !log.clearsAll(seq) : scope.key !== undefined ? key !== scope.key : !key.startsWith(scope.prefix)) continue;
+      const text = log.text(seq, scope.strip);
+      batch.texts.push(text);
+      batch.ids.push(log.idOf(seq));
+      size += text.length;
+    }
+    return batch;
+  }
+
+  /** The node's history broke (a wipe): every open watch is told to read again. */
+  private expireAll(): void {
+    for (const watcher of this.watchers) watcher.sink.end(expiredEvent(), 'expired');
+    for (const poll of this.polls) sendError(poll.res, ApiError.of('CURSOR_EXPIRED'));
+    this.polls.clear();
+  }
+}
