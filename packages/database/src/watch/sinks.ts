@@ -13,6 +13,11 @@ import type { WebSocket } from 'ws';
 export interface Sink {
   readonly buffered: number;
   readonly open: boolean;
+  /**
+   * The first event: the stream is open; for a watch, after the event `id`, so a client
+   * that reconnects before any change continues from there.
+   */
+  start(id?: string): void;
   send(texts: readonly string[], ids: readonly (string | undefined)[]): void;
   end(final: string | undefined, reason: EndReason): void;
   /** Keeps an idle connection alive through proxies; a WebSocket that did not answer the last one is cut. */
@@ -20,6 +25,11 @@ export interface Sink {
   /** Called once the connection took what was buffered (below its high-water mark). */
   onDrain(listener: () => void): void;
   onClose(listener: () => void): void;
+}
+
+/** The first event of a watch: where it starts, the id a client continues after if it reconnects before any change. */
+function openEvent(id?: string): string {
+  return id === undefined ? '{"type":"open"}' : `{"type":"open","id":"${id}"}`;
 }
 
 /** Why a stream ends: its WebSocket close code says it too. */
@@ -46,6 +56,10 @@ export class SseSink implements Sink {
 
   get open(): boolean {
     return !this.ended && !this.res.destroyed;
+  }
+
+  start(id?: string): void {
+    if (this.open) this.res.write(id === undefined ? `data: ${openEvent()}\n\n` : `id: ${id}\ndata: ${openEvent(id)}\n\n`);
   }
 
   send(texts: readonly string[], ids: readonly (string | undefined)[]): void {
@@ -103,6 +117,10 @@ export class WebSocketSink implements Sink {
 
   get open(): boolean {
     return !this.ended && this.socket.readyState === this.socket.OPEN;
+  }
+
+  start(id?: string): void {
+    if (this.open) this.socket.send(openEvent(id));
   }
 
   send(texts: readonly string[]): void {

@@ -49,6 +49,7 @@ export class Topics {
     }
     set.add(subscriber);
     this.hub.keepAlive(sink);
+    sink.start();
     sink.onClose(() => {
       const current = this.subscribers.get(topic);
       current?.delete(subscriber);

@@ -151,6 +151,7 @@ export class WatchHub {
       this.watchers.delete(watcher);
       this.release();
     });
+    sink.start(this.log.idOf(cursor));
     this.pump(watcher);
   }
 

@@ -70,6 +70,11 @@ describe('config', () => {
       MESH_MAX_BODY_BYTES: '4096',
       START_ALONE: 'true',
       JOIN_TIMEOUT_MS: '5000',
+      WATCH_BUFFER_EVENTS: '500',
+      WATCH_BUFFER_MB: '2',
+      WATCH_MAX_CONNECTIONS: '7',
+      WATCH_HEARTBEAT_MS: '1000',
+      WATCH_QUEUE_EVENTS: '50',
     });
     expect(config).to.deep.equal({
       port: 9000,
@@ -125,6 +130,7 @@ describe('config', () => {
       security: { adminKey: undefined, rateLimit: 0, rateLimitSplit: false, tenantMaxKeys: 0, tenantMaxBytes: 0 },
       tls: { clients: undefined, mesh: undefined, enabled: false },
       ui: { intervalMs: 250, balancerUrl: 'http://lb:8081', balancerToken: 'token' },
+      watch: { bufferEvents: 500, bufferBytes: 2 * 1024 * 1024, maxConnections: 7, heartbeatMs: 1000, queueEvents: 50 },
     });
     expect(Object.isFrozen(config.mesh)).to.equal(true);
   });
