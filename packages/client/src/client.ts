@@ -3,6 +3,7 @@ import { Pool } from 'undici';
 import type { CreatedKey, KeyInfo, KeySpec, TenantInfo, TenantQuota, WhoAmI } from './keys';
 import { paths, type ScanOptions, type SetOptions, type WriteOptions } from './paths';
 import type { ClusterPicture, NkvdNode, NodeIndex, NodeStatus } from './status';
+import { type ChangeEvent, EventStream, type PollAnswer, type PollOptions, type StreamOptions, type StreamTarget, type TopicMessage, type WatchOptions } from './watch';
 
 export interface ClientOptions {
   /** Base URL of a node or of the balancer, e.g. http://127.0.0.1:8080. */
@@ -84,6 +85,7 @@ export class MeshKvClient {
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
   private readonly meshSecret: string | undefined;
+  private readonly target: StreamTarget;
 
   constructor(options: ClientOptions) {
     const tls = options.tls;
@@ -92,6 +94,7 @@ export class MeshKvClient {
     const key = options.apiKey ?? options.bearer;
     this.headers = key === undefined ? {} : { authorization: `Bearer ${key}` };
     this.meshSecret = options.meshSecret;
+    this.target = { baseUrl: options.url.replace(/\/+$/, ''), headers: this.headers, ...(tls === undefined ? {} : { tls }) };
   }
 
   /** Stores `value` under `key` (expiring after `ttl` if given); resolves once the write concern is met, with the new version's ETag. */
@@ -281,6 +284,39 @@ export class MeshKvClient {
     return this.json(paths.tenant(tenant)) as Promise<TenantInfo>;
   }
 
+  /**
+   * The changes the node applies from now on (or after `options.after`), as a stream read
+   * with `for await`; see EventStream for reconnection and its errors.
+   */
+  watch(options: WatchOptions = {}, stream: StreamOptions = {}): EventStream<ChangeEvent> {
+    const { after, ...scope } = options;
+    return new EventStream<ChangeEvent>(this.target, paths.watch(scope), stream, after);
+  }
+
+  /**
+   * A long poll of `/watch`: the events after `options.after` (else from now) as soon as
+   * there are any, else none once `wait` has passed (default 0: answers at once); with
+   * `next`, the id to poll after.
+   */
+  async poll(options: PollOptions = {}): Promise<PollAnswer> {
+    const wait = options.wait ?? 0;
+    const waitMs = typeof wait === 'number' ? wait : 60_000;
+    const answer = await this.request(paths.watch({ ...options, wait }), 'GET', undefined, undefined, this.timeoutMs + waitMs);
+    if (answer.status !== 200) throw toError(answer);
+    return JSON.parse(answer.text) as PollAnswer;
+  }
+
+  /** Sends `message` to every subscriber of `topic` on every node (at most once); resolves with the subscribers reached on this node. */
+  async publish(topic: string, message: string): Promise<number> {
+    const answer = await this.answer(paths.publish(topic), 'POST', { 'content-type': 'text/plain; charset=utf-8' }, message);
+    return (JSON.parse(answer.text) as { subscribers: number }).subscribers;
+  }
+
+  /** The messages of `topic` published from now on, on any node, as a stream (it reconnects by itself; messages sent meanwhile are lost). */
+  subscribe(topic: string, stream: StreamOptions = {}): EventStream<TopicMessage> {
+    return new EventStream<TopicMessage>(this.target, paths.subscribe(topic), stream, undefined);
+  }
+
   /** The nkvd form of `/ping`: introduces `nodes` (host:port) and lists every node known. */
   async nkvdPing(nodes: readonly string[] = []): Promise<NkvdNode[]> {
     const target = paths.nkvdPing(nodes);
@@ -292,15 +328,15 @@ export class MeshKvClient {
   }
 
   /** Any request, the target sent as given (`headers` on top of the client's); the answer whatever its status. */
-  async request(target: string, method = 'GET', headers?: Record<string, string>, body?: string): Promise<RawAnswer> {
+  async request(target: string, method = 'GET', headers?: Record<string, string>, body?: string, timeoutMs = this.timeoutMs): Promise<RawAnswer> {
     const res = await this.pool.request({
       path: target,
       method,
       ...(body === undefined ? {} : { body }),
       headers: headers === undefined ? this.headers : { ...this.headers, ...headers },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-      signal: AbortSignal.timeout(this.timeoutMs),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
     });
     return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
   }

@@ -75,5 +75,10 @@ export const paths = {
     `/admin/tenants/set?tenant=${q(tenant)}${optional('maxKeys', quota.maxKeys)}${optional('maxBytes', quota.maxBytes)}${concern(options)}`,
   tenants: (): string => '/admin/tenants/list',
   tenant: (tenant: string): string => `/admin/tenants/${q(tenant)}`,
+  /** `/watch`: a stream (without `wait`), or a long poll (with it); `after` continues after an event id. */
+  watch: (options: { key?: string; prefix?: string; after?: string; wait?: number | string; limit?: number } = {}): string =>
+    `/watch${query(`${optional('k', options.key)}${optional('prefix', options.prefix)}${optional('after', options.after)}${optional('wait', options.wait)}${optional('limit', options.limit)}`)}`,
+  publish: (topic: string, message?: string): string => `/publish?t=${q(topic)}${optional('m', message)}`,
+  subscribe: (topic: string): string => `/subscribe?t=${q(topic)}`,
   nkvdPing: (nodes: readonly string[]): string => (nodes.length === 0 ? '/ping' : `/ping?nodes=${q(nodes.join('|'))}`),
 } as const;

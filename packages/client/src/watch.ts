@@ -90,6 +90,9 @@ export class EventStream<T extends { readonly type: string }> implements AsyncIt
   private timer: NodeJS.Timeout | undefined;
   /** The id to continue after (a watch): the last event's, or where the node said the stream started. */
   lastId: string | undefined;
+  private markOpen: () => void = () => undefined;
+  /** Resolves once the node has said the stream is open (its `open` event; for a watch, where it starts). */
+  readonly opened: Promise<void> = new Promise((resolve) => (this.markOpen = resolve));
 
   constructor(
     private readonly target: StreamTarget,
@@ -102,9 +105,6 @@ export class EventStream<T extends { readonly type: string }> implements AsyncIt
     this.connect();
   }
 
-  /** Resolves once the node has said where the watch starts (its `open` event); a subscription has none. */
-  readonly opened: Promise<void> = new Promise((resolve) => (this.markOpen = resolve));
-  private markOpen: () => void = () => undefined;
 
   close(): void {
     this.closed = true;
@@ -191,10 +191,7 @@ export class EventStream<T extends { readonly type: string }> implements AsyncIt
       const status = (event as { code?: number }).code;
       source.close();
       if (status !== undefined && status !== 200) this.fail(new StreamError(status, 'STREAM_REFUSED', event.message ?? `The node answered ${status}.`));
-      else {
-        this.lastId = source.lastEventId === '' ? this.lastId : source.lastEventId;
-        this.again();
-      }
+      else this.again();
     };
   }
 
