@@ -80,6 +80,8 @@ interface Batch {
  * stream a node keeps open.
  */
 export class WatchHub {
+  /** Since start: streams cut for falling behind, events sent (to every stream together), watches refused past the limit. */
+  readonly stats = { overflows: 0, eventsSent: 0, refused: 0 };
   private readonly watchers = new Set<Watcher>();
   private readonly polls = new Set<Poll>();
   private open = 0;
@@ -104,7 +106,10 @@ export class WatchHub {
 
   /** Takes one connection slot; false when WATCH_MAX_CONNECTIONS are open (or the node is stopping). */
   reserve(): boolean {
-    if (this.closed || this.open >= this.settings.maxConnections) return false;
+    if (this.closed || this.open >= this.settings.maxConnections) {
+      this.stats.refused++;
+      return false;
+    }
     this.open++;
     return true;
   }
@@ -212,7 +217,10 @@ export class WatchHub {
     }
     const batch = this.collect(watcher.scope, watcher.cursor, Infinity, HIGH_WATER - sink.buffered);
     watcher.cursor = batch.cursor;
-    if (batch.texts.length > 0) sink.send(batch.texts, batch.ids);
+    if (batch.texts.length > 0) {
+      sink.send(batch.texts, batch.ids);
+      this.stats.eventsSent += batch.texts.length;
+    }
     // Full: the sink's drain pumps again. Not full but more to read: the next turn does.
     watcher.waiting = sink.buffered >= HIGH_WATER;
     if (!watcher.waiting && watcher.cursor < this.log.last) this.wake();
@@ -225,6 +233,7 @@ export class WatchHub {
   }
 
   private overflow(watcher: Watcher): void {
+    this.stats.overflows++;
     const behind = this.log.last - watcher.cursor;
     watcher.sink.end(
       JSON.stringify({
@@ -248,6 +257,7 @@ export class WatchHub {
     poll.cursor = batch.cursor;
     if (batch.texts.length === 0 && !always) return false;
     this.polls.delete(poll);
+    this.stats.eventsSent += batch.texts.length;
     sendJson(poll.res, 200, `{"events":[${batch.texts.join(',')}],"next":"${this.log.idOf(batch.cursor)}"}`, ['Cache-Control', 'no-store']);
     return true;
   }

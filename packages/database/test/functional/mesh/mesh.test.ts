@@ -226,7 +226,8 @@ describe('mesh (in-process nodes on real sockets)', function () {
     // Written until one write reaches b by replication (the first may find b still catching up, then comes by anti-entropy).
     await waitFor(async () => (await a!.get('/set?k=x&v=1&w=all')).status === 200 && b!.node.mesh.replicationLag.count >= 1, 5000, 'a write replicated to b');
     await a!.get('/get?k=x');
-    await waitFor(() => (b!.node.mesh.peerStatus()[0]?.load?.writes ?? 0) >= 1, 5000, "a's figures on b");
+    // A ping sent before the read was counted carries the write only: wait for one after it.
+    await waitFor(() => (b!.node.mesh.peerStatus()[0]?.load?.reads ?? 0) >= 1, 5000, "a's figures on b");
     const load = b!.node.mesh.peerStatus()[0]?.load;
     expect(load).to.include({ records: 1 });
     expect(load?.writes).to.be.at.least(1);
