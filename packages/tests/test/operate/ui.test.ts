@@ -1,17 +1,12 @@
 import { expect } from 'chai';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { NodeProcess } from '../../src/cluster/node-process';
+import { launchChromium } from '../helpers/browser';
 import { isFullMesh, SCENARIO_ENV, waitFor } from '../helpers/mesh';
 
 const ADMIN_KEY = 'ui-scenario-admin-key-0123456789';
 
-/** Debian's Chromium, or CHROMIUM_PATH; undefined when there is none. */
-function chromiumPath(): string | undefined {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((file): file is string => file !== undefined && file !== '');
-  return candidates.find((file) => fs.existsSync(file));
-}
 
 /**
  * The cluster page in a real browser (headless Chromium driven by puppeteer-core) against
@@ -27,21 +22,15 @@ describe('the cluster page /ui in Chromium (real node processes)', function () {
   let page: Page;
 
   before(async function () {
-    const executablePath = chromiumPath();
-    if (executablePath === undefined) {
-      if (process.env.CI === 'true') throw new Error('no Chromium at /usr/bin/chromium: CI must install it (apt-get install chromium)');
-      process.stdout.write('      (skipped: no Chromium here; apt-get install chromium, or set CHROMIUM_PATH)\n');
-      this.skip();
-    }
-    const { launch } = await import('puppeteer-core');
+    browser = await launchChromium();
+    if (browser === undefined) this.skip();
     for (let i = 0; i < 3; i++) {
       // Slower than the scenarios' timers, so the page is seen in each state for a while.
       const env = { ...SCENARIO_ENV, SUSPECT_AFTER_MS: '1500', DOWN_AFTER_MS: '4000', ADMIN_KEY, UI_INTERVAL_MS: '200', MESH_NETWORK_URL: i === 0 ? '' : (nodes[0] as NodeProcess).url };
       nodes.push(await NodeProcess.start(`ui-${i + 1}`, env));
     }
     await waitFor(() => isFullMesh(nodes), 10_000, 'a full mesh');
-    browser = await launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-    page = await browser.newPage();
+    page = await (browser as Browser).newPage();
     await page.setViewport({ width: 1280, height: 900 });
   });
 
