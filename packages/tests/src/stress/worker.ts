@@ -74,6 +74,10 @@ export function requestFor(op: Operation, n: number, value: string, keys = Numbe
       return { method: 'GET', path: paths.metrics() };
     case 'ui':
       return { method: 'GET', path: paths.ui() };
+    case 'watch':
+      return { method: 'GET', path: paths.watch({ key, wait: 0 }) };
+    case 'publish':
+      return { method: 'GET', path: paths.publish('stress', value) };
     case 'kv-get':
       return { method: 'GET', path: paths.kv(key) };
     case 'kv-put':

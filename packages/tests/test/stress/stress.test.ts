@@ -45,6 +45,8 @@ describe('stress tool', () => {
       expect(requestFor('tenants-list', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/admin/tenants/list' });
       expect(requestFor('metrics', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/metrics' });
       expect(requestFor('ui', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/ui' });
+      expect(requestFor('watch', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/watch?k=stress-7&wait=0' });
+      expect(requestFor('publish', 7, 'vv')).to.deep.equal({ method: 'GET', path: '/publish?t=stress&m=vv' });
       expect(requestFor('set-ttl', 7, 'vv').path).to.equal('/set?k=stress-7&v=vv&ttl=1m');
       expect(requestFor('scan', 7, 'vv').path).to.equal('/scan?after=stress-7&limit=10');
       expect(requestFor('kv-put', 7, 'vv')).to.deep.equal({ method: 'PUT', path: '/kv/stress-7', body: 'vv' });
