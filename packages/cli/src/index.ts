@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { MeshKvClient, MeshKvError, type NodeStatus, type WriteOptions } from '@meshkv/client';
+import { type EventStream, MeshKvClient, MeshKvError, type NodeStatus, StreamError, type WriteOptions } from '@meshkv/client';
 import { table } from './table';
 
 /** Where the command writes, and the environment it reads (MESHKV_URL, MESHKV_KEY, MESHKV_CA_FILE). */
@@ -53,7 +53,7 @@ function readCa(file: string | undefined): Buffer | undefined {
   }
 }
 
-const COMMANDS = ['get', 'set', 'rm', 'is', 'ttl', 'keys', 'scan', 'status', 'cluster', 'stress', 'bench', 'completion'] as const;
+const COMMANDS = ['get', 'set', 'rm', 'is', 'ttl', 'keys', 'scan', 'watch', 'publish', 'subscribe', 'status', 'cluster', 'stress', 'bench', 'completion'] as const;
 
 /**
  * Runs `meshkv` with `argv` (without the node and script names) and resolves to its exit
@@ -177,6 +177,50 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
         for (const item of page.items as (string | { k: string; v: string })[]) print(item, typeof item === 'string' ? item : `${item.k}\t${item.v}`);
         after = page.next ?? undefined;
       } while (after !== undefined);
+    });
+
+  /** Prints each event of `stream` (`line` for people, the event itself with --json), `count` of them at most. */
+  const follow = async <T extends { type: string }>(stream: EventStream<T>, count: number | undefined, line: (event: T) => string): Promise<void> => {
+    let printed = 0;
+    if (count === 0) return stream.close();
+    for await (const event of stream) {
+      print(event, line(event));
+      if (count !== undefined && ++printed >= count) break;
+    }
+  };
+  const transportOf = (flags: { ws: boolean }): { transport: 'sse' | 'websocket' } => ({ transport: flags.ws ? 'websocket' : 'sse' });
+
+  program
+    .command('watch')
+    .description('prints each change as the node applies it (type, key, value, a tab between), until interrupted; it reconnects by itself after its last event')
+    .option('--key <key>', 'one key')
+    .option('--prefix <prefix>', 'the keys that start with it (default: every key)')
+    .option('--after <id>', 'continue after this event id (printed with --json)')
+    .option('--count <n>', 'stop after this many events', positiveInt)
+    .option('--ws', 'over a WebSocket (default: server-sent events)', false)
+    .action(async (flags: { key?: string; prefix?: string; after?: string; count?: number; ws: boolean }) => {
+      const { client } = connect(program);
+      const scope = { ...(flags.key === undefined ? {} : { key: flags.key }), ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }), ...(flags.after === undefined ? {} : { after: flags.after }) };
+      await follow(client.watch(scope, transportOf(flags)), flags.count, (event) => [event.type, event.k ?? '*', event.v ?? ''].join('\t').trimEnd());
+    });
+
+  program
+    .command('publish <topic> <message>')
+    .description('sends a message to every subscriber of the topic, on every node; prints the subscribers reached on the node asked')
+    .action(async (topic: string, message: string) => {
+      const { client } = connect(program);
+      const reached = await client.publish(topic, message);
+      print({ success: true, subscribers: reached }, String(reached));
+    });
+
+  program
+    .command('subscribe <topic>')
+    .description('prints each message of the topic as it comes, until interrupted (messages are not kept: only those sent while it runs)')
+    .option('--count <n>', 'stop after this many messages', positiveInt)
+    .option('--ws', 'over a WebSocket (default: server-sent events)', false)
+    .action(async (topic: string, flags: { count?: number; ws: boolean }) => {
+      const { client } = connect(program);
+      await follow(client.subscribe(topic, transportOf(flags)), flags.count, (message) => message.m);
     });
 
   program
@@ -346,6 +390,11 @@ function failure(error: unknown, io: CliIo, asJson: boolean): number {
   };
   if (error instanceof NotFound) return say('NOT_FOUND', error.message, EXIT.notFound);
   if (error instanceof ToolFailed) return say('TOOL_FAILED', error.message, error.exitCode);
+  if (error instanceof StreamError) {
+    // 410: the id cannot be continued from (read the keys again); a refusal as any request's.
+    const exit = error.status === 400 || error.status === 410 ? EXIT.usage : EXIT.failed;
+    return say(error.code, `${error.code}: ${error.message}`, exit);
+  }
   if (error instanceof MeshKvError) {
     // A request the node refused as bad input is a usage error; a key it has not, not found.
     const exit = error.status === 404 ? EXIT.notFound : error.status === 400 || error.status === 413 || error.status === 414 ? EXIT.usage : EXIT.failed;

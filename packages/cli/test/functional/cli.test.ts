@@ -123,6 +123,32 @@ describe('meshkv, the command, against two real node processes', function () {
     expect(text).to.have.length(3);
   });
 
+  it('watch prints each change as it comes (on the other node too), subscribe each message; publish the subscribers reached', async () => {
+    const other = { MESHKV_URL: urls[1] as string };
+    let done = false;
+    const watching = meshkv(other, 'watch', '--prefix', 'watched/', '--count', '3').finally(() => (done = true));
+    const jsonWatch = meshkv(env, '--json', 'watch', '--key', 'watched/x', '--count', '1', '--ws');
+    const subscribing = meshkv(other, 'subscribe', 'cli-topic', '--count', '1');
+    // The streams open while this writes: it writes until they have what they wait for.
+    let n = 0;
+    await waitFor(async () => {
+      await meshkv(env, 'set', `watched/${n++ === 0 ? 'x' : n}`, 'v');
+      await meshkv(env, 'publish', 'cli-topic', 'hello');
+      return done;
+    }, 15_000, 'the watch to print three changes');
+    const printed = (await watching).out.trim().split('\n');
+    expect(printed).to.have.length(3);
+    for (const line of printed) expect(line).to.match(/^set\twatched\/\S+\tv$/);
+    const [event] = (await jsonWatch).out.trim().split('\n').map((line) => JSON.parse(line) as { type: string; k: string; id: string });
+    expect(event).to.include({ type: 'set', k: 'watched/x' });
+    expect(event?.id).to.be.a('string');
+    expect(await subscribing).to.deep.equal({ code: 0, out: 'hello\n', err: '' });
+    expect(JSON.parse((await meshkv(env, '--json', 'publish', 'nobody-listens', 'x')).out)).to.deep.equal({ success: true, subscribers: 0 });
+    const expired = await meshkv(env, 'watch', '--after', 'zzzzzz.0-1');
+    expect(expired.code, 'an id no node gave').to.equal(2);
+    expect(expired.err).to.include('CURSOR_EXPIRED');
+  });
+
   it('usage errors exit 2, a server refusal of bad input 2, a closed port 3; --help exits 0', async () => {
     expect((await meshkv(env, 'get')).code, 'a missing argument').to.equal(2);
     expect((await meshkv(env, 'frobnicate')).code, 'an unknown command').to.equal(2);
