@@ -255,7 +255,21 @@ export class DatabaseNode {
         now,
       },
     });
-    this.metrics = new NodeMetrics({ server: this.server, store: this.store, storage: this.adapter, mesh: this.mesh, requests: this.requests, nodeId: this.nodeId, version: packageVersion() });
+    const { watches, changes, topics, mesh } = this;
+    const watch = {
+      get connections() {
+        return watches.connections;
+      },
+      stats: watches.stats,
+      get bufferedEvents() {
+        return changes.size;
+      },
+      get subscribers() {
+        return topics.count;
+      },
+      relay: mesh.topics.stats,
+    };
+    this.metrics = new NodeMetrics({ server: this.server, store: this.store, storage: this.adapter, mesh: this.mesh, watch, requests: this.requests, nodeId: this.nodeId, version: packageVersion() });
     registerMetricsRoute(this.router, this.metrics);
     const balancer = config.ui.balancerUrl === undefined ? undefined : new BalancerView(config.ui.balancerUrl, config.ui.balancerToken);
     this.page = new ClusterPage({

@@ -21,11 +21,24 @@ export interface StorageMetricsView {
   readonly commitLatency?: Buckets;
 }
 
+/** What the metrics read of change feeds and topics. */
+export interface WatchMetricsView {
+  /** Watches (streams and long polls) and subscriptions open now. */
+  readonly connections: number;
+  readonly stats: { readonly overflows: number; readonly eventsSent: number; readonly refused: number };
+  /** Events kept for watchers that resume. */
+  readonly bufferedEvents: number;
+  readonly subscribers: number;
+  /** Topic messages relayed to peers, and those a peer did not get. */
+  readonly relay: { readonly sent: number; readonly dropped: number };
+}
+
 export interface NodeMetricsDeps {
   readonly server: HttpServer;
   readonly store: Store;
   readonly storage: StorageMetricsView;
   readonly mesh: MeshMetricsView;
+  readonly watch: WatchMetricsView;
   /** Where requests are counted (the node keeps it: it tells its peers the totals too). */
   readonly requests: RequestStats;
   readonly nodeId: string;
@@ -135,6 +148,18 @@ export class NodeMetrics {
     counterOf({ name: 'meshkv_anti_entropy_bytes_total', help: 'Bytes of anti-entropy bodies, by direction (in: answers received; out: requests sent).', labelNames: ['direction'], registry }, () => [
       [{ direction: 'in' }, stats.syncBytesIn],
       [{ direction: 'out' }, stats.syncBytesOut],
+    ]);
+
+    const watch = deps.watch;
+    gaugeOf({ name: 'meshkv_watch_connections', help: 'Watches (streams and long polls) and topic subscriptions open now (WATCH_MAX_CONNECTIONS at most).', registry }, () => watch.connections);
+    gaugeOf({ name: 'meshkv_watch_buffer_events', help: 'Change events kept for watchers that resume (WATCH_BUFFER_EVENTS at most).', registry }, () => watch.bufferedEvents);
+    counterOf({ name: 'meshkv_watch_events_sent_total', help: 'Change events sent to watchers (an event sent to ten watchers counts ten).', registry }, () => watch.stats.eventsSent);
+    counterOf({ name: 'meshkv_watch_overflows_total', help: 'Streams cut for falling WATCH_QUEUE_EVENTS behind on a full connection.', registry }, () => watch.stats.overflows);
+    counterOf({ name: 'meshkv_watch_refused_total', help: 'Watches and subscriptions refused past WATCH_MAX_CONNECTIONS.', registry }, () => watch.stats.refused);
+    gaugeOf({ name: 'meshkv_topic_subscribers', help: 'Topic subscribers connected to this node.', registry }, () => watch.subscribers);
+    counterOf({ name: 'meshkv_topic_relayed_total', help: 'Topic messages published here and relayed to peers (one per peer), by outcome.', labelNames: ['outcome'], registry }, () => [
+      [{ outcome: 'sent' }, watch.relay.sent],
+      [{ outcome: 'dropped' }, watch.relay.dropped],
     ]);
     return page;
   }

@@ -69,6 +69,9 @@ describe('operate: /metrics and the cluster page on a real node', () => {
     expect(reply.text).to.match(/^meshkv_storage_bytes [1-9]/m);
     expect(reply.text).to.match(/^meshkv_node_info\{node_id="[^"]+",version="[^"]+"\} 1$/m);
     expect(reply.text).to.include('nodejs_eventloop_lag_seconds');
+    expect(reply.text).to.match(/^meshkv_watch_connections 0$/m);
+    expect(reply.text, 'the set above is one change event kept').to.match(/^meshkv_watch_buffer_events 1$/m);
+    expect(reply.text).to.match(/^meshkv_topic_relayed_total\{outcome="sent"\} 0$/m);
   });
 
   it('serves the page and its files openly, and the picture of the cluster with the changes as server-sent events', async () => {
