@@ -9,6 +9,7 @@ import { Agent, Pool, request } from 'undici';
 import { makeCertificates } from '../certs';
 import { startBalancerProcess, startHaproxy, startPipeProxy } from './balancer';
 import { ensureTool, ensureWrk, runWrk, type WrkResult } from './wrk';
+import { eventLatency, eventsBetween, startWatchers } from './watch';
 
 /**
  * `npm run bench`: every MeshKV figure is measured in the same run as its reference and
@@ -35,6 +36,8 @@ const settings = {
   single: process.env.BENCH_SINGLE !== '0',
   stress: process.env.BENCH_STRESS !== '0',
   durability: process.env.BENCH_DURABILITY !== '0',
+  watch: process.env.BENCH_WATCH !== '0',
+  watchers: intEnv('BENCH_WATCHERS', 1000),
   aeKeys: intEnv('BENCH_AE_KEYS', 100_000),
   output: process.env.BENCH_OUTPUT ?? path.join(ROOT, 'docs', 'benchmarks.md'),
   install: process.env.BENCH_INSTALL !== '0',
@@ -578,6 +581,79 @@ async function meshBenchmarks(): Promise<MeshResult> {
   return { set, lag, ae };
 }
 
+interface WatchResult {
+  readonly watchers: number;
+  /** /set on a node with the watchers against one without. */
+  readonly set: PairResult;
+  /** Per round of the watched node: events its watchers received per second, and writes per second. */
+  readonly delivered: number[];
+  readonly writes: number[];
+  /** ms from the end of the last round until every watch had every event (undefined: not within 60 s). */
+  readonly catchUpMs: number | undefined;
+  readonly reconnects: number;
+  readonly expired: number;
+  readonly latency: LagResult;
+}
+
+const WATCH_SCENARIO = 'GET /set with 1,000 SSE watchers of every key, reference: the same /set on a node without watchers';
+
+/**
+ * Change feeds: /set on a node that `settings.watchers` server-sent event watches of every
+ * key follow (a process of their own, on the load generator's core), against a node without
+ * watchers; the events those watchers receive per second during the node's rounds; how long
+ * after the writes stop every watch has every event; then the latency from a write on node
+ * 1 of a 3-node mesh to its event on a watcher of node 3.
+ */
+async function watchBenchmarks(): Promise<WatchResult> {
+  const plain = await startDatabase();
+  const watched = await startDatabase();
+  let result: Omit<WatchResult, 'latency'>;
+  try {
+    process.stdout.write(`change feeds: ${settings.watchers} SSE watchers of every key\n`);
+    const watchers = await startWatchers(`http://127.0.0.1:${watched.port}`, settings.watchers, WRK_CPU);
+    try {
+      const windows: [number, number][] = [];
+      const whileLoaded = (): (() => void) => {
+        const from = Date.now();
+        return () => windows.push([from, Date.now()]);
+      };
+      const set = pair(WATCH_SCENARIO, Number.NaN, plain, { name: watched.name, port: watched.port, pid: watched.pid, whileLoaded }, '/', SET_SCRIPT);
+      const ended = Date.now();
+      const lastSeq = async (): Promise<number> => {
+        const res = await fetch(`http://127.0.0.1:${watched.port}/watch?wait=0`);
+        const { next } = (await res.json()) as { next: string };
+        return Number(next.slice(next.lastIndexOf('-') + 1));
+      };
+      const last = await lastSeq();
+      let catchUpMs: number | undefined;
+      for (let waited = 0; waited < 60_000 && catchUpMs === undefined; waited += 100) {
+        if ((await watchers.report()).minSeq >= last) catchUpMs = Date.now() - ended;
+        else await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const report = await watchers.report();
+      // The warm-up window is the first: the rounds are the ones after it.
+      const rounds = windows.slice(-set.subject.length);
+      const delivered = rounds.map(([from, to]) => eventsBetween(report, from, to) / ((to - from) / 1000));
+      result = { watchers: settings.watchers, set, delivered, writes: set.subject.map((r) => r.requestsPerSecond), catchUpMs, reconnects: report.reconnects, expired: report.expired };
+      process.stdout.write(`  events delivered per second (median): ${fmt(median(delivered))}; caught up ${catchUpMs === undefined ? 'not within 60 s' : `in ${fmt(catchUpMs)} ms`}\n`);
+    } finally {
+      watchers.stop();
+    }
+  } finally {
+    await plain.stop();
+    await watched.stop();
+  }
+  const mesh = await startMesh(3, () => undefined);
+  try {
+    process.stdout.write('change feeds: latency from a write on node 1 to its event on node 3, 1,000 writes/s for 5 s\n');
+    const latency = await eventLatency(mesh, 1000, 5);
+    process.stdout.write(`  p50 ${latency.p50Ms.toFixed(2)} ms, p99 ${latency.p99Ms.toFixed(2)} ms\n`);
+    return { ...result, latency };
+  } finally {
+    await Promise.all(mesh.map((node) => node.stop()));
+  }
+}
+
 /**
  * Sends /set for keys 0..count-1 (16 digits, 100-character values) over `connections`
  * keep-alive connections, each key once; throws on the first non-200 answer.
@@ -611,6 +687,7 @@ function render(
   lb: BalancerResult | string | undefined,
   st: StressPair | undefined,
   dur?: DurabilityResult,
+  watch?: WatchResult,
 ): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
@@ -704,6 +781,33 @@ function render(
       `| a new node joins (process start to ready with every key: ${fmt(ae.joinSeconds, 2)} s) | ${fmt(ae.bootstrap.ms, 0)} ms | ${fmt(ae.bootstrap.pulled)} / ${fmt(ae.bootstrap.pushed)} | ${kb(ae.bootstrap.bytesIn)} / ${kb(ae.bootstrap.bytesOut)} |`,
       `| nodes agree (digests only) | ${fmt(ae.idle.ms, 0)} ms | ${fmt(ae.idle.pulled)} / ${fmt(ae.idle.pushed)} | ${kb(ae.idle.bytesIn)} / ${kb(ae.idle.bytesOut)} |`,
       `| ${fmt(ae.diffKeys)} keys differ | ${fmt(ae.repair.ms, 0)} ms | ${fmt(ae.repair.pulled)} / ${fmt(ae.repair.pushed)} | ${kb(ae.repair.bytesIn)} / ${kb(ae.repair.bytesOut)} |`,
+    );
+  }
+  if (watch !== undefined) {
+    const { set, delivered, writes, latency } = watch;
+    const share = delivered.map((events, i) => events / ((writes[i] ?? Number.NaN) * watch.watchers));
+    lines.push(
+      '',
+      '## Change feeds',
+      '',
+      `${fmt(watch.watchers)} server-sent event watches of every key, held by a process of their own on core 1 (with wrk), follow`,
+      'the watched node; the reference is a node without watchers, in the same run. Every write is an event for',
+      'every watcher: the node sends writes/s × watchers events a second, or falls behind and cuts the streams',
+      'that fall WATCH_QUEUE_EVENTS behind (they reconnect after their last id, or from the present once out of the buffer).',
+      '',
+      '| scenario | no watchers req/s (median) | with watchers req/s (median) | ratio |',
+      '|---|---:|---:|---:|',
+      `| ${set.name} | ${fmt(median(set.reference.map((r) => r.requestsPerSecond)))} | ${fmt(median(set.subject.map((r) => r.requestsPerSecond)))} | **${median(set.ratios).toFixed(2)}** |`,
+      '',
+      `Per-round ratios: ${set.ratios.map((r) => r.toFixed(3)).join(', ')}`,
+      '',
+      `Events delivered to the watchers while the node took those writes: **${fmt(median(delivered))} events/s** (median of the rounds;`,
+      `${delivered.map((d) => fmt(d)).join(', ')}), ${fmt(median(share) * 100, 1)} % of writes/s × watchers. Every watch had every event`,
+      `${watch.catchUpMs === undefined ? '— not within 60 s of the last round' : `${fmt(watch.catchUpMs)} ms after the last round ended`}; streams reconnected ${fmt(watch.reconnects)} times`,
+      `(${fmt(watch.expired)} of them out of the buffer, restarting from the present).`,
+      '',
+      `Latency from a write on node 1 of a 3-node mesh to its event on a watcher of node 3, ${fmt(latency.rate)} writes/s for ${latency.seconds} s`,
+      `(the write sent → the event read, one clock): **p50 ${fmt(latency.p50Ms, 2)} ms, p99 ${fmt(latency.p99Ms, 2)} ms**, max ${fmt(latency.maxMs, 2)} ms (${fmt(latency.samples)} events).`,
     );
   }
   if (typeof lb === 'string') {
@@ -810,7 +914,7 @@ function render(
     '```',
     '',
     'Settings: `BENCH_ROUNDS` (9), `BENCH_SECONDS` (3), `BENCH_WARMUP_SECONDS` (3), `BENCH_CONNECTIONS` (50),',
-    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000), `BENCH_BALANCER=0` (skips the balancer), `BENCH_SINGLE=0` (skips the single node), `BENCH_STRESS=0` (skips the stress tool), `BENCH_DURABILITY=0` (skips durable storage),',
+    '`BENCH_MEMORY_KEYS` (1000000, 0 skips), `BENCH_MESH=0` (skips replication), `BENCH_AE_KEYS` (100000), `BENCH_BALANCER=0` (skips the balancer), `BENCH_SINGLE=0` (skips the single node), `BENCH_STRESS=0` (skips the stress tool), `BENCH_DURABILITY=0` (skips durable storage), `BENCH_WATCH=0` (skips change feeds), `BENCH_WATCHERS` (1000),',
     '`BENCH_OUTPUT` (this file), `BENCH_INSTALL=0` (never install wrk).',
     '',
   );
@@ -826,7 +930,8 @@ async function main(): Promise<void> {
   const lb = settings.balancer ? await balancerBenchmarks() : undefined;
   const st = settings.stress ? await stressVsWrk() : undefined;
   const dur = settings.durability ? await durabilityBenchmarks(settings.memoryKeys) : undefined;
-  const text = render(pairs, mem, mesh, lb, st, dur);
+  const watch = settings.watch ? await watchBenchmarks() : undefined;
+  const text = render(pairs, mem, mesh, lb, st, dur, watch);
   fs.mkdirSync(path.dirname(settings.output), { recursive: true });
   fs.writeFileSync(settings.output, text);
   process.stdout.write(`\n${text}\nwritten to ${path.relative(process.cwd(), settings.output)}\n`);
