@@ -10,6 +10,17 @@ import type { WebSocket } from 'ws';
  * `end` is idempotent: a final event (if any), then the connection closes — in full once
  * the client read it, or cut after `graceMs` if it does not.
  */
+/**
+ * Events for one stream, or for every stream at the same place of the log with the same
+ * scope: `texts` (JSON) and their `ids`. A sink encodes it once for all (`frames`).
+ */
+export interface EventBatch {
+  readonly texts: readonly string[];
+  readonly ids: readonly (string | undefined)[];
+  /** The SSE frames of the batch, made by the first SSE sink that sends it. */
+  frames?: Buffer;
+}
+
 export interface Sink {
   readonly buffered: number;
   readonly open: boolean;
@@ -18,7 +29,7 @@ export interface Sink {
    * that reconnects before any change continues from there.
    */
   start(id?: string): void;
-  send(texts: readonly string[], ids: readonly (string | undefined)[]): void;
+  send(batch: EventBatch): void;
   end(final: string | undefined, reason: EndReason): void;
   /** Keeps an idle connection alive through proxies; a WebSocket that did not answer the last one is cut. */
   heartbeat(): void;
@@ -62,13 +73,18 @@ export class SseSink implements Sink {
     if (this.open) this.res.write(id === undefined ? `data: ${openEvent()}\n\n` : `id: ${id}\ndata: ${openEvent(id)}\n\n`);
   }
 
-  send(texts: readonly string[], ids: readonly (string | undefined)[]): void {
-    let chunk = '';
-    for (let i = 0; i < texts.length; i++) {
-      const id = ids[i];
-      chunk += id === undefined ? `data: ${texts[i]}\n\n` : `id: ${id}\ndata: ${texts[i]}\n\n`;
+  send(batch: EventBatch): void {
+    if (!this.open) return;
+    if (batch.frames === undefined) {
+      const { texts, ids } = batch;
+      let chunk = '';
+      for (let i = 0; i < texts.length; i++) {
+        const id = ids[i];
+        chunk += id === undefined ? `data: ${texts[i]}\n\n` : `id: ${id}\ndata: ${texts[i]}\n\n`;
+      }
+      batch.frames = Buffer.from(chunk);
     }
-    if (this.open) this.res.write(chunk);
+    this.res.write(batch.frames);
   }
 
   end(final: string | undefined): void {
@@ -123,7 +139,7 @@ export class WebSocketSink implements Sink {
     if (this.open) this.socket.send(openEvent(id));
   }
 
-  send(texts: readonly string[]): void {
+  send({ texts }: EventBatch): void {
     if (!this.open || texts.length === 0) return;
     const last = texts.length - 1;
     for (let i = 0; i < last; i++) this.socket.send(texts[i] as string);

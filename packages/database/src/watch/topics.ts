@@ -1,4 +1,4 @@
-import type { Sink } from './sinks';
+import type { EventBatch, Sink } from './sinks';
 import type { WatchHub } from './watch-hub';
 
 /** Bytes a subscriber may have waiting before it is cut: messages are not kept for it. */
@@ -70,7 +70,7 @@ export class Topics {
     if (set === undefined) return 0;
     let reached = 0;
     // Every subscriber of one stored topic sees the same text, but for how much of its tenant's prefix it is shown.
-    let text: string | undefined;
+    let batch: EventBatch | undefined;
     let textStrip = -1;
     for (const { sink, strip } of set) {
       if (!sink.open) continue;
@@ -78,11 +78,11 @@ export class Topics {
         sink.end(JSON.stringify({ type: 'overflow', message: 'This subscriber did not read its messages: more than 1 MiB was waiting, so it was cut and lost messages (topics keep none). Subscribe again.' }), 'overflow');
         continue;
       }
-      if (text === undefined || strip !== textStrip) {
-        text = JSON.stringify({ type: 'message', t: topic.slice(strip), m: message });
+      if (batch === undefined || strip !== textStrip) {
+        batch = { texts: [JSON.stringify({ type: 'message', t: topic.slice(strip), m: message })], ids: [undefined] };
         textStrip = strip;
       }
-      sink.send([text], [undefined]);
+      sink.send(batch);
       reached++;
     }
     return reached;

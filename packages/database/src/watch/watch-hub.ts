@@ -3,7 +3,7 @@ import type { Scheduler, Timer } from '../clock/scheduler';
 import { ApiError } from '../errors';
 import { sendError, sendJson } from '../http/reply';
 import type { ChangeLog } from './change-log';
-import type { Sink } from './sinks';
+import type { EventBatch, Sink } from './sinks';
 
 export interface WatchSettings {
   /** WATCH_MAX_CONNECTIONS: watches (streams and long polls) and subscriptions open at once. */
@@ -14,6 +14,8 @@ export interface WatchSettings {
   readonly queueEvents: number;
   /** SEND_TIMEOUT_MS: ms a stream that ends is given to send its last bytes. */
   readonly graceMs: number;
+  /** Pause after a long flush (see wake); off for tests that count turns of the event loop. Default on. */
+  readonly pauseAfterFlush?: boolean;
 }
 
 /** What a watch sees: one key, or the keys that start with a prefix; `strip` characters of each (its tenant's prefix) are not shown. */
@@ -25,6 +27,8 @@ export interface WatchScope {
 
 /** Bytes a stream may have waiting on its connection before it waits for it to drain. */
 export const HIGH_WATER = 64 * 1024;
+/** The longest pause between two flushes (ms), however long the last took. */
+const MAX_PAUSE_MS = 50;
 /** Seconds a watch refused for WATCH_MAX_CONNECTIONS is told to wait. */
 const RETRY_AFTER_S = '1';
 
@@ -61,7 +65,7 @@ interface Poll {
 }
 
 /** Events collected for one watch, and the log position it reached. */
-interface Batch {
+interface Batch extends EventBatch {
   readonly texts: string[];
   readonly ids: string[];
   cursor: number;
@@ -89,6 +93,8 @@ export class WatchHub {
   private heartbeat: Timer | undefined;
   private closed = false;
   private readonly beats = new Set<Sink>();
+  /** How long the last flush took (ms). */
+  private flushMs = 0;
 
   constructor(
     private readonly log: ChangeLog,
@@ -195,30 +201,49 @@ export class WatchHub {
   private wake(): void {
     if (this.scheduled || (this.watchers.size === 0 && this.polls.size === 0)) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    // A flush that took long (many watchers) is followed by as long a pause: under load,
+    // sending events takes at most about half of the node's time, and each send carries
+    // more events; an idle node sends at the next turn of the event loop.
+    if (this.flushMs < 1 || this.settings.pauseAfterFlush === false) setImmediate(this.flushNow);
+    else setTimeout(this.flushNow, Math.min(this.flushMs, MAX_PAUSE_MS));
   }
+
+  private readonly flushNow = (): void => {
+    const started = performance.now();
+    this.flush();
+    this.flushMs = performance.now() - started;
+  };
 
   private flush(): void {
     this.scheduled = false;
+    // Watchers at the same place with the same scope and an empty connection get the same
+    // batch, collected and encoded once: the common case of many watchers keeping up.
+    const shared = new Map<string, Batch>();
     for (const watcher of this.watchers) {
       if (watcher.waiting) this.check(watcher);
-      else this.pump(watcher);
+      else this.pump(watcher, shared);
     }
     for (const poll of this.polls) this.answerPoll(poll, false);
   }
 
   /** Sends what the watcher has not seen, until its connection is full. */
-  private pump(watcher: Watcher): void {
+  private pump(watcher: Watcher, shared?: Map<string, Batch>): void {
     const sink = watcher.sink;
     if (!sink.open) return;
     if (watcher.cursor < this.log.first - 1) {
       this.overflow(watcher);
       return;
     }
-    const batch = this.collect(watcher.scope, watcher.cursor, Infinity, HIGH_WATER - sink.buffered);
+    const { scope } = watcher;
+    const key = shared === undefined || sink.buffered > 0 ? undefined : `${watcher.cursor}\u0000${scope.strip}\u0000${scope.key === undefined ? 'p' : 'k'}${scope.key ?? scope.prefix}`;
+    let batch = key === undefined ? undefined : shared?.get(key);
+    if (batch === undefined) {
+      batch = this.collect(scope, watcher.cursor, Infinity, HIGH_WATER - sink.buffered);
+      if (key !== undefined) shared?.set(key, batch);
+    }
     watcher.cursor = batch.cursor;
     if (batch.texts.length > 0) {
-      sink.send(batch.texts, batch.ids);
+      sink.send(batch);
       this.stats.eventsSent += batch.texts.length;
     }
     // Full: the sink's drain pumps again. Not full but more to read: the next turn does.

@@ -3,7 +3,7 @@ import { HybridClock } from '../../../src/clock/hlc';
 import { MemoryAdapter } from '../../../src/storage/memory';
 import { Store } from '../../../src/store/store';
 import { ChangeLog } from '../../../src/watch/change-log';
-import type { EndReason, Sink } from '../../../src/watch/sinks';
+import type { EndReason, EventBatch, Sink } from '../../../src/watch/sinks';
 import { HIGH_WATER, WatchHub } from '../../../src/watch/watch-hub';
 import { FakeScheduler } from '../../helpers/fake-scheduler';
 
@@ -20,7 +20,7 @@ class RecordingSink implements Sink {
   start(id?: string): void {
     this.events.push({ type: 'open', id });
   }
-  send(texts: readonly string[], ids: readonly (string | undefined)[]): void {
+  send({ texts, ids }: EventBatch): void {
     for (const text of texts) this.events.push(JSON.parse(text) as Record<string, unknown>);
     this.ids.push(...ids);
   }
@@ -54,7 +54,7 @@ function setup(settings: Partial<{ maxConnections: number; queueEvents: number; 
   const store = new Store(new MemoryAdapter(), new HybridClock(() => 1_000_000), 'n1');
   const log = new ChangeLog(store, { maxEvents: settings.maxEvents ?? 10_000, maxBytes: 64 * 1024 * 1024 });
   const scheduler = new FakeScheduler();
-  const hub = new WatchHub(log, scheduler, { maxConnections: settings.maxConnections ?? 10, heartbeatMs: 1000, queueEvents: settings.queueEvents ?? 100, graceMs: 1000 });
+  const hub = new WatchHub(log, scheduler, { maxConnections: settings.maxConnections ?? 10, heartbeatMs: 1000, queueEvents: settings.queueEvents ?? 100, graceMs: 1000, pauseAfterFlush: false });
   return { store, log, hub, scheduler };
 }
 
@@ -82,6 +82,27 @@ describe('WatchHub', () => {
     await turn();
     expect(prefixed.events.at(-1)).to.include({ type: 'clear' });
     expect(one.events.at(-1)).to.include({ type: 'clear' });
+  });
+
+  it('collects once for watchers at the same place with the same scope, and apart for the others', async () => {
+    const { store, hub } = setup();
+    const sinks = Array.from({ length: 4 }, () => new RecordingSink());
+    const batches = new Set<EventBatch>();
+    for (const [i, sink] of sinks.entries()) {
+      const send = sink.send.bind(sink);
+      sink.send = (batch) => {
+        batches.add(batch);
+        send(batch);
+      };
+      hub.reserve();
+      hub.stream(i < 3 ? { prefix: '', strip: 0 } : { prefix: 'a', strip: 0 }, sink, hub.present);
+    }
+    store.set('a1', '1');
+    store.set('b1', '1');
+    await turn();
+    expect(batches.size, 'one batch for the three alike, one for the prefix').to.equal(2);
+    for (const sink of sinks.slice(0, 3)) expect(sink.keys()).to.deep.equal(['a1', 'b1']);
+    expect(sinks[3]?.keys()).to.deep.equal(['a1']);
   });
 
   it('replays from an id it holds, then goes on live', async () => {
