@@ -153,6 +153,8 @@ function readWatch(ctx: RequestContext, log: ChangeLog, limits: Limits): WatchRe
   if (since !== undefined && afterParam !== undefined) return new ApiError('INVALID_PARAMETER', 'A watch takes after=<id> or since=now, not both.');
   const header = ctx.req.headers['last-event-id'];
   const after = afterParam ?? (typeof header === 'string' && header !== '' ? header : undefined);
+  // From the moment a watch takes its place the node keeps events (a WebSocket's opens later).
+  log.activate();
   const cursor = after === undefined ? log.last : log.after(after);
   if (cursor === 'invalid') return ApiError.of('INVALID_CURSOR');
 

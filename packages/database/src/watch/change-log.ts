@@ -15,8 +15,6 @@ const CLEAR_KEY = 3;
 /** Every key was removed by a clear. */
 const CLEAR_ALL = 4;
 const TYPES: readonly ChangeEventType[] = ['set', 'rm', 'expire', 'clear', 'clear'];
-/** Bytes counted per event beside its key and value (the slots of the log, the record). */
-const EVENT_OVERHEAD = 64;
 const CURSOR = /^([0-9a-z]{1,16}\.\d{1,9})-(\d{1,16})$/;
 
 export interface ChangeLogOptions {
@@ -49,26 +47,73 @@ export type CursorOutcome = number | 'expired' | 'invalid';
  * - tombstones purged after TOMBSTONE_TTL_MS, and the node's own records (API keys,
  *   tenant marks), are not events: no reader sees them.
  *
- * Cost on the write path: a few slots written per change; events are encoded only when
+ * Cost: on the write path, a few numbers and the key's and value's UTF-8 bytes written per
+ * change — no object per event, so 100,000 events of 16-character keys and 100-character
+ * values hold about 15 MB, in 1 MiB chunks freed as events leave. Events are encoded when
  * sent (`text`), and the text of the newest ones is kept for the next watcher.
  */
+/** What a watch sees, as the log compares it: the UTF-8 bytes of its key (`exact`) or of its prefix. */
+export interface LogFilter {
+  readonly exact: boolean;
+  readonly bytes: Buffer;
+}
+
+/**
+ * A key or prefix as the log compares it. NB: compared as UTF-8 bytes, as keys are kept:
+ * a prefix starts a key exactly when its bytes start the key's, for well-formed text (a
+ * lone surrogate, which only a JSON body can carry, reads as U+FFFD here).
+ */
+export function logFilter(scope: { readonly key?: string; readonly prefix: string }): LogFilter {
+  return scope.key === undefined ? { exact: false, bytes: Buffer.from(scope.prefix) } : { exact: true, bytes: Buffer.from(scope.key) };
+}
+
+/** Bytes of a chunk of keys and values; an event larger than that gets a chunk of its own. */
+const CHUNK_BYTES = 1024 * 1024;
+/** Texts of the newest events kept, for the next watcher that sends them. */
+const TEXT_CACHE = 4096;
+const NO_VALUE = -1;
+const SPARE_CHUNKS = 2;
+
 export class ChangeLog {
-  private readonly kinds: number[] = [];
-  private readonly keys: (string | undefined)[] = [];
-  private readonly records: (StoredRecord | Version | undefined)[] = [];
-  private readonly sizes: number[] = [];
-  /** The text of recent events without a tenant's prefix, by slot, with the sequence it is of. */
-  private readonly texts: (string | undefined)[] = [];
-  private readonly textSeqs: number[] = [];
+  // One slot per event, in typed arrays (no object per event, 37 bytes a slot): its kind,
+  // version, expiry, and where its key and value are in the chunks of bytes. They grow by
+  // doubling up to WATCH_BUFFER_EVENTS slots.
+  private capacity = 0;
+  private kinds = new Uint8Array(0);
+  private hlcs = new Float64Array(0);
+  private writers = new Uint32Array(0);
+  private expiries = new Float64Array(0);
+  private chunkOf = new Uint32Array(0);
+  private offsets = new Uint32Array(0);
+  private keyLengths = new Int32Array(0);
+  private valueLengths = new Int32Array(0);
+  /** Node ids of the versions, each kept once (there are few). */
+  private readonly nodeIds: string[] = [];
+  private readonly nodeIndex = new Map<string, number>();
+  /** Keys and values as UTF-8, in chunks; each chunk with the events still in it. */
+  private readonly chunks = new Map<number, { readonly bytes: Buffer; events: number }>();
+  private chunkNumber = -1;
+  /**
+   * Chunks whose events all left, kept for the next ones (at most SPARE_CHUNKS): a buffer
+   * going round reuses its memory rather than leaving garbage that the garbage collector,
+   * seeing little on the heap, frees late.
+   */
+  private readonly spare: Buffer[] = [];
+  private chunkUsed = CHUNK_BYTES;
+  private readonly texts: (string | undefined)[] = new Array<string | undefined>(TEXT_CACHE);
+  private readonly textSeqs = new Float64Array(TEXT_CACHE);
   /** Sequence of the oldest event kept, and of the next one. */
   private start = 1;
   private next = 1;
+  /** Bytes of the chunks held. */
   private bytes = 0;
   private readonly base = randomBytes(6).readUIntBE(0, 6).toString(36);
   private resets = 0;
   private epochText: string;
   private readonly appended = new Set<() => void>();
   private readonly broken = new Set<() => void>();
+  /** False until the first watch: before it nobody holds an id to continue after, and the log keeps nothing. */
+  private active = false;
 
   constructor(
     store: Store,
@@ -78,9 +123,23 @@ export class ChangeLog {
     store.onChange((change) => this.onChange(change));
   }
 
+  /**
+   * Keeps events from now on (a watch opened). Until the first watch a node keeps none: no
+   * client can hold an id of this run to continue after, so a node nobody watches pays
+   * nothing for the buffer. Idempotent.
+   */
+  activate(): void {
+    this.active = true;
+  }
+
   /** Events kept now. */
   get size(): number {
     return this.next - this.start;
+  }
+
+  /** Bytes of the chunks that hold the events' keys and values, and of those kept for reuse. */
+  get heldBytes(): number {
+    return this.bytes + this.spare.length * CHUNK_BYTES;
   }
 
   /** Sequence of the newest event (start - 1 when none is kept). */
@@ -116,23 +175,44 @@ export class ChangeLog {
 
   /** The key the event of `seq` is about (with its tenant's prefix); undefined for a clear of every key. */
   keyAt(seq: number): string | undefined {
-    return this.keys[this.slot(seq)];
+    const slot = this.slot(seq);
+    const length = this.keyLengths[slot] as number;
+    if (length === NO_VALUE) return undefined;
+    const offset = this.offsets[slot] as number;
+    return this.chunkBytes(slot).toString('utf8', offset, offset + length);
   }
 
-  /** True when the event of `seq` is a clear of every key (every watcher gets it). */
-  clearsAll(seq: number): boolean {
-    return this.kinds[this.slot(seq)] === CLEAR_ALL;
+  /** True when a watch of `filter` sees the event of `seq` (a clear of every key: every watch). */
+  sees(seq: number, filter: LogFilter): boolean {
+    const slot = this.slot(seq);
+    const length = this.keyLengths[slot] as number;
+    if (length === NO_VALUE) return true;
+    const wanted = filter.bytes;
+    if (filter.exact ? length !== wanted.length : length < wanted.length) return false;
+    const offset = this.offsets[slot] as number;
+    return this.chunkBytes(slot).compare(wanted, 0, wanted.length, offset, offset + wanted.length) === 0;
   }
 
   /** The event of `seq` as JSON text, its key without the first `strip` characters (a tenant's prefix). */
   text(seq: number, strip: number): string {
+    const cached = seq % TEXT_CACHE;
+    if (strip === 0 && this.textSeqs[cached] === seq) return this.texts[cached] as string;
     const slot = this.slot(seq);
-    if (strip === 0 && this.textSeqs[slot] === seq) return this.texts[slot] as string;
-    const key = this.keys[slot];
-    const text = encodeChangeEvent(TYPES[this.kinds[slot] as number] as ChangeEventType, key === undefined ? undefined : key.slice(strip), this.records[slot], this.idOf(seq));
+    const kind = this.kinds[slot] as number;
+    const key = this.keyAt(seq);
+    const version = { hlc: this.hlcs[slot] as number, nodeId: this.nodeIds[this.writers[slot] as number] as string };
+    let record: StoredRecord | Version | undefined = kind === CLEAR_KEY ? undefined : version;
+    const valueLength = this.valueLengths[slot] as number;
+    if (valueLength !== NO_VALUE) {
+      const offset = (this.offsets[slot] as number) + (this.keyLengths[slot] as number);
+      const value = this.chunkBytes(slot).toString('utf8', offset, offset + valueLength);
+      const expiresAt = this.expiries[slot] as number;
+      record = expiresAt === 0 ? { ...version, value } : { ...version, value, expiresAt };
+    }
+    const text = encodeChangeEvent(TYPES[kind] as ChangeEventType, key === undefined ? undefined : key.slice(strip), record, this.idOf(seq));
     if (strip === 0) {
-      this.texts[slot] = text;
-      this.textSeqs[slot] = seq;
+      this.texts[cached] = text;
+      this.textSeqs[cached] = seq;
     }
     return text;
   }
@@ -153,7 +233,12 @@ export class ChangeLog {
     return (seq - 1) % this.options.maxEvents;
   }
 
+  private chunkBytes(slot: number): Buffer {
+    return (this.chunks.get(this.chunkOf[slot] as number) as { bytes: Buffer }).bytes;
+  }
+
   private onChange(change: StoreChange): void {
+    if (!this.active) return;
     if (change.origin === 'wiped') {
       this.break();
       return;
@@ -179,29 +264,86 @@ export class ChangeLog {
   }
 
   private append(kind: number, key: string | undefined, record: StoredRecord | Version | undefined): void {
-    const max = this.options.maxEvents;
-    if (this.next - this.start >= max) this.dropOldest();
+    if (this.next - this.start >= this.options.maxEvents) this.dropOldest();
     const value = record !== undefined && 'value' in record ? record.value : null;
-    const size = EVENT_OVERHEAD + 2 * ((key?.length ?? 0) + (value?.length ?? 0));
-    while (this.bytes + size > this.options.maxBytes && this.next > this.start) this.dropOldest();
+    const keyLength = key === undefined ? 0 : Buffer.byteLength(key);
+    const valueLength = value === null ? 0 : Buffer.byteLength(value);
+    const size = keyLength + valueLength;
+    if (this.chunkUsed + size > CHUNK_BYTES) this.newChunk(size);
+    while (this.bytes > this.options.maxBytes && this.next > this.start) this.dropOldest();
+    const chunk = this.chunks.get(this.chunkNumber) as { bytes: Buffer; events: number };
     const slot = this.slot(this.next);
+    if (slot >= this.capacity) this.grow();
+    const offset = this.chunkUsed;
+    if (key !== undefined) chunk.bytes.write(key, offset, 'utf8');
+    if (value !== null) chunk.bytes.write(value, offset + keyLength, 'utf8');
+    chunk.events++;
+    this.chunkUsed += size;
     this.kinds[slot] = kind;
-    this.keys[slot] = key;
-    this.records[slot] = record;
-    this.sizes[slot] = size;
-    this.textSeqs[slot] = 0;
-    this.texts[slot] = undefined;
-    this.bytes += size;
+    this.hlcs[slot] = record?.hlc ?? 0;
+    this.writers[slot] = record === undefined ? 0 : this.writerIndex(record.nodeId);
+    this.expiries[slot] = record !== undefined && 'expiresAt' in record && record.expiresAt !== undefined ? record.expiresAt : 0;
+    this.chunkOf[slot] = this.chunkNumber;
+    this.offsets[slot] = offset;
+    this.keyLengths[slot] = key === undefined ? NO_VALUE : keyLength;
+    this.valueLengths[slot] = value === null ? NO_VALUE : valueLength;
     this.next++;
     for (const listener of this.appended) listener();
   }
 
+  /** Doubles the slots (up to WATCH_BUFFER_EVENTS): they fill in order, so only the first lap grows them. */
+  private grow(): void {
+    const capacity = Math.min(this.options.maxEvents, Math.max(1024, this.capacity * 2));
+    const larger = <T extends Uint8Array | Uint32Array | Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const array = make(capacity);
+      array.set(old as never);
+      return array;
+    };
+    this.kinds = larger(this.kinds, (n) => new Uint8Array(n));
+    this.hlcs = larger(this.hlcs, (n) => new Float64Array(n));
+    this.writers = larger(this.writers, (n) => new Uint32Array(n));
+    this.expiries = larger(this.expiries, (n) => new Float64Array(n));
+    this.chunkOf = larger(this.chunkOf, (n) => new Uint32Array(n));
+    this.offsets = larger(this.offsets, (n) => new Uint32Array(n));
+    this.keyLengths = larger(this.keyLengths, (n) => new Int32Array(n));
+    this.valueLengths = larger(this.valueLengths, (n) => new Int32Array(n));
+    this.capacity = capacity;
+  }
+
+  /** Starts a chunk for the next keys and values (one of its own for an event larger than a chunk). */
+  private newChunk(size: number): void {
+    const previous = this.chunks.get(this.chunkNumber);
+    if (previous !== undefined && previous.events === 0) this.freeChunk(this.chunkNumber);
+    const bytes = size <= CHUNK_BYTES && this.spare.length > 0 ? (this.spare.pop() as Buffer) : Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, size));
+    this.chunkNumber++;
+    this.chunks.set(this.chunkNumber, { bytes, events: 0 });
+    this.chunkUsed = 0;
+    this.bytes += bytes.length;
+  }
+
+  private freeChunk(number: number): void {
+    const chunk = this.chunks.get(number);
+    if (chunk === undefined) return;
+    this.chunks.delete(number);
+    this.bytes -= chunk.bytes.length;
+    if (chunk.bytes.length === CHUNK_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(chunk.bytes);
+  }
+
+  private writerIndex(nodeId: string): number {
+    let index = this.nodeIndex.get(nodeId);
+    if (index === undefined) {
+      index = this.nodeIds.length;
+      this.nodeIds.push(nodeId);
+      this.nodeIndex.set(nodeId, index);
+    }
+    return index;
+  }
+
   private dropOldest(): void {
     const slot = this.slot(this.start);
-    this.bytes -= this.sizes[slot] as number;
-    this.keys[slot] = undefined;
-    this.records[slot] = undefined;
-    this.texts[slot] = undefined;
+    const number = this.chunkOf[slot] as number;
+    const chunk = this.chunks.get(number);
+    if (chunk !== undefined && --chunk.events === 0 && number !== this.chunkNumber) this.freeChunk(number);
     this.start++;
   }
 

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Scheduler, Timer } from '../clock/scheduler';
 import { ApiError } from '../errors';
 import { sendError, sendJson } from '../http/reply';
-import type { ChangeLog } from './change-log';
+import { type ChangeLog, type LogFilter, logFilter } from './change-log';
 import type { EventBatch, Sink } from './sinks';
 
 export interface WatchSettings {
@@ -40,6 +40,7 @@ function expiredEvent(): string {
 
 /** One open stream: its scope, its sink, and the last event of the log it looked at. */
 class Watcher {
+  readonly filter: LogFilter;
   /** Waiting for its connection to drain. */
   waiting = false;
   /** How far behind the newest event it may fall while waiting (see WatchHub.check). */
@@ -51,6 +52,7 @@ class Watcher {
     queueEvents: number,
     lag: number,
   ) {
+    this.filter = logFilter(scope);
     this.allowance = lag + queueEvents;
   }
 }
@@ -58,6 +60,7 @@ class Watcher {
 /** One long poll waiting for events. */
 interface Poll {
   readonly scope: WatchScope;
+  readonly filter: LogFilter;
   readonly res: ServerResponse;
   readonly limit: number;
   cursor: number;
@@ -144,13 +147,15 @@ export class WatchHub {
     });
   }
 
-  /** Where a watch starting now begins: after the newest event. */
+  /** Where a watch starting now begins: after the newest event (from now on the node keeps its events). */
   get present(): number {
+    this.log.activate();
     return this.log.last;
   }
 
   /** Opens a stream on a reserved slot, from after `cursor`; the slot is released when it closes. */
   stream(scope: WatchScope, sink: Sink, cursor: number): void {
+    this.log.activate();
     const watcher = new Watcher(scope, sink, cursor, this.settings.queueEvents, this.log.last - cursor);
     this.watchers.add(watcher);
     this.keepAlive(sink);
@@ -172,7 +177,8 @@ export class WatchHub {
    * id to continue from (`next`).
    */
   poll(scope: WatchScope, res: ServerResponse, cursor: number, waitMs: number, limit: number): void {
-    const poll: Poll = { scope, res, limit, cursor, timer: undefined };
+    this.log.activate();
+    const poll: Poll = { scope, filter: logFilter(scope), res, limit, cursor, timer: undefined };
     // Its slot is free once its answer is out, or the client gave up.
     res.once('close', () => {
       poll.timer?.cancel();
@@ -238,7 +244,7 @@ export class WatchHub {
     const key = shared === undefined || sink.buffered > 0 ? undefined : `${watcher.cursor}\u0000${scope.strip}\u0000${scope.key === undefined ? 'p' : 'k'}${scope.key ?? scope.prefix}`;
     let batch = key === undefined ? undefined : shared?.get(key);
     if (batch === undefined) {
-      batch = this.collect(scope, watcher.cursor, Infinity, HIGH_WATER - sink.buffered);
+      batch = this.collect(scope, watcher.filter, watcher.cursor, Infinity, HIGH_WATER - sink.buffered);
       if (key !== undefined) shared?.set(key, batch);
     }
     watcher.cursor = batch.cursor;
@@ -278,7 +284,7 @@ export class WatchHub {
       sendError(poll.res, ApiError.of('CURSOR_EXPIRED'));
       return true;
     }
-    const batch = this.collect(poll.scope, poll.cursor, poll.limit, Infinity);
+    const batch = this.collect(poll.scope, poll.filter, poll.cursor, poll.limit, Infinity);
     poll.cursor = batch.cursor;
     if (batch.texts.length === 0 && !always) return false;
     this.polls.delete(poll);
@@ -288,15 +294,14 @@ export class WatchHub {
   }
 
   /** The events after `cursor` that `scope` sees, at most `max` of them and about `bytes`. */
-  private collect(scope: WatchScope, cursor: number, max: number, bytes: number): Batch {
+  private collect(scope: WatchScope, filter: LogFilter, cursor: number, max: number, bytes: number): Batch {
     const log = this.log;
     const batch: Batch = { texts: [], ids: [], cursor };
     const last = log.last;
     let size = 0;
     while (batch.cursor < last && batch.texts.length < max && size < bytes) {
       const seq = ++batch.cursor;
-      const key = log.keyAt(seq);
-      if (key === undefined ? !log.clearsAll(seq) : scope.key !== undefined ? key !== scope.key : !key.startsWith(scope.prefix)) continue;
+      if (!log.sees(seq, filter)) continue;
       const text = log.text(seq, scope.strip);
       batch.texts.push(text);
       batch.ids.push(log.idOf(seq));

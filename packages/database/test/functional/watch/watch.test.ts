@@ -93,11 +93,15 @@ describe('watch: change feeds on a real node', () => {
 
   it('continues exactly after Last-Event-ID or after=, and tells an id it cannot continue from as a first event (410)', async () => {
     t = await startTestNode();
+    await t.get('/set?k=before&v=0');
+    // The first watch: from it on the node keeps events (before it, nobody could continue after one).
+    const first = (await t.get('/watch?wait=0')).json() as { events: Message[]; next: string };
+    expect(first.events).to.deep.equal([]);
     for (let i = 0; i < 5; i++) await t.get(`/set?k=k${i}&v=${i}`);
-    const first = await t.get('/watch?wait=0&limit=2');
-    const page = first.json() as { events: Message[]; next: string };
-    expect(page.events.map((e) => e.k)).to.have.length(0);
-    const all = (await t.get(`/watch?wait=0&after=${encodeURIComponent(page.next.replace(/-\d+$/, '-0'))}`)).json() as { events: Message[]; next: string };
+    const page = (await t.get(`/watch?wait=0&limit=2&after=${encodeURIComponent(first.next)}`)).json() as { events: Message[]; next: string };
+    expect(page.events.map((e) => e.k)).to.deep.equal(['k0', 'k1']);
+    expect(page.next).to.equal(page.events[1]?.id);
+    const all = (await t.get(`/watch?wait=0&after=${encodeURIComponent(first.next)}`)).json() as { events: Message[]; next: string };
     expect(all.events.map((e) => e.k)).to.deep.equal(['k0', 'k1', 'k2', 'k3', 'k4']);
     const resumed = await sse(t.url, '/watch', { 'last-event-id': all.events[2]?.id as string });
     await waitFor(() => resumed.messages.length === 3, 2000, 'the events after k2');

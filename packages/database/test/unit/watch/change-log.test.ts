@@ -3,12 +3,13 @@ import { HybridClock, hlcFromMs } from '../../../src/clock/hlc';
 import { MemoryAdapter } from '../../../src/storage/memory';
 import { reservedKey, tenantPrefix } from '../../../src/store/namespace';
 import { Store } from '../../../src/store/store';
-import { ChangeLog } from '../../../src/watch/change-log';
+import { ChangeLog, logFilter } from '../../../src/watch/change-log';
 
 function setup(options: { maxEvents?: number; maxBytes?: number } = {}): { store: Store; log: ChangeLog; events: () => Record<string, unknown>[]; tick: (ms: number) => void } {
   let now = 1_000_000;
   const store = new Store(new MemoryAdapter(), new HybridClock(() => now), 'n1', { now: () => now, tombstoneTtlMs: 10_000 });
   const log = new ChangeLog(store, { maxEvents: options.maxEvents ?? 1000, maxBytes: options.maxBytes ?? 1024 * 1024 });
+  log.activate();
   const events = (): Record<string, unknown>[] => {
     const all: Record<string, unknown>[] = [];
     for (let seq = log.first; seq <= log.last; seq++) all.push(JSON.parse(log.text(seq, 0)) as Record<string, unknown>);
@@ -18,6 +19,16 @@ function setup(options: { maxEvents?: number; maxBytes?: number } = {}): { store
 }
 
 describe('ChangeLog', () => {
+  it('keeps nothing until the first watch: nobody can hold an id to continue after', () => {
+    const store = new Store(new MemoryAdapter(), new HybridClock(() => 1000), 'n1');
+    const log = new ChangeLog(store, { maxEvents: 10, maxBytes: 1024 * 1024 });
+    store.set('a', '1');
+    expect([log.size, log.last, log.heldBytes]).to.deep.equal([0, 0, 0]);
+    log.activate();
+    store.set('b', '1');
+    expect([log.size, log.last, log.keyAt(1)]).to.deep.equal([1, 1, 'b']);
+  });
+
   it('makes one event per applied change: set, rm, and expire for a swept value, with the version of the value', () => {
     const { store, events, tick } = setup();
     const written = store.set('a', '1', 1_000_500);
@@ -119,6 +130,37 @@ describe('ChangeLog', () => {
     expect(log.size).to.equal(0);
     store.set('b', '1');
     expect(log.after(log.idOf(log.last - 1))).to.equal(log.last - 1);
+  });
+
+  it('keeps keys and values as UTF-8 and matches prefixes by their bytes, whatever the characters', () => {
+    const { store, log } = setup();
+    store.set('𤭢/städte', 'Zürich 🌍');
+    store.set('𤭢x', '1');
+    store.set('plain', '2');
+    expect(JSON.parse(log.text(1, 0))).to.include({ k: '𤭢/städte', v: 'Zürich 🌍' });
+    expect(JSON.parse(log.text(1, 2))).to.include({ k: '/städte' });
+    const sees = (scope: { key?: string; prefix: string }): number[] => Array.from({ length: log.last }, (_, i) => i + 1).filter((seq) => log.sees(seq, logFilter(scope)));
+    expect(sees({ prefix: '𤭢' })).to.deep.equal([1, 2]);
+    expect(sees({ prefix: '𤭢/' })).to.deep.equal([1]);
+    expect(sees({ prefix: '' })).to.deep.equal([1, 2, 3]);
+    expect(sees({ key: '𤭢x', prefix: '' })).to.deep.equal([2]);
+    expect(sees({ key: '𤭢', prefix: '' }), 'a key is not a prefix').to.deep.equal([]);
+    store.clear();
+    expect(sees({ key: 'nothing', prefix: '' }), 'a clear of every key: every watch').to.deep.equal([4]);
+    expect(sees({ prefix: 'plain' })).to.deep.equal([3, 4]);
+  });
+
+  it('holds an event larger than a chunk, and gives back the chunks of events that left', () => {
+    const { store, log } = setup({ maxEvents: 3, maxBytes: 64 * 1024 * 1024 });
+    const big = 'x'.repeat(3 * 1024 * 1024);
+    store.set('big', big);
+    expect(JSON.parse(log.text(1, 0)).v).to.have.length(big.length);
+    expect(log.heldBytes, "a chunk of its own").to.equal(Buffer.byteLength("big") + big.length);
+    for (let i = 0; i < 6; i++) store.set(`k${i}`, '1');
+    expect(log.size).to.equal(3);
+    expect(log.heldBytes, 'the 3 MiB chunk given back once its event left').to.equal(1024 * 1024);
+    for (let i = 0; i < 3; i++) store.set(`b${i}`, 'y'.repeat(600 * 1024));
+    expect(log.heldBytes, 'chunks reused as events leave: the 3 events in 2 chunks and 1 kept for reuse at most').to.be.at.most(4 * 1024 * 1024);
   });
 
   it("shows a tenant's keys without its prefix, and keeps one text for watchers without one", () => {

@@ -53,6 +53,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 function setup(settings: Partial<{ maxConnections: number; queueEvents: number; maxEvents: number }> = {}): { store: Store; log: ChangeLog; hub: WatchHub; scheduler: FakeScheduler } {
   const store = new Store(new MemoryAdapter(), new HybridClock(() => 1_000_000), 'n1');
   const log = new ChangeLog(store, { maxEvents: settings.maxEvents ?? 10_000, maxBytes: 64 * 1024 * 1024 });
+  log.activate();
   const scheduler = new FakeScheduler();
   const hub = new WatchHub(log, scheduler, { maxConnections: settings.maxConnections ?? 10, heartbeatMs: 1000, queueEvents: settings.queueEvents ?? 100, graceMs: 1000, pauseAfterFlush: false });
   return { store, log, hub, scheduler };
