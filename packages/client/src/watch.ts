@@ -179,12 +179,12 @@ export class EventStream<T extends { readonly type: string }> implements AsyncIt
     // EventSource sends Last-Event-ID itself when it reconnects; we reconnect ourselves (after=) to choose when.
     const source = new EventSource(this.url(), {
       fetch: (input, init) =>
-        undiciFetch(input as string, { ...(init as object), headers: { ...(init?.headers as Record<string, string>), ...headers }, ...(dispatcher === undefined ? {} : { dispatcher }) }) as unknown as Promise<Response>,
+        undiciFetch(input, { ...init, headers: { ...init.headers, ...headers }, ...(dispatcher === undefined ? {} : { dispatcher }) }),
     });
     this.connection = { close: () => source.close() };
     source.onmessage = (event) => {
       if (event.lastEventId !== '') this.lastId = event.lastEventId;
-      this.receive(event.data);
+      this.receive(event.data as string);
     };
     source.onerror = (event) => {
       // A status: the node refused the stream (the library does not retry those); none: the connection ended.
@@ -199,7 +199,7 @@ export class EventStream<T extends { readonly type: string }> implements AsyncIt
     const { headers, tls } = this.target;
     const socket = new WebSocket(this.url().replace(/^http/, 'ws'), { headers, ...(tls === undefined ? {} : tls), perMessageDeflate: false });
     this.connection = { close: () => socket.close() };
-    socket.on('message', (data) => this.receive(String(data)));
+    socket.on('message', (data: Buffer) => this.receive(data.toString('utf8')));
     socket.on('unexpected-response', (_request, response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += String(chunk)));

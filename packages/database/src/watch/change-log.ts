@@ -296,7 +296,7 @@ export class ChangeLog {
     const capacity = Math.min(this.options.maxEvents, Math.max(1024, this.capacity * 2));
     const larger = <T extends Uint8Array | Uint32Array | Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
       const array = make(capacity);
-      array.set(old as never);
+      array.set(old);
       return array;
     };
     this.kinds = larger(this.kinds, (n) => new Uint8Array(n));

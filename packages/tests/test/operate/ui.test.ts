@@ -30,7 +30,7 @@ describe('the cluster page /ui in Chromium (real node processes)', function () {
       nodes.push(await NodeProcess.start(`ui-${i + 1}`, env));
     }
     await waitFor(() => isFullMesh(nodes), 10_000, 'a full mesh');
-    page = await (browser as Browser).newPage();
+    page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
   });
 

@@ -23,7 +23,7 @@ describe('a page watching with EventSource in Chromium (real node processes)', f
     if (browser === undefined) this.skip();
     for (let i = 0; i < 2; i++) nodes.push(await NodeProcess.start(`watch-${i + 1}`, { ...SCENARIO_ENV, MESH_NETWORK_URL: i === 0 ? '' : (nodes[0] as NodeProcess).url }));
     await waitFor(() => isFullMesh(nodes), 10_000, 'a full mesh');
-    page = await (browser as Browser).newPage();
+    page = await browser.newPage();
   });
 
   after(async () => {

@@ -55,7 +55,7 @@ function ws(base: string, target: string, headers: Record<string, string> = {}):
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(`${base.replace(/^http/, 'ws')}${target}`, { headers });
     const stream: WsStream = { socket, messages: [], closed: undefined, pings: 0 };
-    socket.on('message', (data) => stream.messages.push(JSON.parse(String(data)) as Message));
+    socket.on('message', (data: Buffer) => stream.messages.push(JSON.parse(data.toString('utf8')) as Message));
     socket.on('close', (code, reason) => (stream.closed = { code, reason: String(reason) }));
     socket.on('ping', () => stream.pings++);
     socket.on('open', () => resolve(stream));

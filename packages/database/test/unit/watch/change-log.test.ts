@@ -154,7 +154,7 @@ describe('ChangeLog', () => {
     const { store, log } = setup({ maxEvents: 3, maxBytes: 64 * 1024 * 1024 });
     const big = 'x'.repeat(3 * 1024 * 1024);
     store.set('big', big);
-    expect(JSON.parse(log.text(1, 0)).v).to.have.length(big.length);
+    expect((JSON.parse(log.text(1, 0)) as { v: string }).v).to.have.length(big.length);
     expect(log.heldBytes, "a chunk of its own").to.equal(Buffer.byteLength("big") + big.length);
     for (let i = 0; i < 6; i++) store.set(`k${i}`, '1');
     expect(log.size).to.equal(3);

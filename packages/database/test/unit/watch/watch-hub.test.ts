@@ -185,7 +185,7 @@ describe('WatchHub', () => {
     expect(sink.beats).to.equal(3);
   });
 
-  it('tells every open stream CURSOR_EXPIRED when the node wipes its data, and ends every stream when it stops', async () => {
+  it('tells every open stream CURSOR_EXPIRED when the node wipes its data, and ends every stream when it stops', () => {
     const { store, hub } = setup();
     const first = new RecordingSink();
     hub.reserve();
