@@ -86,6 +86,8 @@ export class MeshKvClient {
   private readonly headers: Record<string, string>;
   private readonly meshSecret: string | undefined;
   private readonly target: StreamTarget;
+  /** Streams opened by this client, closed with it. */
+  private readonly streams = new Set<{ close(): void }>();
 
   constructor(options: ClientOptions) {
     const tls = options.tls;
@@ -290,7 +292,7 @@ export class MeshKvClient {
    */
   watch(options: WatchOptions = {}, stream: StreamOptions = {}): EventStream<ChangeEvent> {
     const { after, ...scope } = options;
-    return new EventStream<ChangeEvent>(this.target, paths.watch(scope), stream, after);
+    return this.track(new EventStream<ChangeEvent>(this.target, paths.watch(scope), stream, after));
   }
 
   /**
@@ -314,7 +316,7 @@ export class MeshKvClient {
 
   /** The messages of `topic` published from now on, on any node, as a stream (it reconnects by itself; messages sent meanwhile are lost). */
   subscribe(topic: string, stream: StreamOptions = {}): EventStream<TopicMessage> {
-    return new EventStream<TopicMessage>(this.target, paths.subscribe(topic), stream, undefined);
+    return this.track(new EventStream<TopicMessage>(this.target, paths.subscribe(topic), stream, undefined));
   }
 
   /** The nkvd form of `/ping`: introduces `nodes` (host:port) and lists every node known. */
@@ -341,8 +343,16 @@ export class MeshKvClient {
     return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
   }
 
+  /** Closes the connections, and every stream this client opened. */
   close(): Promise<void> {
+    for (const stream of this.streams) stream.close();
     return this.pool.close();
+  }
+
+  private track<T extends { close(): void; readonly done: Promise<void> }>(stream: T): T {
+    this.streams.add(stream);
+    void stream.done.then(() => this.streams.delete(stream));
+    return stream;
   }
 
   /** The parsed body of a 2xx answer; a MeshKvError otherwise. */

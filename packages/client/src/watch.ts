@@ -91,6 +91,9 @@ export class EventStream<T extends { readonly type: string }> implements AsyncIt
   /** The id to continue after (a watch): the last event's, or where the node said the stream started. */
   lastId: string | undefined;
   private markOpen: () => void = () => undefined;
+  private markDone: () => void = () => undefined;
+  /** Resolves once the stream is over (closed, or ended with an error). */
+  readonly done: Promise<void> = new Promise((resolve) => (this.markDone = resolve));
   /** Resolves once the node has said the stream is open (its `open` event; for a watch, where it starts). */
   readonly opened: Promise<void> = new Promise((resolve) => (this.markOpen = resolve));
 
@@ -111,6 +114,7 @@ export class EventStream<T extends { readonly type: string }> implements AsyncIt
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.connection?.close();
     this.wake?.();
+    this.markDone();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
@@ -165,6 +169,7 @@ export class EventStream<T extends { readonly type: string }> implements AsyncIt
     this.closed = true;
     this.connection?.close();
     this.wake?.();
+    this.markDone();
   }
 
   /** The node ended the stream without an error: reconnect (after the last id). */

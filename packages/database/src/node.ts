@@ -7,7 +7,7 @@ import { registerKvRoutes } from './api/kv-routes';
 import { type KeyRecord, parseKeyRecord } from './auth/api-key';
 import { keyGuard } from './auth/guard';
 import { ReservedIndex } from './auth/key-index';
-import { KeyRing } from './auth/key-ring';
+import { ADMIN_IDENTITY, KeyRing } from './auth/key-ring';
 import { RequestMeter } from './auth/meter';
 import { Tenants } from './auth/tenants';
 import { registerRestRoutes } from './api/rest-routes';
@@ -227,7 +227,12 @@ export class DatabaseNode {
     registerRestRoutes(this.router, kv);
     registerBatchRoute(this.router, { ...kv, batchMaxOps: config.batchMaxOps, maxBatchBytes: config.mesh.maxBodyBytes });
     this.changes = new ChangeLog(this.store, { maxEvents: config.watch.bufferEvents, maxBytes: config.watch.bufferBytes });
-    this.watches = new WatchHub(this.changes, scheduler, { ...config.watch, graceMs: config.sendTimeoutMs });
+    this.watches = new WatchHub(this.changes, scheduler, {
+      ...config.watch,
+      graceMs: config.sendTimeoutMs,
+      // ADMIN_KEY stays valid while the node runs; a key made with it, while its record holds a value.
+      keyValid: (principal) => principal.id === ADMIN_IDENTITY.id || keys.get(principal.id) !== undefined,
+    });
     this.topics = new Topics(this.watches);
     this.topics.relayTo((topic, message) => this.mesh.topics.send(topic, message));
     registerWatchRoutes(this.router, { hub: this.watches, log: this.changes, topics: this.topics, limits, graceMs: config.sendTimeoutMs });

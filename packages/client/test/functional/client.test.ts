@@ -3,20 +3,46 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { freePort } from '@meshkv/common';
 import { MeshKvClient, MeshKvError } from '../../src/client';
+import { type EventStream, StreamError } from '../../src/watch';
+
+/** The events of `stream` until there are `count` (10 s at most). */
+async function take<T extends { type: string }>(stream: EventStream<T>, count: number): Promise<T[]> {
+  const got: T[] = [];
+  const timer = setTimeout(() => stream.close(), 10_000);
+  try {
+    for await (const event of stream) {
+      got.push(event);
+      if (got.length === count) break;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return got;
+}
+
+/** The error a stream ends with (undefined: it ended without one). */
+async function failureOf<T extends { type: string }>(stream: EventStream<T>): Promise<unknown> {
+  try {
+    for await (const _event of stream) return undefined;
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
 
 /** The built database node of this repository (`npm run build` makes it before the tests). */
 const NODE_ENTRY = path.join(__dirname, '..', '..', '..', '..', 'database', 'dist', 'main.js');
 const SECRET = 'client-test-secret';
 
 /** A node process on a free port with `env`, and a client of it; resolves once it answers. */
-async function spawnNode(env: Record<string, string>, options: { apiKey?: string } = {}): Promise<{ node: ChildProcess; client: MeshKvClient; url: string }> {
-  const port = await freePort();
+async function spawnNode(env: Record<string, string>, options: { apiKey?: string; port?: number } = {}): Promise<{ node: ChildProcess; client: MeshKvClient; url: string }> {
+  const port = options.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const node = spawn(process.execPath, [NODE_ENTRY], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), BIND_ADDRESS: '127.0.0.1', HOSTNAME: 'client-test', LOG_LEVEL: 'warn', ...env },
     stdio: 'ignore',
   });
-  const client = new MeshKvClient({ url, timeoutMs: 2000, ...options });
+  const client = new MeshKvClient({ url, timeoutMs: 2000, ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }) });
   const deadline = Date.now() + 10_000;
   while (!(await client.healthy().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`the node at ${url} did not start`);
@@ -188,6 +214,45 @@ describe('MeshKvClient against a real node process', function () {
     expect(error).to.include({ status: 401, code: 'UNAUTHORIZED' });
   });
 
+  for (const transport of ['sse', 'websocket'] as const) {
+    it(`watches a prefix over ${transport}; another watch continues after its last event`, async () => {
+      const stream = client.watch({ prefix: 'w-' }, { transport, reconnectMs: 10 });
+      await stream.opened;
+      const start = stream.lastId;
+      expect(start).to.be.a('string');
+      await client.set('w-a', '1');
+      await client.set('x', '1');
+      const [first] = await take(stream, 1);
+      expect(first).to.include({ type: 'set', k: 'w-a', v: '1' });
+      expect(stream.lastId).to.equal(first?.id);
+      stream.close();
+      // Another stream after that id: only what came since.
+      await client.rm('w-a');
+      const again = client.watch({ prefix: 'w-', after: first?.id as string }, { transport });
+      const [next] = await take(again, 1);
+      expect(next).to.include({ type: 'rm', k: 'w-a' });
+    });
+  }
+
+  it('polls /watch: at once without wait, with the id to continue after; 410 as a MeshKvError', async () => {
+    const { events, next } = await client.poll();
+    expect(events).to.deep.equal([]);
+    await client.set('p-1', 'v');
+    const answer = await client.poll({ prefix: 'p-', after: next, wait: '5s', limit: 10 });
+    expect(answer.events.map((event) => [event.type, event.k])).to.deep.equal([['set', 'p-1']]);
+    const expired = await client.poll({ after: 'zzzzzz.0-1' }).catch((error: unknown) => error);
+    expect(expired).to.be.instanceOf(MeshKvError).with.property('status', 410);
+    expect(await failureOf(client.watch({ after: 'zzzzzz.0-1' }, { transport: 'websocket' }))).to.be.instanceOf(StreamError).with.property('code', 'CURSOR_EXPIRED');
+    expect(await failureOf(client.watch({ after: 'zzzzzz.0-1' }))).to.be.instanceOf(StreamError).with.property('status', 410);
+  });
+
+  it('publishes to subscribers over SSE and WebSocket, counting those it reached', async () => {
+    const subscribers = [client.subscribe('news'), client.subscribe('news', { transport: 'websocket' })];
+    await Promise.all(subscribers.map((subscriber) => subscriber.opened));
+    expect(await client.publish('news', 'hello 𤭢')).to.equal(2);
+    for (const subscriber of subscribers) expect(await take(subscriber, 1)).to.deep.equal([{ type: 'message', t: 'news', m: 'hello 𤭢' }]);
+  });
+
   it('gives any answer as it came through request(), and maps a non-JSON error', async () => {
     const answer = await client.request('/nope', 'GET');
     expect(answer.status).to.equal(404);
@@ -252,8 +317,49 @@ describe('MeshKvClient with API keys', function () {
         error = caught;
       }
       expect(error).to.include({ status: 401, code: 'UNAUTHORIZED' });
+      for (const transport of ['sse', 'websocket'] as const) {
+        const refused = await failureOf(shop.watch({}, { transport }));
+        expect(refused, transport).to.be.instanceOf(StreamError).with.property('status', 401);
+      }
     } finally {
       await shop.close();
     }
   });
+});
+
+describe('an EventStream whose node ends it', function () {
+  this.timeout(30_000);
+
+  for (const transport of ['sse', 'websocket'] as const) {
+    it(`reconnects over ${transport} after the last event it had, and ends with 410 when the node restarted meanwhile`, async () => {
+      const port = await freePort();
+      let { node, client } = await spawnNode({ MESH_SECRET: SECRET }, { port });
+      const watcher = new MeshKvClient({ url: `http://127.0.0.1:${port}` });
+      const stream = watcher.watch({}, { transport, reconnectMs: 50 });
+      const events: string[] = [];
+      const ending = (async (): Promise<unknown> => {
+        try {
+          for await (const event of stream) events.push(event.type);
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      })();
+      await stream.opened;
+      await client.set('a', '1');
+      const deadline = Date.now() + 5000;
+      while (events.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(events).to.deep.equal(['set']);
+      await stop(node, client);
+      ({ node, client } = await spawnNode({ MESH_SECRET: SECRET }, { port }));
+      try {
+        const error = await ending;
+        expect(error, 'it came back, after its id of the node\'s previous run').to.be.instanceOf(StreamError);
+        expect(error).to.include({ status: 410, code: 'CURSOR_EXPIRED' });
+      } finally {
+        await watcher.close();
+        await stop(node, client);
+      }
+    });
+  }
 });

@@ -77,7 +77,7 @@ export function registerWatchRoutes(router: Router, deps: WatchRouteDeps): void 
     if (!hub.reserve()) return sendError(ctx.res, WatchHub.busy());
     const { scope, cursor, waitMs } = request;
     if (waitMs !== undefined) return hub.poll(scope, ctx.res, cursor as number, waitMs, request.limit);
-    openStream(ctx, take, (sink) => (cursor === 'expired' ? hub.expire(sink) : hub.stream(scope, sink, cursor)));
+    openStream(ctx, take, (sink) => (cursor === 'expired' ? hub.expire(sink) : hub.stream(scope, sink, cursor, ctx.principal)));
   };
   router.register('/watch', (ctx) => watch(ctx), { access: 'read', upgrade: watch });
 
@@ -86,7 +86,7 @@ export function registerWatchRoutes(router: Router, deps: WatchRouteDeps): void 
     const topic = readTopic(ctx, limits);
     if (topic instanceof ApiError) return sendError(ctx.res, topic);
     if (!hub.reserve()) return sendError(ctx.res, WatchHub.busy());
-    openStream(ctx, take, (sink) => topics.subscribe(topic, spaceOf(ctx).length, sink));
+    openStream(ctx, take, (sink) => topics.subscribe(topic, spaceOf(ctx).length, sink, ctx.principal));
   };
   router.register('/subscribe', (ctx) => subscribe(ctx), { access: 'read', upgrade: subscribe });
 

@@ -1,3 +1,4 @@
+import type { Principal } from '../http/router';
 import type { EventBatch, Sink } from './sinks';
 import type { WatchHub } from './watch-hub';
 
@@ -40,7 +41,7 @@ export class Topics {
   }
 
   /** Adds a subscriber of `topic` on a slot reserved in the hub; the slot is released when it closes. */
-  subscribe(topic: string, strip: number, sink: Sink): void {
+  subscribe(topic: string, strip: number, sink: Sink, principal?: Principal): void {
     const subscriber: Subscriber = { sink, strip };
     let set = this.subscribers.get(topic);
     if (set === undefined) {
@@ -48,7 +49,7 @@ export class Topics {
       this.subscribers.set(topic, set);
     }
     set.add(subscriber);
-    this.hub.keepAlive(sink);
+    this.hub.keepAlive(sink, principal);
     sink.start();
     sink.onClose(() => {
       const current = this.subscribers.get(topic);

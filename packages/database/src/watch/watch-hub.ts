@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Scheduler, Timer } from '../clock/scheduler';
 import { ApiError } from '../errors';
 import { sendError, sendJson } from '../http/reply';
+import type { Principal } from '../http/router';
 import { type ChangeLog, type LogFilter, logFilter } from './change-log';
 import type { EventBatch, Sink } from './sinks';
 
@@ -16,6 +17,8 @@ export interface WatchSettings {
   readonly graceMs: number;
   /** Pause after a long flush (see wake); off for tests that count turns of the event loop. Default on. */
   readonly pauseAfterFlush?: boolean;
+  /** False once the key a stream was opened with is revoked (checked at each heartbeat); default: always valid. */
+  readonly keyValid?: (principal: Principal) => boolean;
 }
 
 /** What a watch sees: one key, or the keys that start with a prefix; `strip` characters of each (its tenant's prefix) are not shown. */
@@ -32,10 +35,16 @@ const MAX_PAUSE_MS = 50;
 /** Seconds a watch refused for WATCH_MAX_CONNECTIONS is told to wait. */
 const RETRY_AFTER_S = '1';
 
+const REVOKED = new ApiError('UNAUTHORIZED', 'The API key this stream was opened with was revoked: open it again with a valid key.');
+
+/** An error a stream is ended with, as its last event: what a request would be answered. */
+function errorEvent(error: ApiError): string {
+  return JSON.stringify({ type: 'error', status: error.status, ...error.toJSON() });
+}
+
 /** The event that tells a stream its id cannot be continued from: the 410 it would get as a long poll. */
 function expiredEvent(): string {
-  const error = ApiError.of('CURSOR_EXPIRED');
-  return JSON.stringify({ type: 'error', status: error.status, ...error.toJSON() });
+  return errorEvent(ApiError.of('CURSOR_EXPIRED'));
 }
 
 /** One open stream: its scope, its sink, and the last event of the log it looked at. */
@@ -95,7 +104,8 @@ export class WatchHub {
   private scheduled = false;
   private heartbeat: Timer | undefined;
   private closed = false;
-  private readonly beats = new Set<Sink>();
+  /** Every open stream (watches and subscriptions), with the key it was opened with. */
+  private readonly beats = new Map<Sink, Principal | undefined>();
   /** How long the last flush took (ms). */
   private flushMs = 0;
 
@@ -132,11 +142,18 @@ export class WatchHub {
     return new ApiError('TOO_MANY_WATCHERS', undefined, undefined, undefined, ['Retry-After', RETRY_AFTER_S]);
   }
 
-  /** Keeps `sink` alive with heartbeats until it closes (a stream of a watch or a subscription). */
-  keepAlive(sink: Sink): void {
-    this.beats.add(sink);
+  /**
+   * Keeps `sink` alive with heartbeats until it closes (a stream of a watch or a
+   * subscription); at each, a stream whose key was revoked since it opened is ended (401).
+   */
+  keepAlive(sink: Sink, principal: Principal | undefined): void {
+    this.beats.set(sink, principal);
     this.heartbeat ??= this.scheduler.every(this.settings.heartbeatMs, () => {
-      for (const beat of this.beats) beat.heartbeat();
+      const valid = this.settings.keyValid;
+      for (const [beat, owner] of this.beats) {
+        if (owner !== undefined && valid !== undefined && !valid(owner)) beat.end(errorEvent(REVOKED), 'error');
+        else beat.heartbeat();
+      }
     });
     sink.onClose(() => {
       this.beats.delete(sink);
@@ -154,11 +171,11 @@ export class WatchHub {
   }
 
   /** Opens a stream on a reserved slot, from after `cursor`; the slot is released when it closes. */
-  stream(scope: WatchScope, sink: Sink, cursor: number): void {
+  stream(scope: WatchScope, sink: Sink, cursor: number, principal?: Principal): void {
     this.log.activate();
     const watcher = new Watcher(scope, sink, cursor, this.settings.queueEvents, this.log.last - cursor);
     this.watchers.add(watcher);
-    this.keepAlive(sink);
+    this.keepAlive(sink, principal);
     sink.onDrain(() => {
       watcher.waiting = false;
       this.pump(watcher);
@@ -201,7 +218,7 @@ export class WatchHub {
     this.closed = true;
     for (const watcher of this.watchers) watcher.sink.end(undefined, 'shutdown');
     for (const poll of this.polls) this.answerPoll(poll, true);
-    for (const sink of this.beats) sink.end(undefined, 'shutdown');
+    for (const sink of this.beats.keys()) sink.end(undefined, 'shutdown');
   }
 
   private wake(): void {

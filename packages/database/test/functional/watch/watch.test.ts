@@ -318,4 +318,20 @@ describe('watch and topics with API keys', () => {
     sub.close();
     outsider.close();
   });
+
+  it('ends the streams of a key once it is revoked, at the next heartbeat, telling them why (401)', async () => {
+    t = await startTestNode({ ADMIN_KEY: ADMIN, WATCH_HEARTBEAT_MS: '50' });
+    const made = (await request(t.url, '/admin/keys/create?name=r&scopes=read', { headers: { authorization: `Bearer ${ADMIN}` } })).json() as { key: string; id: string };
+    const auth = { authorization: `Bearer ${made.key}` };
+    const watch = await sse(t.url, '/watch', auth);
+    const sub = await ws(t.url, '/subscribe?t=x', auth);
+    const admin = await sse(t.url, '/watch', { authorization: `Bearer ${ADMIN}` });
+    await waitFor(() => watch.messages.length === 1 && sub.messages.length === 1, 2000, 'open events');
+    await request(t.url, `/admin/keys/revoke?id=${made.id}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    await waitFor(() => watch.ended && sub.closed !== undefined, 3000, 'the streams of the revoked key ended');
+    expect(watch.messages.at(-1)).to.include({ type: 'error', status: 401, error: 'UNAUTHORIZED' });
+    expect(sub.messages.at(-1)).to.include({ type: 'error', error: 'UNAUTHORIZED' });
+    expect(admin.ended, "the admin key's stream goes on").to.equal(false);
+    admin.close();
+  });
 });
