@@ -48,6 +48,25 @@ export function registerWatchRoutes(router: Router, deps: WatchRouteDeps): void 
   const sockets = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096, clientTracking: false });
   const maxBodyBytes = 4 * limits.maxValueLength;
 
+  /**
+   * Refuses a watch or a subscription the node cannot take: a node that is stopping tells an
+   * SSE client to come back (200, `retry:`, no event: a browser's EventSource gives up for
+   * good on any other status, and behind a balancer it reconnects to another node), and
+   * answers anyone else 503 SHUTTING_DOWN; past WATCH_MAX_CONNECTIONS, 503 TOO_MANY_WATCHERS.
+   * True when it refused.
+   */
+  const refused = (ctx: RequestContext, stream: boolean): boolean => {
+    if (hub.closing && stream) {
+      ctx.res.writeHead(200, SSE_HEADERS);
+      ctx.res.end(`retry: ${RETRY_MS}\n\n`);
+      return true;
+    }
+    if (hub.closing) sendError(ctx.res, ApiError.of('SHUTTING_DOWN'));
+    else if (!hub.reserve()) sendError(ctx.res, WatchHub.busy());
+    else return false;
+    return true;
+  };
+
   /** Opens the stream a request asked for on a reserved slot: a WebSocket when it can `take` its socket, else SSE. */
   const openStream = (ctx: RequestContext, take: (() => Upgraded) | undefined, ready: (sink: Sink) => void): void => {
     if (take === undefined) {
@@ -74,7 +93,7 @@ export function registerWatchRoutes(router: Router, deps: WatchRouteDeps): void 
     if (request instanceof ApiError) return sendError(ctx.res, request);
     if (take !== undefined && request.waitMs !== undefined) return sendError(ctx.res, new ApiError('INVALID_PARAMETER', 'wait= is for long polling; a WebSocket watch streams: leave wait out.'));
     if (request.waitMs !== undefined && request.cursor === 'expired') return sendError(ctx.res, ApiError.of('CURSOR_EXPIRED'));
-    if (!hub.reserve()) return sendError(ctx.res, WatchHub.busy());
+    if (refused(ctx, take === undefined && request.waitMs === undefined)) return;
     const { scope, cursor, waitMs } = request;
     if (waitMs !== undefined) return hub.poll(scope, ctx.res, cursor as number, waitMs, request.limit);
     openStream(ctx, take, (sink) => (cursor === 'expired' ? hub.expire(sink) : hub.stream(scope, sink, cursor, ctx.principal)));
@@ -85,7 +104,7 @@ export function registerWatchRoutes(router: Router, deps: WatchRouteDeps): void 
     if (ctx.method === 'HEAD') return void ctx.res.writeHead(200, SSE_HEADERS).end();
     const topic = readTopic(ctx, limits);
     if (topic instanceof ApiError) return sendError(ctx.res, topic);
-    if (!hub.reserve()) return sendError(ctx.res, WatchHub.busy());
+    if (refused(ctx, take === undefined)) return;
     openStream(ctx, take, (sink) => topics.subscribe(topic, spaceOf(ctx).length, sink, ctx.principal));
   };
   router.register('/subscribe', (ctx) => subscribe(ctx), { access: 'read', upgrade: subscribe });

@@ -123,6 +123,11 @@ export class WatchHub {
     return this.open;
   }
 
+  /** True once the node stops: it takes no new watch. */
+  get closing(): boolean {
+    return this.closed;
+  }
+
   /** Takes one connection slot; false when WATCH_MAX_CONNECTIONS are open (or the node is stopping). */
   reserve(): boolean {
     if (this.closed || this.open >= this.settings.maxConnections) {

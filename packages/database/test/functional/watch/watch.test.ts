@@ -230,7 +230,8 @@ describe('watch: change feeds on a real node', () => {
   });
 
   it('ends its streams when the node shuts down, so clients reconnect elsewhere', async () => {
-    t = await startTestNode();
+    // SHUTDOWN_DRAIN_MS: it goes on listening a while (for a balancer to notice), refusing watches.
+    t = await startTestNode({ SHUTDOWN_DRAIN_MS: '1000' });
     const stream = await sse(t.url, '/watch');
     const socket = await ws(t.url, '/subscribe?t=x');
     const poll = t.get('/watch?wait=30s');
@@ -239,6 +240,10 @@ describe('watch: change feeds on a real node', () => {
     await waitFor(() => stream.ended && socket.closed !== undefined, 3000, 'the streams ended');
     expect(socket.closed?.code).to.equal(1001);
     expect((await poll).json()).to.deep.include({ events: [] });
+    // Until it stops listening: an EventSource is told to come back (any other status would stop it for good), others get 503.
+    const again = await request(t.url, '/watch');
+    expect([again.status, again.text]).to.deep.equal([200, 'retry: 2000\n\n']);
+    expect((await t.get('/watch?wait=1s')).json()).to.include({ error: 'SHUTTING_DOWN' });
     await stopping;
   });
 });
