@@ -6,7 +6,8 @@ import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
 import { reservedKey } from '../store/namespace';
 import type { Store } from '../store/store';
-import { etag, firstError, type Limits, readFlag, readKey, readLimit, readTtl, readValue, readWriteConcern, versionTag } from './params';
+import { firstError, type Limits, readFlag, readKey, readLimit, readTtl, readValue, readWriteConcern } from './params';
+import { etag, versionTag } from '../record/version-tag';
 
 /** Where local writes go after they are applied (the mesh; nothing on a lone node). */
 export interface ReplicationTarget {

@@ -6,8 +6,6 @@ import type { WriteConcern } from '../mesh/write-concern';
 import type { StorageFault } from '../storage/adapter';
 import { RESERVED_MARK } from '../store/namespace';
 
-export { etag, versionTag } from '../record/version-tag';
-
 /**
  * Readers of the query parameters of the public routes. Each returns the value, or the
  * ApiError to answer with: a client's mistake is an expected outcome on a hot route, and

@@ -3,7 +3,8 @@ import { decodeUtf8, readBodyBytes } from '../http/body';
 import { sendError } from '../http/reply';
 import type { RequestContext, Router } from '../http/router';
 import { forMethods, type KvRouteDeps, MISSING_RECORD, quotaOf, replicateAndAnswer, spaceOf } from './kv-routes';
-import { checkKey, checkValue, etag, firstError, readTtl, readWriteConcern, valueTooLong } from './params';
+import { checkKey, checkValue, firstError, readTtl, readWriteConcern, valueTooLong } from './params';
+import { etag } from '../record/version-tag';
 
 export const REST_PREFIX = '/kv/';
 const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8';
