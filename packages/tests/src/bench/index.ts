@@ -794,6 +794,8 @@ function render(
       'the watched node; the reference is a node without watchers, in the same run. Every write is an event for',
       'every watcher: the node sends writes/s × watchers events a second, or falls behind and cuts the streams',
       'that fall WATCH_QUEUE_EVENTS behind (they reconnect after their last id, or from the present once out of the buffer).',
+      'The watchers\' process shares core 1 with wrk: where it reads less than writes/s × watchers, it lags and catches up',
+      'after the rounds (the time it took is below), so the events delivered per second are a lower bound of what the node sends.',
       '',
       '| scenario | no watchers req/s (median) | with watchers req/s (median) | ratio |',
       '|---|---:|---:|---:|',
