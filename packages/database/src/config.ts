@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { TENANT_PREFIX_MAX } from './store/namespace';
+import { parseSeed, type SeedSpec } from './mesh/seed-resolver';
 import { ConfigError, type Env, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, SettingsReader } from '@meshkv/common';
 
 export { ConfigError, type Env, readEnvironment } from '@meshkv/common';
@@ -108,6 +109,10 @@ export interface SecurityConfig {
 export interface MeshConfig {
   /** Seed URLs to ping (other nodes or a load balancer in front of them). */
   readonly seeds: readonly string[];
+  /** Every seed of MESH_NETWORK_URL: those URLs, and DNS names that stand for many nodes. */
+  readonly seedSpecs: readonly SeedSpec[];
+  /** DNS_SERVERS: `host:port` of the DNS servers to ask for DNS seeds (none: the system's resolver). */
+  readonly dnsServers: readonly string[];
   /** Undefined: mesh routes are open (a warning is logged at start). */
   readonly secret: string | undefined;
   /** MESH_INSECURE=true: run without MESH_SECRET on an address others can reach, on purpose. */
@@ -265,7 +270,8 @@ export function loadConfig(env: Env): NodeConfig {
     shutdownDrainMs: readInt('SHUTDOWN_DRAIN_MS', 0, 3_600_000),
     gcMode,
     mesh: {
-      seeds: readSeeds(env.MESH_NETWORK_URL, problems, scheme),
+      ...readSeeds(env.MESH_NETWORK_URL, problems, scheme),
+      dnsServers: readDnsServers(env.DNS_SERVERS, problems),
       secret: env.MESH_SECRET === undefined || env.MESH_SECRET === '' ? undefined : env.MESH_SECRET,
       insecure: read.oneOf('MESH_INSECURE', ['true', 'false'] as const, 'false') === 'true',
       startAlone: read.oneOf('START_ALONE', ['true', 'false'] as const, 'false') === 'true',
@@ -332,6 +338,8 @@ export function loadConfig(env: Env): NodeConfig {
   }
   read.check();
   Object.freeze(config.mesh.seeds);
+  Object.freeze(config.mesh.seedSpecs);
+  Object.freeze(config.mesh.dnsServers);
   Object.freeze(config.mesh);
   Object.freeze(config.ui);
   return Object.freeze(config);
@@ -383,25 +391,33 @@ function readTls(read: SettingsReader, problems: string[]): TlsConfig {
   return { clients, mesh, enabled: clients !== undefined || mesh !== undefined };
 }
 
-/** `MESH_NETWORK_URL`: comma-separated URLs; `host:port` alone means `<scheme>://host:port` (https when the nodes serve TLS). */
-function readSeeds(raw: string | undefined, problems: string[], scheme: 'http' | 'https'): string[] {
-  if (raw === undefined || raw.trim() === '') return [];
-  const seeds: string[] = [];
-  for (const part of raw.split(',')) {
+/**
+ * `MESH_NETWORK_URL`: comma-separated seeds: URLs, `host:port` (a URL of the nodes' scheme:
+ * https when they serve TLS), `dns://name:port` and `dns+srv://name` (see SeedResolver).
+ */
+function readSeeds(raw: string | undefined, problems: string[], scheme: 'http' | 'https'): { seeds: string[]; seedSpecs: SeedSpec[] } {
+  const seedSpecs: SeedSpec[] = [];
+  for (const part of (raw ?? '').split(',')) {
     const text = part.trim();
     if (text === '') continue;
-    const url = (/^[a-z]+:\/\//i.test(text) ? text : `${scheme}://${text}`).replace(/\/+$/, '');
-    if (!/^https?:\/\/[^/?#\s]+$/i.test(url)) {
-      problems.push(`MESH_NETWORK_URL must list http:// URLs or host:port, comma-separated (got "${text}")`);
-      continue;
-    }
-    if (!url.toLowerCase().startsWith(`${scheme}://`)) {
-      problems.push(`MESH_NETWORK_URL must list ${scheme}:// URLs: the nodes serve ${scheme === 'https' ? 'HTTPS' : 'plain HTTP'} (got "${text}")`);
-      continue;
-    }
-    if (!seeds.includes(url)) seeds.push(url);
+    const spec = parseSeed(text, scheme);
+    if (typeof spec === 'string') problems.push(spec);
+    else if (!seedSpecs.some((seen) => JSON.stringify(seen) === JSON.stringify(spec))) seedSpecs.push(spec);
   }
-  return seeds;
+  return { seeds: seedSpecs.flatMap((spec) => (spec.kind === 'url' ? [spec.url] : [])), seedSpecs };
+}
+
+/** `DNS_SERVERS`: comma-separated `host:port` (or `[v6]:port`) of DNS servers. */
+function readDnsServers(raw: string | undefined, problems: string[]): string[] {
+  const servers: string[] = [];
+  for (const part of (raw ?? '').split(',')) {
+    const text = part.trim();
+    if (text === '') continue;
+    const match = /^(\[[0-9a-f:.]+\]|[0-9.]+|[a-z0-9.-]+):(\d{1,5})$/i.exec(text);
+    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) problems.push(`DNS_SERVERS must list host:port entries, like 127.0.0.1:53 (got "${text}")`);
+    else servers.push(text);
+  }
+  return servers;
 }
 
 /** `UI_BALANCER_URL`: an http(s) URL of the balancer's admin port, or nothing. */

@@ -16,6 +16,7 @@ import { type ReceiveOutcome, Replicator } from './replicator';
 import { type MeshStats, newMeshStats } from './stats';
 import { SyncQueue } from './sync-queue';
 import { TopicRelay } from './topic-relay';
+import { dnsLookup, type Lookup, SeedResolver } from './seed-resolver';
 import type { MeshTransport } from './transport';
 import type { PingBody } from './wire';
 import type { WriteConcern } from './write-concern';
@@ -37,6 +38,8 @@ export interface MeshDependencies {
   readonly logger: Logger;
   /** The node cannot go on (JOIN_TIMEOUT_MS passed without joining): it should exit. */
   readonly onFatal?: (message: string) => void;
+  /** How DNS seeds are looked up (default: DNS_SERVERS, else the system's resolver). */
+  readonly lookup?: Lookup;
 }
 
 /**
@@ -54,6 +57,8 @@ export class Mesh {
   readonly purgeGuard = new PurgeGuard();
   /** Carries topic messages published here to the peers. */
   readonly topics: TopicRelay;
+  /** MESH_NETWORK_URL's seeds, its DNS names looked up each ping round. */
+  readonly seeds: SeedResolver;
   private readonly pinger: Pinger;
   private readonly replicator: Replicator;
   private readonly syncs: SyncQueue;
@@ -80,7 +85,11 @@ export class Mesh {
     this.topics = new TopicRelay(this.membership, transport, config.requestTimeoutMs, logger);
     // A node whose clock is off judges records from elsewhere by the mesh's time.
     store.correctRemoteTime(() => -this.clock.offsetMs);
+    const scheme = identity.url().startsWith('https:') ? 'https' : 'http';
+    this.seeds = new SeedResolver(config.seedSpecs, scheme, deps.lookup ?? dnsLookup(config.dnsServers), logger, () => scheduler.now());
+    const seeds = this.seeds;
     this.pinger = new Pinger({
+      seeds: { configured: config.seedSpecs.length > 0, current: () => seeds.current(), refresh: () => seeds.refresh(), problemsNow: () => seeds.problemsNow() },
       config,
       membership: this.membership,
       transport,
@@ -142,7 +151,7 @@ export class Mesh {
       },
     });
     // A node with no seed is the first of its mesh: it has nobody to catch up with.
-    this.ready = config.seeds.length === 0;
+    this.ready = config.seedSpecs.length === 0;
     this.membership.on('join', (peer) => this.onJoin(peer));
     this.membership.on('recover', (peer) => this.onRecover(peer));
     this.membership.on('restart', (peer) => this.onRestart(peer));
@@ -218,7 +227,8 @@ export class Mesh {
     const { scheduler } = this.deps;
     this.timers.push(scheduler.every(this.config.pingIntervalMs, () => void this.pinger.round()));
     this.timers.push(scheduler.every(this.config.aeIntervalMs, () => this.syncs.periodic()));
-    void this.pinger.round();
+    // DNS seeds are looked up before the first round: it pings what they name.
+    void this.seeds.refresh().then(() => this.pinger.round());
   }
 
   /**

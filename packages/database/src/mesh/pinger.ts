@@ -28,6 +28,8 @@ export interface PingerDeps {
   readonly load?: () => NodeLoad;
   readonly clock: ClockWatch;
   readonly isReady: () => boolean;
+  /** The seeds to ping (MESH_NETWORK_URL, its DNS names looked up); default: the seed URLs of the config. */
+  readonly seeds?: SeedSource;
   /**
    * No other node in sight for LONELY_ROUNDS rounds, and this node has no seed, or a seed
    * answered (a balancer that sent the ping back here), or START_ALONE: it starts a mesh of its own.
@@ -41,6 +43,17 @@ export interface PingerDeps {
   readonly onTwin: (url: string) => void;
   /** A peer holds this node at `incarnation`, at least this one's: count from higher up. */
   readonly onOutdated: (incarnation: number) => void;
+}
+
+/** The seeds of a node as they are now: see SeedResolver. */
+export interface SeedSource {
+  /** True when MESH_NETWORK_URL names any seed (a DNS name that names no node yet counts). */
+  readonly configured: boolean;
+  current(): readonly string[];
+  /** Looks the DNS names up again (never rejects); the next round pings what they name. */
+  refresh(): Promise<void>;
+  /** Why each DNS name could not be looked up last time, by its text. */
+  problemsNow?(): ReadonlyMap<string, string>;
 }
 
 /**
@@ -65,9 +78,13 @@ export class Pinger {
   private lastContactAt = 0;
   private stopped = false;
 
+  private readonly seedSource: SeedSource;
+
   constructor(private readonly deps: PingerDeps) {
     this.startedAt = deps.scheduler.now();
-    this.joinedMesh = this.seeds().length === 0;
+    const urls = deps.config.seeds;
+    this.seedSource = deps.seeds ?? { configured: urls.length > 0, current: () => urls, refresh: () => Promise.resolve() };
+    this.joinedMesh = !this.seedSource.configured;
   }
 
   /** False while this node has seeds and none of them ever answered (it takes no writes then). */
@@ -77,7 +94,8 @@ export class Pinger {
 
   /** What /status says of joining: whether it did, and why each seed did not answer its last ping. */
   joinStatus(): { readonly joined: boolean; readonly seeds: readonly { readonly url: string; readonly problem: string | null }[] } {
-    return { joined: this.joinedMesh, seeds: this.seeds().map((url) => ({ url, problem: this.seedProblems.get(url) ?? null })) };
+    const lookups = [...(this.seedSource.problemsNow?.() ?? [])].map(([url, problem]) => ({ url, problem: `cannot look the name up: ${problem}` }));
+    return { joined: this.joinedMesh, seeds: [...this.seeds().map((url) => ({ url, problem: this.seedProblems.get(url) ?? null })), ...lookups] };
   }
 
   /** When this node last heard from a peer (ms since the epoch; 0: never). */
@@ -141,6 +159,11 @@ export class Pinger {
       targets.add(peer.url);
     }
     for (const seed of this.seeds()) targets.add(seed);
+    // A DNS seed that names this node: like a seed that answered from this node, it is part
+    // of the mesh the name stands for — the first one, if the name names nobody else yet.
+    if (!this.joinedMesh && this.seedSource.current().includes(this.deps.self().url)) this.joinedMesh = true;
+    // Looked up for the next round: a round never waits for DNS.
+    void this.seedSource.refresh();
     await Promise.all([...targets].map((url) => this.ping(url)));
     if (!this.deps.isReady()) {
       const known = membership.list().some((peer) => peer.nodeId !== undefined);
@@ -174,7 +197,11 @@ export class Pinger {
   /** The seeds other than this node itself. */
   private seeds(): string[] {
     const me = this.deps.self().url;
-    return this.deps.config.seeds.filter((seed) => seed !== me);
+    return this.seedSource.current().filter((seed) => seed !== me);
+  }
+
+  private isSeed(url: string): boolean {
+    return this.seedSource.current().includes(url);
   }
 
   private contact(): void {
@@ -199,7 +226,7 @@ export class Pinger {
     // An answer from this very node (the balancer sent it back here) is asked again at
     // once, on another new connection: nodes that ping in step, as nodes started together
     // do, would otherwise each meet themselves every round, for ever.
-    const fresh = peer === undefined && config.seeds.includes(url) && !this.nodeSeeds.has(url);
+    const fresh = peer === undefined && this.isSeed(url) && !this.nodeSeeds.has(url);
     try {
       let body: PingBody;
       let sentAt: number;
@@ -212,14 +239,14 @@ export class Pinger {
         if (!fresh || body.node.nodeId !== this.deps.self().nodeId || attempt >= SELF_ANSWER_RETRIES || this.stopped) break;
       }
       if (body.time !== undefined && body.node.nodeId !== this.deps.self().nodeId) this.deps.clock.measure(body.node.url, sentAt, scheduler.now(), body.time);
-      if (config.seeds.includes(url)) {
+      if (this.isSeed(url)) {
         this.seedProblems.delete(url);
         this.joinedMesh = true;
       }
       this.heard(body);
       this.failures.delete(url);
     } catch (error) {
-      if (config.seeds.includes(url)) this.seedProblems.set(url, seedProblem(error));
+      if (this.isSeed(url)) this.seedProblems.set(url, seedProblem(error));
       if (leaving) membership.leave(url);
       const failures = (this.failures.get(url) ?? 0) + 1;
       this.failures.set(url, failures);

@@ -49,7 +49,8 @@ describe('config', () => {
       UI_INTERVAL_MS: '250',
       UI_BALANCER_URL: 'http://lb:8081/',
       UI_BALANCER_TOKEN: 'token',
-      MESH_NETWORK_URL: ' db-2:9000, http://db-3:9000/ ,,db-2:9000',
+      MESH_NETWORK_URL: ' db-2:9000, http://db-3:9000/ ,,db-2:9000, dns://tasks.db:9000',
+      DNS_SERVERS: '127.0.0.1:5353, [::1]:53',
       MESH_SECRET: 's3cret',
       WRITE_CONCERN: 'ALL',
       WRITE_TIMEOUT_MS: '1500',
@@ -105,6 +106,12 @@ describe('config', () => {
       gcMode: 'compact',
       mesh: {
         seeds: ['http://db-2:9000', 'http://db-3:9000'],
+        seedSpecs: [
+          { kind: 'url', url: 'http://db-2:9000' },
+          { kind: 'url', url: 'http://db-3:9000' },
+          { kind: 'dns', host: 'tasks.db', port: 9000, text: 'dns://tasks.db:9000' },
+        ],
+        dnsServers: ['127.0.0.1:5353', '[::1]:53'],
         secret: 's3cret',
         insecure: false,
         startAlone: true,
@@ -169,16 +176,17 @@ describe('config', () => {
         DOWN_AFTER_MS: '1000',
         DATA_SLOT: '0',
         UI_BALANCER_URL: 'lb:8081/stats',
+        DNS_SERVERS: '127.0.0.1',
       });
     } catch (error) {
       caught = error;
     }
     expect(caught).to.be.instanceOf(ConfigError);
     const problems = (caught as ConfigError).problems;
-    expect(problems).to.have.length(15);
+    expect(problems).to.have.length(16);
     expect(problems[0]).to.equal('PORT must be a whole number from 0 to 65535 (got "70000")');
     const text = problems.join('\n');
-    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'DURABILITY', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS', 'DATA_SLOT', 'UI_BALANCER_URL']) {
+    for (const name of ['MAX_KEY_LENGTH', 'MAX_VALUE_LENGTH', 'LOG_LEVEL', 'STORAGE', 'NODE_ID', 'ADVERTISE_URL', 'HEADERS_TIMEOUT_MS', 'GC_MODE', 'DURABILITY', 'MESH_NETWORK_URL', 'WRITE_CONCERN', 'SUSPECT_AFTER_MS', 'DATA_SLOT', 'UI_BALANCER_URL', 'DNS_SERVERS']) {
       expect(text).to.contain(name);
     }
     expect((caught as ConfigError).message).to.match(/^Invalid configuration:\n {2}- PORT/);
