@@ -124,6 +124,13 @@ describe('Docker Compose end to end (docker-compose.yaml on a real engine)', fun
     project.run(['up', '-d']);
     const took = await waitFor(() => meshOf(3), 90_000, 'three nodes alive on each other and up in the balancer');
     step(`mesh formed ${took} ms after up returned: every node lists the 2 others alive; the balancer has 3 up`);
+    // Seeds by DNS (dns://database:8100): each node's seeds are the other containers' own addresses, not the balancer.
+    // (its own address, which answered as itself, is dropped after its first ping).
+    const first = nodes()[0] as { url: string };
+    const others = nodes().map((node) => node.url).filter((url) => url !== first.url).sort().join();
+    const seedsOf = async (): Promise<string> => (await status(first.url)).join.seeds.map((seed) => seed.url).sort().join();
+    await waitFor(async () => (await seedsOf()) === others, 10_000, "a node's seeds to be the other containers' addresses");
+    step(`a node's seeds, from Docker's DNS: ${await seedsOf()}`);
     const answer = await fetch(`${service}/set?k=hello&v=world&w=all`);
     expect(answer.status).to.equal(200);
     for (const node of nodes()) expect((await keysOn(node.url)).hello).to.equal('world');

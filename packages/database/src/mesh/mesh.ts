@@ -89,7 +89,7 @@ export class Mesh {
     this.seeds = new SeedResolver(config.seedSpecs, scheme, deps.lookup ?? dnsLookup(config.dnsServers), logger, () => scheduler.now());
     const seeds = this.seeds;
     this.pinger = new Pinger({
-      seeds: { configured: config.seedSpecs.length > 0, current: () => seeds.current(), refresh: () => seeds.refresh(), problemsNow: () => seeds.problemsNow() },
+      seeds: { configured: config.seedSpecs.length > 0, current: () => seeds.current(), refresh: () => seeds.refresh(), problemsNow: () => seeds.problemsNow(), named: (url) => seeds.named(url) },
       config,
       membership: this.membership,
       transport,

@@ -54,6 +54,8 @@ export interface SeedSource {
   refresh(): Promise<void>;
   /** Why each DNS name could not be looked up last time, by its text. */
   problemsNow?(): ReadonlyMap<string, string>;
+  /** True for a URL a DNS name gave (a node's address), not one written in MESH_NETWORK_URL. */
+  named?(url: string): boolean;
 }
 
 /**
@@ -68,6 +70,8 @@ export class Pinger {
   private readonly failures = new Map<string, number>();
   /** Seeds that turned out to be nodes themselves (see ping). */
   private readonly nodeSeeds = new Set<string>();
+  /** Addresses a DNS name gave that turned out to be this node's own (its URL names it otherwise). */
+  private readonly selfSeeds = new Set<string>();
   private lonelyRounds = 0;
   /** A seed answered once (or another node reached this one): this node has joined. */
   private joinedMesh = false;
@@ -197,7 +201,7 @@ export class Pinger {
   /** The seeds other than this node itself. */
   private seeds(): string[] {
     const me = this.deps.self().url;
-    return this.seedSource.current().filter((seed) => seed !== me);
+    return this.seedSource.current().filter((seed) => seed !== me && !this.selfSeeds.has(seed));
   }
 
   private isSeed(url: string): boolean {
@@ -226,7 +230,8 @@ export class Pinger {
     // An answer from this very node (the balancer sent it back here) is asked again at
     // once, on another new connection: nodes that ping in step, as nodes started together
     // do, would otherwise each meet themselves every round, for ever.
-    const fresh = peer === undefined && this.isSeed(url) && !this.nodeSeeds.has(url);
+    // An address a DNS name gave is a node's, not a balancer's: no fresh connection for it.
+    const fresh = peer === undefined && this.isSeed(url) && !this.nodeSeeds.has(url) && this.seedSource.named?.(url) !== true;
     try {
       let body: PingBody;
       let sentAt: number;
@@ -240,6 +245,8 @@ export class Pinger {
       }
       if (body.time !== undefined && body.node.nodeId !== this.deps.self().nodeId) this.deps.clock.measure(body.node.url, sentAt, scheduler.now(), body.time);
       if (this.isSeed(url)) {
+        // This node's own address under the name: part of the mesh the name stands for, and never pinged again.
+        if (body.node.nodeId === this.deps.self().nodeId && this.seedSource.named?.(url) === true) this.selfSeeds.add(url);
         this.seedProblems.delete(url);
         this.joinedMesh = true;
       }

@@ -85,6 +85,13 @@ export class SeedResolver {
     return [...urls];
   }
 
+  /** True for a URL a DNS name gave, and not one written as it is. */
+  named(url: string): boolean {
+    if (this.specs.some((spec) => spec.kind === 'url' && spec.url === url)) return false;
+    for (const urls of this.found.values()) if (urls.includes(url)) return true;
+    return false;
+  }
+
   /** Why each name could not be looked up last time (none: every name answered). */
   problemsNow(): ReadonlyMap<string, string> {
     return this.problems;

@@ -85,9 +85,15 @@ describe('DNS seeds (a real DNS server, in-process nodes on real sockets)', func
     dns = await startDnsServer(ports.map((port, i) => ({ name: '_http._tcp.mesh.test', target: `node${i}.mesh.test`, port })));
     await dns.setHosts([['127.0.0.1', 'node0.mesh.test'], ['127.0.0.1', 'node1.mesh.test']]);
     const seed = 'dns+srv://_http._tcp.mesh.test';
-    const a = await start('127.0.0.1', ports[0] as number, seed);
-    const b = await start('127.0.0.1', ports[1] as number, seed);
-    await waitFor(() => fullMesh([a, b]), 10_000, 'two nodes through SRV records');
+    // URLs that name the nodes otherwise than the records do (as container names do in Docker).
+    const a = await start('127.0.0.1', ports[0] as number, seed, { ADVERTISE_URL: `http://localhost:${ports[0]}` });
+    const b = await start('127.0.0.1', ports[1] as number, seed, { ADVERTISE_URL: `http://localhost:${ports[1]}` });
+    const knows = (x: TestNode, y: TestNode): boolean => x.node.mesh.membership.alive().some((peer) => peer.nodeId === y.node.nodeId);
+    await waitFor(() => knows(a, b) && knows(b, a), 10_000, 'two nodes through SRV records');
     expect(a.node.mesh.seeds.current()).to.have.members(ports.map((port) => `http://127.0.0.1:${port}`));
+    // Its own address under the name answered as itself: it is no longer pinged, nor shown as a seed.
+    await waitFor(async () => ((await a.get('/status')).json() as { join: { seeds: { url: string }[] } }).join.seeds.length === 1, 5000, "a's own address dropped from its seeds");
+    const seeds = ((await a.get('/status')).json() as { join: { seeds: { url: string; problem: string | null }[] } }).join.seeds;
+    expect(seeds).to.deep.equal([{ url: `http://127.0.0.1:${ports[1]}`, problem: null }]);
   });
 });
