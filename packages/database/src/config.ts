@@ -198,6 +198,7 @@ export const DEFAULTS = {
   MESH_MAX_BODY_BYTES: 33554432, // bytes of a request body on /_mesh/*; larger gets 413
   ADMIN_KEY: '', // empty: every route is open (a warning at start); set: every route but /healthcheck takes a key
   ADMIN_KEY_FILE: '', // a file holding ADMIN_KEY (a Docker or Kubernetes secret), instead of ADMIN_KEY
+  MESH_SECRET_FILE: '', // a file holding MESH_SECRET (a Docker or Kubernetes secret), instead of MESH_SECRET
   RATE_LIMIT: 0, // requests a second per API key and category (read, write, admin), unless the key has its own; 0: none
   RATE_LIMIT_SPLIT: 'false', // true: each node allows the rate divided by the nodes alive
   TENANT_MAX_KEYS: 0, // keys a tenant may store, unless set for the tenant; 0: no quota
@@ -240,6 +241,8 @@ export function loadConfig(env: Env): NodeConfig {
   const dataDir = read.text('DATA_DIR', DEFAULTS.DATA_DIR);
   const dataSlot = readDataSlot(read.optional('DATA_SLOT'), problems);
   const gcMode = read.oneOf('GC_MODE', ['compact', 'throughput'] as const, DEFAULTS.GC_MODE);
+  // An empty secret (or file) is none: the mesh routes are then open, with a warning.
+  const meshSecret = readSecret('MESH_SECRET', env.MESH_SECRET === '' ? undefined : env.MESH_SECRET, read.optional('MESH_SECRET_FILE'), problems);
   const adminKey = readAdminKey(read.optional('ADMIN_KEY'), read.optional('ADMIN_KEY_FILE'), problems);
 
   const config: NodeConfig = {
@@ -272,7 +275,7 @@ export function loadConfig(env: Env): NodeConfig {
     mesh: {
       ...readSeeds(env.MESH_NETWORK_URL, problems, scheme),
       dnsServers: readDnsServers(env.DNS_SERVERS, problems),
-      secret: env.MESH_SECRET === undefined || env.MESH_SECRET === '' ? undefined : env.MESH_SECRET,
+      secret: meshSecret === '' ? undefined : meshSecret,
       insecure: read.oneOf('MESH_INSECURE', ['true', 'false'] as const, 'false') === 'true',
       startAlone: read.oneOf('START_ALONE', ['true', 'false'] as const, 'false') === 'true',
       joinTimeoutMs: readInt('JOIN_TIMEOUT_MS', 0, 31_536_000_000),
@@ -345,21 +348,27 @@ export function loadConfig(env: Env): NodeConfig {
   return Object.freeze(config);
 }
 
-/** ADMIN_KEY, or the first line of the file ADMIN_KEY_FILE names (not both); at least MIN_ADMIN_KEY_LENGTH characters. */
-function readAdminKey(direct: string | undefined, file: string | undefined, problems: string[]): string | undefined {
+/**
+ * A secret given as `NAME`, or as the first line of the file `NAME_FILE` names (a Docker or
+ * Kubernetes secret; not both). The secret itself is never in a message.
+ */
+function readSecret(name: string, direct: string | undefined, file: string | undefined, problems: string[]): string | undefined {
   if (direct !== undefined && file !== undefined) {
-    problems.push('ADMIN_KEY and ADMIN_KEY_FILE are both set: set one of them');
+    problems.push(`${name} and ${name}_FILE are both set: set one of them`);
     return undefined;
   }
-  let key = direct;
-  if (file !== undefined) {
-    try {
-      key = fs.readFileSync(file, 'utf8').split(/\r?\n/)[0]?.trim();
-    } catch (error) {
-      problems.push(`ADMIN_KEY_FILE names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${file}`);
-      return undefined;
-    }
+  if (file === undefined) return direct;
+  try {
+    return fs.readFileSync(file, 'utf8').split(/\r?\n/)[0]?.trim() ?? '';
+  } catch (error) {
+    problems.push(`${name}_FILE names a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): ${file}`);
+    return undefined;
   }
+}
+
+/** ADMIN_KEY, or the first line of the file ADMIN_KEY_FILE names (not both); at least MIN_ADMIN_KEY_LENGTH characters. */
+function readAdminKey(direct: string | undefined, file: string | undefined, problems: string[]): string | undefined {
+  const key = readSecret('ADMIN_KEY', direct, file, problems);
   if (key !== undefined && (key.length < MIN_ADMIN_KEY_LENGTH || /\s/.test(key))) {
     // The key itself is never repeated in a message: messages end in logs.
     problems.push(`${file === undefined ? 'ADMIN_KEY' : 'ADMIN_KEY_FILE'} must be at least ${MIN_ADMIN_KEY_LENGTH} characters without spaces (got ${key.length}); make one with: openssl rand -hex 32`);

@@ -217,6 +217,20 @@ describe('config with STORAGE=lmdb', () => {
 describe('config of API keys, rate limits and quotas', () => {
   const secret = 'k'.repeat(32);
 
+  it('reads MESH_SECRET, or the first line of MESH_SECRET_FILE (a Docker or Kubernetes secret), never both', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'meshkv-config-')), 'mesh-secret');
+    fs.writeFileSync(file, 'from a file\nsecond line\n');
+    try {
+      expect(loadConfig({ MESH_SECRET_FILE: file }).mesh.secret).to.equal('from a file');
+      expect(() => loadConfig({ MESH_SECRET: 'x', MESH_SECRET_FILE: file })).to.throw(ConfigError, /MESH_SECRET and MESH_SECRET_FILE are both set/);
+      fs.writeFileSync(file, '\n');
+      expect(loadConfig({ MESH_SECRET_FILE: file }).mesh.secret, 'an empty file: no secret').to.equal(undefined);
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+    expect(() => loadConfig({ MESH_SECRET_FILE: file })).to.throw(ConfigError, /MESH_SECRET_FILE names a file that cannot be read \(ENOENT\)/);
+  });
+
   it('reads ADMIN_KEY, or the first line of ADMIN_KEY_FILE, never both', () => {
     expect(loadConfig({ ADMIN_KEY: secret }).security.adminKey).to.equal(secret);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'meshkv-config-')), 'admin-key');
