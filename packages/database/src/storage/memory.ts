@@ -1,6 +1,7 @@
 import BTree from 'sorted-btree';
 import { compareKeys } from '../record/key-order';
 import type { RecordHead, StoredRecord } from '../record/record';
+import { resized, Writers } from '../record/version-columns';
 import { compareExpiring, type Expiring, type StorageAdapter } from './adapter';
 import { ValueArena } from './value-arena';
 
@@ -57,8 +58,7 @@ export class MemoryAdapter implements StorageAdapter {
   /** UTF-16 units of the JSON texts in `heapValues`. */
   private heapUnits = 0;
   private readonly freeSlots: number[] = [];
-  private readonly nodeIds: string[] = [];
-  private readonly nodeIndex = new Map<string, number>();
+  private readonly writersById = new Writers();
   private readonly meta = new Map<string, string>();
 
   constructor(private readonly chunkBytes?: number) {
@@ -101,7 +101,7 @@ export class MemoryAdapter implements StorageAdapter {
     }
     this.storeValue(slot, record.value);
     this.hlcs[slot] = record.hlc;
-    this.writers[slot] = this.intern(record.nodeId);
+    this.writers[slot] = this.writersById.numberOf(record.nodeId);
     const before = this.expiries.size === 0 ? undefined : this.expiries.get(slot);
     const after = record.value === null ? undefined : record.expiresAt;
     if (before !== after) {
@@ -235,14 +235,14 @@ export class MemoryAdapter implements StorageAdapter {
   private recordAt(slot: number): StoredRecord {
     const value = this.valueAt(slot);
     const hlc = this.hlcs[slot] as number;
-    const nodeId = this.nodeIds[this.writers[slot] as number] as string;
+    const nodeId = this.writersById.idOf(this.writers[slot] as number);
     const expiresAt = this.expiries.size === 0 ? undefined : this.expiries.get(slot);
     return expiresAt === undefined ? { value, hlc, nodeId } : { value, hlc, nodeId, expiresAt };
   }
 
   private headAt(slot: number): RecordHead {
     const hlc = this.hlcs[slot] as number;
-    const nodeId = this.nodeIds[this.writers[slot] as number] as string;
+    const nodeId = this.writersById.idOf(this.writers[slot] as number);
     const tombstone = this.lengths[slot] === TOMBSTONE;
     const expiresAt = this.expiries.size === 0 ? undefined : this.expiries.get(slot);
     return expiresAt === undefined ? { hlc, nodeId, tombstone } : { hlc, nodeId, tombstone, expiresAt };
@@ -309,21 +309,6 @@ export class MemoryAdapter implements StorageAdapter {
     this.hlcs = resized(this.hlcs, new Float64Array(capacity));
     this.writers = resized(this.writers, new Uint32Array(capacity));
   }
-
-  private intern(nodeId: string): number {
-    let index = this.nodeIndex.get(nodeId);
-    if (index === undefined) {
-      index = this.nodeIds.length;
-      this.nodeIds.push(nodeId);
-      this.nodeIndex.set(nodeId, index);
-    }
-    return index;
-  }
-}
-
-function resized<T extends Float64Array | Uint32Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
 }
 
 /**

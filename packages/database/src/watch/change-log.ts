@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type ChangeEventType, encodeChangeEvent } from '../record/codec';
 import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
+import { resized, Writers } from '../record/version-columns';
 import type { StoreChange } from '../store/change';
 import { isReserved } from '../store/namespace';
 import type { Store } from '../store/store';
@@ -88,8 +89,7 @@ export class ChangeLog {
   private keyLengths = new Int32Array(0);
   private valueLengths = new Int32Array(0);
   /** Node ids of the versions, each kept once (there are few). */
-  private readonly nodeIds: string[] = [];
-  private readonly nodeIndex = new Map<string, number>();
+  private readonly writersById = new Writers();
   /** Keys and values as UTF-8, in chunks; each chunk with the events still in it. */
   private readonly chunks = new Map<number, { readonly bytes: Buffer; events: number }>();
   private chunkNumber = -1;
@@ -200,7 +200,7 @@ export class ChangeLog {
     const slot = this.slot(seq);
     const kind = this.kinds[slot] as number;
     const key = this.keyAt(seq);
-    const version = { hlc: this.hlcs[slot] as number, nodeId: this.nodeIds[this.writers[slot] as number] as string };
+    const version = { hlc: this.hlcs[slot] as number, nodeId: this.writersById.idOf(this.writers[slot] as number) };
     let record: StoredRecord | Version | undefined = kind === CLEAR_KEY ? undefined : version;
     const valueLength = this.valueLengths[slot] as number;
     if (valueLength !== NO_VALUE) {
@@ -281,7 +281,7 @@ export class ChangeLog {
     this.chunkUsed += size;
     this.kinds[slot] = kind;
     this.hlcs[slot] = record?.hlc ?? 0;
-    this.writers[slot] = record === undefined ? 0 : this.writerIndex(record.nodeId);
+    this.writers[slot] = record === undefined ? 0 : this.writersById.numberOf(record.nodeId);
     this.expiries[slot] = record !== undefined && 'expiresAt' in record && record.expiresAt !== undefined ? record.expiresAt : 0;
     this.chunkOf[slot] = this.chunkNumber;
     this.offsets[slot] = offset;
@@ -294,19 +294,14 @@ export class ChangeLog {
   /** Doubles the slots (up to WATCH_BUFFER_EVENTS): they fill in order, so only the first lap grows them. */
   private grow(): void {
     const capacity = Math.min(this.options.maxEvents, Math.max(1024, this.capacity * 2));
-    const larger = <T extends Uint8Array | Uint32Array | Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
-      const array = make(capacity);
-      array.set(old);
-      return array;
-    };
-    this.kinds = larger(this.kinds, (n) => new Uint8Array(n));
-    this.hlcs = larger(this.hlcs, (n) => new Float64Array(n));
-    this.writers = larger(this.writers, (n) => new Uint32Array(n));
-    this.expiries = larger(this.expiries, (n) => new Float64Array(n));
-    this.chunkOf = larger(this.chunkOf, (n) => new Uint32Array(n));
-    this.offsets = larger(this.offsets, (n) => new Uint32Array(n));
-    this.keyLengths = larger(this.keyLengths, (n) => new Int32Array(n));
-    this.valueLengths = larger(this.valueLengths, (n) => new Int32Array(n));
+    this.kinds = resized(this.kinds, new Uint8Array(capacity));
+    this.hlcs = resized(this.hlcs, new Float64Array(capacity));
+    this.writers = resized(this.writers, new Uint32Array(capacity));
+    this.expiries = resized(this.expiries, new Float64Array(capacity));
+    this.chunkOf = resized(this.chunkOf, new Uint32Array(capacity));
+    this.offsets = resized(this.offsets, new Uint32Array(capacity));
+    this.keyLengths = resized(this.keyLengths, new Int32Array(capacity));
+    this.valueLengths = resized(this.valueLengths, new Int32Array(capacity));
     this.capacity = capacity;
   }
 
@@ -327,16 +322,6 @@ export class ChangeLog {
     this.chunks.delete(number);
     this.bytes -= chunk.bytes.length;
     if (chunk.bytes.length === CHUNK_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(chunk.bytes);
-  }
-
-  private writerIndex(nodeId: string): number {
-    let index = this.nodeIndex.get(nodeId);
-    if (index === undefined) {
-      index = this.nodeIds.length;
-      this.nodeIds.push(nodeId);
-      this.nodeIndex.set(nodeId, index);
-    }
-    return index;
   }
 
   private dropOldest(): void {
