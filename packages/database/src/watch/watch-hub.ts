@@ -169,15 +169,11 @@ export class WatchHub {
     });
   }
 
-  /** Where a watch starting now begins: after the newest event (from now on the node keeps its events). */
-  get present(): number {
-    this.log.activate();
-    return this.log.last;
-  }
-
-  /** Opens a stream on a reserved slot, from after `cursor`; the slot is released when it closes. */
+  /**
+   * Opens a stream on a reserved slot, from after `cursor` (taken from a log that keeps
+   * events: ChangeLog.activate); the slot is released when it closes.
+   */
   stream(scope: WatchScope, sink: Sink, cursor: number, principal?: Principal): void {
-    this.log.activate();
     const watcher = new Watcher(scope, sink, cursor, this.settings.queueEvents, this.log.last - cursor);
     this.watchers.add(watcher);
     this.keepAlive(sink, principal);
@@ -199,7 +195,6 @@ export class WatchHub {
    * id to continue from (`next`).
    */
   poll(scope: WatchScope, res: ServerResponse, cursor: number, waitMs: number, limit: number): void {
-    this.log.activate();
     const poll: Poll = { scope, filter: logFilter(scope), res, limit, cursor, timer: undefined };
     // Its slot is free once its answer is out, or the client gave up.
     res.once('close', () => {

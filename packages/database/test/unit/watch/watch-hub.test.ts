@@ -67,7 +67,7 @@ describe('WatchHub', () => {
     const one = new RecordingSink();
     for (const [sink, scope] of [[all, { prefix: '', strip: 0 }], [prefixed, { prefix: 'a', strip: 0 }], [one, { key: 'b', prefix: '', strip: 0 }]] as const) {
       expect(hub.reserve()).to.equal(true);
-      hub.stream(scope, sink, hub.present);
+      hub.stream(scope, sink, log.last);
     }
     store.set('a1', '1');
     store.set('b', '2');
@@ -86,7 +86,7 @@ describe('WatchHub', () => {
   });
 
   it('collects once for watchers at the same place with the same scope, and apart for the others', async () => {
-    const { store, hub } = setup();
+    const { store, log, hub } = setup();
     const sinks = Array.from({ length: 4 }, () => new RecordingSink());
     const batches = new Set<EventBatch>();
     for (const [i, sink] of sinks.entries()) {
@@ -96,7 +96,7 @@ describe('WatchHub', () => {
         send(batch);
       };
       hub.reserve();
-      hub.stream(i < 3 ? { prefix: '', strip: 0 } : { prefix: 'a', strip: 0 }, sink, hub.present);
+      hub.stream(i < 3 ? { prefix: '', strip: 0 } : { prefix: 'a', strip: 0 }, sink, log.last);
     }
     store.set('a1', '1');
     store.set('b1', '1');
@@ -118,10 +118,10 @@ describe('WatchHub', () => {
   });
 
   it('stops at a full connection and goes on when it drains, losing nothing', async () => {
-    const { store, hub } = setup({ queueEvents: 1000 });
+    const { store, log, hub } = setup({ queueEvents: 1000 });
     const sink = new RecordingSink();
     hub.reserve();
-    hub.stream({ prefix: '', strip: 0 }, sink, hub.present);
+    hub.stream({ prefix: '', strip: 0 }, sink, log.last);
     sink.buffered = HIGH_WATER;
     for (let i = 0; i < 50; i++) store.set(`k${i}`, '1');
     await turn();
@@ -133,10 +133,10 @@ describe('WatchHub', () => {
   });
 
   it('cuts a stream with an overflow event once it falls WATCH_QUEUE_EVENTS behind on a full connection, and frees its slot', async () => {
-    const { store, hub } = setup({ queueEvents: 10, maxConnections: 1 });
+    const { store, log, hub } = setup({ queueEvents: 10, maxConnections: 1 });
     const sink = new RecordingSink();
     expect(hub.reserve()).to.equal(true);
-    hub.stream({ prefix: '', strip: 0 }, sink, hub.present);
+    hub.stream({ prefix: '', strip: 0 }, sink, log.last);
     sink.buffered = HIGH_WATER;
     for (let i = 0; i < 5; i++) store.set(`k${i}`, '1');
     await turn();
@@ -162,10 +162,10 @@ describe('WatchHub', () => {
   });
 
   it('refuses past WATCH_MAX_CONNECTIONS until a stream closes', () => {
-    const { hub } = setup({ maxConnections: 2 });
+    const { log, hub } = setup({ maxConnections: 2 });
     expect(hub.reserve()).to.equal(true);
     const sink = new RecordingSink();
-    hub.stream({ prefix: '', strip: 0 }, sink, hub.present);
+    hub.stream({ prefix: '', strip: 0 }, sink, log.last);
     expect(hub.reserve()).to.equal(true);
     expect(hub.reserve()).to.equal(false);
     expect(WatchHub.busy().status).to.equal(503);
@@ -174,10 +174,10 @@ describe('WatchHub', () => {
   });
 
   it('beats every WATCH_HEARTBEAT_MS while a stream is open, and not once none is', async () => {
-    const { hub, scheduler } = setup();
+    const { log, hub, scheduler } = setup();
     const sink = new RecordingSink();
     hub.reserve();
-    hub.stream({ prefix: '', strip: 0 }, sink, hub.present);
+    hub.stream({ prefix: '', strip: 0 }, sink, log.last);
     await scheduler.advance(3000);
     expect(sink.beats).to.equal(3);
     sink.end(undefined, 'shutdown');
@@ -186,26 +186,26 @@ describe('WatchHub', () => {
   });
 
   it('tells every open stream CURSOR_EXPIRED when the node wipes its data, and ends every stream when it stops', () => {
-    const { store, hub } = setup();
+    const { store, log, hub } = setup();
     const first = new RecordingSink();
     hub.reserve();
-    hub.stream({ prefix: '', strip: 0 }, first, hub.present);
+    hub.stream({ prefix: '', strip: 0 }, first, log.last);
     store.wipe();
     expect(first.ended?.reason).to.equal('expired');
     expect(JSON.parse(first.ended?.final ?? '{}')).to.include({ type: 'error', status: 410, error: 'CURSOR_EXPIRED' });
     const second = new RecordingSink();
     hub.reserve();
-    hub.stream({ prefix: '', strip: 0 }, second, hub.present);
+    hub.stream({ prefix: '', strip: 0 }, second, log.last);
     hub.close();
     expect(second.ended?.reason).to.equal('shutdown');
     expect(hub.reserve(), 'a stopping node takes no new watch').to.equal(false);
   });
 
   it('shows a tenant its own keys only, without its prefix', async () => {
-    const { store, hub } = setup();
+    const { store, log, hub } = setup();
     const sink = new RecordingSink();
     hub.reserve();
-    hub.stream({ prefix: 't1/', strip: 3 }, sink, hub.present);
+    hub.stream({ prefix: 't1/', strip: 3 }, sink, log.last);
     store.set('t1/a', '1');
     store.set('t2/a', '1');
     store.set('a', '1');
