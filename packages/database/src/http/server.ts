@@ -61,8 +61,6 @@ export interface HttpServerEvents {
 }
 
 const CLOSE_HEADERS = ['Connection', 'close'] as const;
-
-
 /** Seconds a client refused for MAX_CONNECTIONS is told to wait. */
 const RETRY_AFTER_S = 1;
 /** ms a connection over MAX_CONNECTIONS may take to send its request before it is cut. */

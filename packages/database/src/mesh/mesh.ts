@@ -87,9 +87,8 @@ export class Mesh {
     store.correctRemoteTime(() => -this.clock.offsetMs);
     const scheme = identity.url().startsWith('https:') ? 'https' : 'http';
     this.seeds = new SeedResolver(config.seedSpecs, scheme, deps.lookup ?? dnsLookup(config.dnsServers), logger, () => scheduler.now());
-    const seeds = this.seeds;
     this.pinger = new Pinger({
-      seeds: { configured: config.seedSpecs.length > 0, current: () => seeds.current(), refresh: () => seeds.refresh(), problemsNow: () => seeds.problemsNow(), named: (url) => seeds.named(url) },
+      seeds: this.seeds,
       config,
       membership: this.membership,
       transport,

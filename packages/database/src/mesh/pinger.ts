@@ -8,6 +8,7 @@ import type { Membership, NodeInfo, NodeLoad } from './membership';
 import { type MeshTransport, PeerRequestError } from './transport';
 import { ApiError } from '../errors';
 import { type PingBody, readPing } from './wire';
+import type { SeedSource } from './seed-resolver';
 
 /** Pings through a seed that answered from this node itself, per round. */
 const SELF_ANSWER_RETRIES = 3;
@@ -43,19 +44,6 @@ export interface PingerDeps {
   readonly onTwin: (url: string) => void;
   /** A peer holds this node at `incarnation`, at least this one's: count from higher up. */
   readonly onOutdated: (incarnation: number) => void;
-}
-
-/** The seeds of a node as they are now: see SeedResolver. */
-export interface SeedSource {
-  /** True when MESH_NETWORK_URL names any seed (a DNS name that names no node yet counts). */
-  readonly configured: boolean;
-  current(): readonly string[];
-  /** Looks the DNS names up again (never rejects); the next round pings what they name. */
-  refresh(): Promise<void>;
-  /** Why each DNS name could not be looked up last time, by its text. */
-  problemsNow?(): ReadonlyMap<string, string>;
-  /** True for a URL a DNS name gave (a node's address), not one written in MESH_NETWORK_URL. */
-  named?(url: string): boolean;
 }
 
 /**

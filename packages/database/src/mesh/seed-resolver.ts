@@ -12,6 +12,19 @@ export type SeedSpec =
   | { readonly kind: 'dns'; readonly host: string; readonly port: number; readonly text: string }
   | { readonly kind: 'srv'; readonly name: string; readonly text: string };
 
+/** The seeds of a node as they are now: see SeedResolver. */
+export interface SeedSource {
+  /** True when MESH_NETWORK_URL names any seed (a DNS name that names no node yet counts). */
+  readonly configured: boolean;
+  current(): readonly string[];
+  /** Looks the DNS names up again (never rejects); the next round pings what they name. */
+  refresh(): Promise<void>;
+  /** Why each DNS name could not be looked up last time, by its text. */
+  problemsNow?(): ReadonlyMap<string, string>;
+  /** True for a URL a DNS name gave (a node's address), not one written in MESH_NETWORK_URL. */
+  named?(url: string): boolean;
+}
+
 /** How names are looked up: the system's resolver, or DNS_SERVERS (see dnsLookup). */
 export interface Lookup {
   /** Every IPv4 and IPv6 address of `host`. Rejects when there are none. */
@@ -56,7 +69,7 @@ export const MIN_LOOKUP_INTERVAL_MS = 1000;
  * as they answer pings); a failure, and the recovery, are logged once per change, never
  * thrown. `current()` never waits for a lookup.
  */
-export class SeedResolver {
+export class SeedResolver implements SeedSource {
   private readonly found = new Map<string, readonly string[]>();
   private readonly problems = new Map<string, string>();
   private looking: Promise<void> | undefined;
@@ -69,6 +82,11 @@ export class SeedResolver {
     private readonly logger: Logger,
     private readonly now: () => number,
   ) {}
+
+  /** True when MESH_NETWORK_URL names any seed (see SeedSource). */
+  get configured(): boolean {
+    return this.specs.length > 0;
+  }
 
   /** True when a seed is a DNS name: its nodes are known only once looked up. */
   get dynamic(): boolean {
