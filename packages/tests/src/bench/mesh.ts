@@ -48,6 +48,38 @@ export interface LagResult {
 }
 
 /**
+ * Writes `/set?k=<prefix><i>&v=<i>` through `writes` at `rate` a second for `seconds`, each
+ * key once, at most 257 unanswered at a time; `on.send` is called as each leaves, `on.ack`
+ * once it is answered. Resolves when every write is answered.
+ */
+export async function pacedWrites(
+  writes: Pool,
+  prefix: string,
+  rate: number,
+  seconds: number,
+  on: { readonly send?: (key: string, i: number) => void; readonly ack?: (key: string, i: number) => void },
+): Promise<void> {
+  const total = rate * seconds;
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const key = `${prefix}${i}`;
+    on.send?.(key, i);
+    inFlight.push(
+      writes.request({ method: 'GET', path: `/set?k=${key}&v=${i}` }).then(async (res) => {
+        await res.body.dump();
+        on.ack?.(key, i);
+      }),
+    );
+    if (inFlight.length > 256) await Promise.all(inFlight.splice(0));
+  }
+  await Promise.all(inFlight);
+}
+
+/**
  * Writes to node 1 at `rate` writes/s for `seconds`; for every 10th write, polls node 2
  * (about every millisecond) from the moment node 1 acknowledged it until node 2 returns
  * it. Lag = that wait, give or take the polling interval.
@@ -58,39 +90,27 @@ export async function replicationLag(nodes: readonly NodeProcess[], rate: number
   const reads = new Pool(reader.url, { connections: 16 });
   const lags: number[] = [];
   const probes: Promise<void>[] = [];
-  const total = rate * seconds;
-  const started = performance.now();
   try {
-    const inFlight: Promise<void>[] = [];
-    for (let i = 0; i < total; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      const key = `lag-${i}`;
-      inFlight.push(
-        writes.request({ method: 'GET', path: `/set?k=${key}&v=${i}` }).then(async (res) => {
-          await res.body.dump();
-          if (i % 10 !== 0) return;
-          const acked = performance.now();
-          probes.push(
-            (async () => {
-              for (let attempt = 0; attempt < 10_000; attempt++) {
-                const probe = await reads.request({ method: 'GET', path: `/get?k=${key}` });
-                await probe.body.dump();
-                if (probe.statusCode === 200) {
-                  lags.push(performance.now() - acked);
-                  return;
-                }
-                // Poll every 0.5 ms or so: resolution enough, without swamping node 2.
-                await new Promise((resolve) => setTimeout(resolve, 0.5));
+    await pacedWrites(writes, 'lag-', rate, seconds, {
+      ack: (key, i) => {
+        if (i % 10 !== 0) return;
+        const acked = performance.now();
+        probes.push(
+          (async () => {
+            for (let attempt = 0; attempt < 10_000; attempt++) {
+              const probe = await reads.request({ method: 'GET', path: `/get?k=${key}` });
+              await probe.body.dump();
+              if (probe.statusCode === 200) {
+                lags.push(performance.now() - acked);
+                return;
               }
-            })(),
-          );
-        }),
-      );
-      if (inFlight.length > 256) await Promise.all(inFlight.splice(0));
-    }
-    await Promise.all(inFlight);
+              // Poll every 0.5 ms or so: resolution enough, without swamping node 2.
+              await new Promise((resolve) => setTimeout(resolve, 0.5));
+            }
+          })(),
+        );
+      },
+    });
     await Promise.all(probes);
   } finally {
     await writes.close();

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { waitFor } from '@meshkv/common';
 import { Pool } from 'undici';
 import type { NodeProcess } from '../cluster/node-process';
-import type { LagResult } from './mesh';
+import { type LagResult, pacedWrites } from './mesh';
 import { pinned } from './processes';
 import { percentile } from './stats';
 
@@ -93,18 +93,7 @@ export async function eventLatency(nodes: readonly NodeProcess[], rate: number, 
   const writes = new Pool(writer.url, { connections: 16 });
   try {
     await open;
-    const started = performance.now();
-    const inFlight: Promise<void>[] = [];
-    for (let i = 0; i < total; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      const key = `latency-${i}`;
-      sent.set(key, performance.now());
-      inFlight.push(writes.request({ method: 'GET', path: `/set?k=${key}&v=${i}` }).then((res) => res.body.dump()));
-      if (inFlight.length > 256) await Promise.all(inFlight.splice(0));
-    }
-    await Promise.all(inFlight);
+    await pacedWrites(writes, 'latency-', rate, seconds, { send: (key) => sent.set(key, performance.now()) });
     await waitFor(() => latencies.length === total, 10_000, 'every event on the third node');
   } finally {
     req.destroy();
