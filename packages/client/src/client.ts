@@ -211,6 +211,11 @@ export class MeshKvClient {
     return (await this.request(paths.healthcheck())).status === 200;
   }
 
+  /** True when the node answers `/ready` 200: joined, caught up, clock and storage fine, not stopping. */
+  async ready(): Promise<boolean> {
+    return (await this.request(paths.ready())).status === 200;
+  }
+
   status(): Promise<NodeStatus> {
     return this.json(paths.status()) as Promise<NodeStatus>;
   }

@@ -61,6 +61,7 @@ export const paths = {
   batch: (options?: WriteOptions): string => `/batch${query(concern(options))}`,
   index: (): string => '/',
   healthcheck: (): string => '/healthcheck',
+  ready: (): string => '/ready',
   status: (): string => '/status',
   metrics: (): string => '/metrics',
   ui: (): string => '/ui',

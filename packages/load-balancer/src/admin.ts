@@ -7,7 +7,8 @@ import type { BackendPool } from './proxy/pool';
 import type { TcpProxy } from './proxy/proxy';
 
 export interface DiscoveryStatus {
-  readonly kind: 'docker' | 'static';
+  /** docker: containers of a Compose service; swarm: tasks of a Swarm service (known once connected). */
+  kind: 'docker' | 'swarm' | 'static';
   /** Docker: connected to the API and its event stream. */
   connected: boolean;
   lists: number;

@@ -62,6 +62,7 @@ export class Balancer {
           networkName: config.networkName,
           debounceMs: config.debounceMs,
           selfId: config.selfId,
+          mode: config.dockerMode,
         },
         logger,
       );

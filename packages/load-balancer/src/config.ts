@@ -11,6 +11,8 @@ export interface BalancerConfig {
   /** Static discovery when set: `host:port` entries. Docker discovery otherwise. */
   readonly backends: readonly { host: string; port: number }[] | undefined;
   readonly dockerApiLocation: string;
+  /** DOCKER_MODE: Compose containers or Swarm tasks (auto: Swarm when the balancer is a Swarm task). */
+  readonly dockerMode: DockerMode;
   readonly networkName: string | undefined;
   /** 0 turns the admin port off. */
   readonly adminPort: number;
@@ -36,13 +38,16 @@ export interface BalancerConfig {
 
 export type PumpMode = 'auto' | 'native' | 'javascript';
 const PUMP_MODES: readonly PumpMode[] = ['auto', 'native', 'javascript'];
+export type DockerMode = 'auto' | 'compose' | 'swarm';
+const DOCKER_MODES: readonly DockerMode[] = ['auto', 'compose', 'swarm'];
 
 export const DEFAULTS = {
   SERVICE_PORT: 8080, // port clients connect to
   BALANCER_BIND_ADDRESS: '0.0.0.0', // address SERVICE_PORT listens on (old name, read when unset: BIND_ADDRESS)
   GROUP_PORT: 8100, // port of the backends
-  GROUP_NAME: 'database', // compose service whose containers are the backends
+  GROUP_NAME: 'database', // compose service whose containers are the backends (Swarm: the service <stack>_GROUP_NAME)
   DOCKER_API_LOCATION: '/var/run/docker.sock', // unix socket path, or http://host:port
+  DOCKER_MODE: 'auto' as DockerMode, // compose: containers; swarm: tasks (a manager's API); auto: swarm when the balancer is a Swarm task
   ADMIN_PORT: 8081, // JSON stats on GET /stats; 0 turns it off
   ADMIN_BIND_ADDRESS: '127.0.0.1', // address ADMIN_PORT listens on
   ADMIN_TOKEN: '', // set (16 characters or more): /stats takes Authorization: Bearer <token>
@@ -87,7 +92,7 @@ export function loadConfig(env: Env): BalancerConfig {
     }
   }
   const groupName = text('GROUP_NAME');
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(groupName)) read.problem(`GROUP_NAME must be a compose service name (got "${groupName}")`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(groupName)) read.problem(`GROUP_NAME must be a Compose or Swarm service name (got "${groupName}")`);
 
   const config: BalancerConfig = {
     servicePort: int('SERVICE_PORT', 0, 65535),
@@ -96,6 +101,7 @@ export function loadConfig(env: Env): BalancerConfig {
     groupName,
     backends,
     dockerApiLocation: text('DOCKER_API_LOCATION'),
+    dockerMode: read.oneOf('DOCKER_MODE', DOCKER_MODES, DEFAULTS.DOCKER_MODE),
     networkName: read.optional('NETWORK_NAME'),
     adminPort: int('ADMIN_PORT', 0, 65535),
     adminBindAddress: text('ADMIN_BIND_ADDRESS'),

@@ -35,6 +35,14 @@ describe(`MeshKV API at ${SERVICE_URL}`, function () {
       expect(answer.header('content-type')).to.equal('application/json; charset=utf-8');
     });
 
+    it('/ready answers {"status":"ready"} on a node that takes traffic, open without a key (MeshKV; another nkvd server may answer 404)', async function () {
+      const answer = await call(paths.ready(), 'GET', SERVICE_URL, { key: null });
+      if (answer.status === 404) this.skip();
+      expect(answer.status).to.equal(200);
+      expect(answer.json()).to.deep.equal({ status: 'ready' });
+      expect(answer.header('content-type')).to.equal('application/json; charset=utf-8');
+    });
+
     it('/ lists the public routes (MeshKV; another nkvd server may answer 404)', async function () {
       const answer = await call(paths.index());
       if (answer.status === 404) this.skip();

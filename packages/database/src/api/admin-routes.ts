@@ -50,10 +50,17 @@ const SHUTTING_DOWN = JSON.stringify({
   message: 'The node is shutting down.',
 });
 
+const READY = '{"status":"ready"}';
+const NOT_READY = JSON.stringify({
+  status: 'not_ready',
+  error: 'NOT_READY',
+  message: 'The node takes no traffic yet: it has not joined its mesh or not caught up, its clock or storage is at fault, or it is shutting down; /status tells which.',
+});
+
 /** The public routes `/` lists; the mesh's own (`/ping`, `/_mesh/*`) are for nodes. */
 const isPublic = (path: string): boolean => path !== '/ping' && !path.startsWith('/_mesh/');
 
-/** `/`, /healthcheck and /status. */
+/** `/`, /healthcheck, /ready and /status. */
 export function registerAdminRoutes(router: Router, { server, store, mesh, limits, identity }: AdminRouteDeps): void {
   // A short index for whoever opens the node's URL: what it is, and where to go.
   router.register('/', (ctx) => {
@@ -68,6 +75,14 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
   router.register('/healthcheck', (ctx) => {
     if (server.shuttingDown) sendJson(ctx.res, 503, SHUTTING_DOWN);
     else sendJson(ctx.res, 200, HEALTHY);
+  }, { access: 'open' });
+
+  // Readiness, open like /healthcheck (an orchestrator's probe has no key): what /status
+  // calls `ready`. /healthcheck stays the liveness check: a node that is not ready is alive.
+  const ready = (): boolean => mesh.isReady && store.storageFault === undefined && !server.shuttingDown;
+  router.register('/ready', (ctx) => {
+    if (ready()) sendJson(ctx.res, 200, READY);
+    else sendJson(ctx.res, 503, NOT_READY);
   }, { access: 'open' });
 
   router.register('/status', (ctx) => {
@@ -89,7 +104,7 @@ export function registerAdminRoutes(router: Router, { server, store, mesh, limit
       storage: identity.storage,
       storageOpen: identity.storageOpen,
       storageFault: store.storageFault ?? null,
-      ready: mesh.isReady && store.storageFault === undefined && !server.shuttingDown,
+      ready: ready(),
       shuttingDown: server.shuttingDown,
       connections: server.connections,
       uptimeMs: now - identity.startedAt,

@@ -96,13 +96,96 @@ export function containersToBackends(containers: readonly ContainerSummary[], op
   return { backends, skipped };
 }
 
-function pickNetwork(names: readonly string[], options: MappingOptions): string | undefined {
+function pickNetwork(names: readonly string[], options: Pick<MappingOptions, 'networkName' | 'project' | 'ownNetworks'>): string | undefined {
   if (options.networkName !== undefined) {
     const wanted = [options.networkName];
     if (options.project !== undefined) wanted.push(`${options.project}_${options.networkName}`);
     return names.find((n) => wanted.includes(n));
   }
   if (options.ownNetworks.length > 0) return names.find((n) => options.ownNetworks.includes(n));
-  // Outside Docker any bridge network is reachable from the host: take the first by name.
-  return names[0];
+  // Outside Docker any bridge network is reachable from the host: take the first by name
+  // (but not Swarm's routing mesh).
+  return names.find((n) => n !== 'ingress');
+}
+
+/** The part of a Swarm task (`GET /tasks`) the balancer reads. */
+export interface TaskSummary {
+  readonly ID: string;
+  readonly Slot?: number;
+  readonly NodeID?: string;
+  readonly DesiredState?: string;
+  readonly Status?: { readonly State?: string; readonly Err?: string } | null;
+  readonly NetworksAttachments?: readonly {
+    readonly Network?: { readonly Spec?: { readonly Name?: string } | null } | null;
+    readonly Addresses?: readonly string[] | null;
+  }[] | null;
+}
+
+export interface TaskMappingOptions {
+  /** The Swarm service the tasks belong to (`<stack>_<GROUP_NAME>` in a stack). */
+  readonly serviceName: string;
+  readonly groupPort: number;
+  /** NETWORK_NAME: the address on this network (also tried as `<stack>_<name>`). */
+  readonly networkName: string | undefined;
+  /** The stack the balancer runs in, when it is a task of one. */
+  readonly stack: string | undefined;
+  /** Networks the balancer's own container is on; empty when it runs outside Docker. */
+  readonly ownNetworks: readonly string[];
+}
+
+export const SWARM_SERVICE_LABEL = 'com.docker.swarm.service.name';
+export const STACK_LABEL = 'com.docker.stack.namespace';
+
+/**
+ * Turns the tasks of a Swarm service into backends, as containersToBackends does for
+ * containers. A task is a backend when Swarm wants it running and it is `running` (a task
+ * with a health check is `starting` until its first good check, so an unhealthy one never
+ * is), with an address on a network the balancer can reach. Named `<service>.<slot>` like
+ * Swarm's own task names (a global service's by node).
+ */
+export function tasksToBackends(tasks: readonly TaskSummary[], options: TaskMappingOptions): Mapping {
+  const backends: Backend[] = [];
+  const skipped: Skipped[] = [];
+  for (const task of tasks) {
+    const name = `${options.serviceName}.${task.Slot ?? task.NodeID ?? task.ID.slice(0, 12)}`;
+    const skip = (reason: string): void => {
+      skipped.push({ id: task.ID, name, reason });
+    };
+    if (task.DesiredState !== undefined && task.DesiredState !== 'running') {
+      skip(`desired state is ${task.DesiredState}`);
+      continue;
+    }
+    const state = task.Status?.State ?? 'unknown';
+    if (state !== 'running') {
+      skip(`state is ${state}`);
+      continue;
+    }
+    const attachments = new Map<string, readonly string[]>();
+    for (const attachment of task.NetworksAttachments ?? []) {
+      const network = attachment.Network?.Spec?.Name;
+      if (network !== undefined) attachments.set(network, attachment.Addresses ?? []);
+    }
+    const chosen = pickNetwork([...attachments.keys()].sort(), {
+      networkName: options.networkName,
+      project: options.stack,
+      // The routing mesh's network carries no traffic of the balancer's.
+      ownNetworks: options.ownNetworks.filter((n) => n !== 'ingress'),
+    });
+    if (chosen === undefined) {
+      skip(
+        options.networkName !== undefined
+          ? `not on network "${options.networkName}"`
+          : `no network shared with the balancer (has ${[...attachments.keys()].join(', ') || 'none'})`,
+      );
+      continue;
+    }
+    const address = attachments.get(chosen)?.[0]?.split('/')[0];
+    if (address === undefined || address === '') {
+      skip(`no address on network "${chosen}"`);
+      continue;
+    }
+    backends.push({ id: task.ID, host: address, port: options.groupPort, name });
+  }
+  backends.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { backends, skipped };
 }

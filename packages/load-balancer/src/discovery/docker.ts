@@ -2,8 +2,19 @@ import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import type { DiscoveryStatus } from '../admin';
 import { backoffDelay, type Logger } from '@meshkv/common';
+import type { DockerMode } from '../config';
 import type { Backend, Discovery } from './discovery';
-import { type ContainerSummary, containersToBackends, PROJECT_LABEL, SERVICE_LABEL } from './containers';
+import {
+  type ContainerSummary,
+  containersToBackends,
+  type Mapping,
+  PROJECT_LABEL,
+  SERVICE_LABEL,
+  STACK_LABEL,
+  SWARM_SERVICE_LABEL,
+  type TaskSummary,
+  tasksToBackends,
+} from './containers';
 
 export interface DockerDiscoveryOptions {
   readonly dockerApiLocation: string;
@@ -13,19 +24,36 @@ export interface DockerDiscoveryOptions {
   readonly debounceMs: number;
   /** The balancer's own container id or name when it runs in Docker (HOSTNAME there). */
   readonly selfId: string | undefined;
-  /** A full re-list this often, in case an event was lost. */
+  readonly mode?: DockerMode;
+  /** A full re-list this often, in case an event was lost (default 30 s; 5 s for Swarm). */
   readonly resyncMs?: number;
 }
 
 /** Container events after which the list may have changed. */
 const EVENTS = ['start', 'restart', 'die', 'stop', 'kill', 'pause', 'unpause', 'destroy', 'health_status'];
+/** Service events (Swarm): scaled, updated, created or removed. */
+const SERVICE_EVENTS = ['create', 'update', 'remove'];
+/**
+ * Swarm tells a manager's event stream about services, but only about this host's
+ * containers: tasks on other hosts are seen by listing, this often.
+ */
+const SWARM_RESYNC_MS = 5000;
+
+interface Self {
+  readonly project: string | undefined;
+  readonly networks: string[];
+  /** The Swarm service and stack of the balancer's own container, when it is a task. */
+  readonly swarmService: string | undefined;
+  readonly stack: string | undefined;
+}
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5000;
 
 /**
- * Follows the containers of the GROUP_NAME compose service through the Docker API: lists
- * them, then re-lists (debounced) on every container event that can change the answer,
- * and every `resyncMs` in case one was missed. When the API or its event stream goes
+ * Follows the containers of the GROUP_NAME compose service through the Docker API, or the
+ * tasks of a Swarm service (`<stack>_<GROUP_NAME>` when the balancer is a task of a stack,
+ * else GROUP_NAME): lists them, then re-lists (debounced) on every event that can change
+ * the answer, and every `resyncMs` in case one was missed. When the API or its event stream goes
  * away (daemon restarted), it reconnects with capped, jittered backoff and lists again.
  * Errors are logged and retried, never thrown: the balancer keeps its last known list.
  */
@@ -40,7 +68,7 @@ export class DockerDiscovery implements Discovery {
   private failures = 0;
   private stopped = false;
   private last = '';
-  private self: { project: string | undefined; networks: string[] } | undefined;
+  private self: Self | undefined;
 
   constructor(
     private readonly options: DockerDiscoveryOptions,
@@ -51,9 +79,19 @@ export class DockerDiscovery implements Discovery {
 
   start(onChange: (backends: readonly Backend[]) => void): void {
     this.onChange = onChange;
-    this.resync = setInterval(() => this.schedule(), this.options.resyncMs ?? 30_000);
-    this.resync.unref();
     void this.connect();
+  }
+
+  /** Swarm or Compose, known once the balancer has looked itself up. */
+  get swarm(): boolean {
+    const mode = this.options.mode ?? 'auto';
+    return mode === 'swarm' || (mode === 'auto' && this.self?.swarmService !== undefined);
+  }
+
+  /** The Swarm service followed: `<stack>_<GROUP_NAME>` for a balancer in a stack. */
+  get serviceName(): string {
+    const stack = this.self?.stack;
+    return this.swarm && stack !== undefined ? `${stack}_${this.options.groupName}` : this.options.groupName;
   }
 
   async stop(): Promise<void> {
@@ -71,14 +109,19 @@ export class DockerDiscovery implements Discovery {
     this.events = undefined;
     previous?.destroy();
     try {
-      const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: EVENTS } })) as Readable;
+      this.self ??= await this.inspectSelf();
+      this.status.kind = this.swarm ? 'swarm' : 'docker';
+      this.startResync();
+      const filters: Docker.GetEventsOptions['filters'] = this.swarm
+        ? { type: ['container', 'service'], event: [...EVENTS, ...SERVICE_EVENTS] }
+        : { type: ['container'], event: EVENTS };
+      const stream = (await this.docker.getEvents({ filters })) as Readable;
       if (this.stopped) {
         stream.destroy();
         return;
       }
       this.events = stream;
       this.watch(stream);
-      this.self ??= await this.inspectSelf();
       await this.list();
       this.status.connected = true;
       if (this.failures > 0) this.logger.info({ after: this.failures }, 'Docker API reachable again');
@@ -122,10 +165,13 @@ export class DockerDiscovery implements Discovery {
       return;
     }
     this.status.events++;
-    const service = event.Actor?.Attributes?.[SERVICE_LABEL];
+    const attributes = event.Actor?.Attributes;
+    const service = this.swarm
+      ? event.Type === 'service' ? attributes?.name : attributes?.[SWARM_SERVICE_LABEL]
+      : attributes?.[SERVICE_LABEL];
     // Events of other services cannot change the list; events without labels might (a
     // container can lose them only by being replaced), so they trigger a list too.
-    if (service !== undefined && service !== this.options.groupName) return;
+    if (service !== undefined && service !== (this.swarm ? this.serviceName : this.options.groupName)) return;
     this.logger.debug({ action: event.Action, service }, 'Docker event');
     this.schedule();
   }
@@ -141,17 +187,8 @@ export class DockerDiscovery implements Discovery {
   }
 
   private async list(): Promise<void> {
-    const containers = (await this.docker.listContainers({
-      filters: { label: [`${SERVICE_LABEL}=${this.options.groupName}`] },
-    })) as ContainerSummary[];
+    const { backends, skipped } = this.swarm ? await this.listTasks() : await this.listContainers();
     this.status.lists++;
-    const { backends, skipped } = containersToBackends(containers, {
-      groupName: this.options.groupName,
-      groupPort: this.options.groupPort,
-      project: this.self?.project,
-      networkName: this.options.networkName,
-      ownNetworks: this.self?.networks ?? [],
-    });
     this.status.skipped = skipped.map(({ name, reason }) => ({ name, reason }));
     const key = JSON.stringify([backends, skipped]);
     if (key === this.last) return;
@@ -161,18 +198,66 @@ export class DockerDiscovery implements Discovery {
     this.onChange?.(backends);
   }
 
-  /** The balancer's own project and networks, when it runs in a container; else nothing. */
-  private async inspectSelf(): Promise<{ project: string | undefined; networks: string[] }> {
-    if (this.options.selfId === undefined) return { project: undefined, networks: [] };
+  private async listContainers(): Promise<Mapping> {
+    const containers = (await this.docker.listContainers({
+      filters: { label: [`${SERVICE_LABEL}=${this.options.groupName}`] },
+    })) as ContainerSummary[];
+    return containersToBackends(containers, {
+      groupName: this.options.groupName,
+      groupPort: this.options.groupPort,
+      project: this.self?.project,
+      networkName: this.options.networkName,
+      ownNetworks: this.self?.networks ?? [],
+    });
+  }
+
+  /** The tasks of the service (a manager's API): none, with a reason, when there is no such service. */
+  private async listTasks(): Promise<Mapping> {
+    const serviceName = this.serviceName;
+    let serviceId: string;
+    try {
+      serviceId = ((await this.docker.getService(serviceName).inspect()) as { ID: string }).ID;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      return { backends: [], skipped: [{ id: serviceName, name: serviceName, reason: 'no such Swarm service' }] };
+    }
+    const tasks = (await this.docker.listTasks({ filters: { service: [serviceId], 'desired-state': ['running'] } })) as TaskSummary[];
+    return tasksToBackends(tasks, {
+      serviceName,
+      groupPort: this.options.groupPort,
+      networkName: this.options.networkName,
+      stack: this.self?.stack,
+      ownNetworks: this.self?.networks ?? [],
+    });
+  }
+
+  /** Lists again every resyncMs, in case an event was lost (and for a Swarm's other hosts). */
+  private startResync(): void {
+    if (this.resync !== undefined) return;
+    this.resync = setInterval(() => this.schedule(), this.options.resyncMs ?? (this.swarm ? SWARM_RESYNC_MS : 30_000));
+    this.resync.unref();
+  }
+
+  /** The balancer's own project, stack and networks, when it runs in a container; else nothing. */
+  private async inspectSelf(): Promise<Self> {
+    const none: Self = { project: undefined, networks: [], swarmService: undefined, stack: undefined };
+    if (this.options.selfId === undefined) return none;
     try {
       const info = await this.docker.getContainer(this.options.selfId).inspect();
-      const project = info.Config.Labels[PROJECT_LABEL];
-      const networks = Object.keys(info.NetworkSettings.Networks);
-      this.logger.info({ project, networks }, 'running in a container: following its project and networks');
-      return { project, networks };
-    } catch {
+      const labels = info.Config.Labels ?? {};
+      const self: Self = {
+        project: labels[PROJECT_LABEL],
+        networks: Object.keys(info.NetworkSettings.Networks),
+        swarmService: labels[SWARM_SERVICE_LABEL],
+        stack: labels[STACK_LABEL],
+      };
+      this.logger.info(self, 'running in a container: following its project (or stack) and networks');
+      return self;
+    } catch (error) {
+      // The API is not there yet: the caller retries.
+      if ((error as { statusCode?: number }).statusCode === undefined) throw error;
       // Not a container (HOSTNAME is the machine's name): any project, any network.
-      return { project: undefined, networks: [] };
+      return none;
     }
   }
 

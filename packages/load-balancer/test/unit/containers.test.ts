@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { type ContainerSummary, containersToBackends, type MappingOptions } from '../../src/discovery/containers';
+import {
+  type ContainerSummary,
+  containersToBackends,
+  type MappingOptions,
+  type TaskMappingOptions,
+  type TaskSummary,
+  tasksToBackends,
+} from '../../src/discovery/containers';
 
 const options: MappingOptions = { groupName: 'database', groupPort: 8100, project: undefined, networkName: undefined, ownNetworks: [] };
 
@@ -120,4 +127,62 @@ describe('containersToBackends', () => {
     expect(backends.map((b) => b.name)).to.deep.equal(['db1', 'db2', 'db3']);
     expect(backends[0]?.id).to.equal('id-db1');
   });
+});
+
+describe('tasksToBackends (Swarm)', () => {
+  const swarm: TaskMappingOptions = { serviceName: 'meshkv_database', groupPort: 8100, networkName: undefined, stack: 'meshkv', ownNetworks: ['ingress', 'meshkv_mesh'] };
+  const task = (slot: number, overrides: Partial<TaskSummary> = {}): TaskSummary => ({
+    ID: `task${slot}`,
+    Slot: slot,
+    DesiredState: 'running',
+    Status: { State: 'running' },
+    NetworksAttachments: [{ Network: { Spec: { Name: 'meshkv_mesh' } }, Addresses: [`10.0.3.${slot}/24`] }],
+    ...overrides,
+  });
+  const table: { what: string; tasks: TaskSummary[]; options?: Partial<TaskMappingOptions>; backends: string[]; skipped: string[] }[] = [
+    { what: 'running tasks, named by slot, ordered', tasks: [task(2), task(1)], backends: ['meshkv_database.1=10.0.3.1:8100', 'meshkv_database.2=10.0.3.2:8100'], skipped: [] },
+    {
+      what: 'a task still starting (health check not passed yet), one shut down, one failed',
+      tasks: [task(1, { Status: { State: 'starting' } }), task(2, { DesiredState: 'shutdown' }), task(3, { Status: { State: 'failed', Err: 'exit 1' } })],
+      backends: [],
+      skipped: ['meshkv_database.1: state is starting', 'meshkv_database.2: desired state is shutdown', 'meshkv_database.3: state is failed'],
+    },
+    {
+      what: 'a task on the routing mesh too: the stack network, never ingress',
+      tasks: [task(1, { NetworksAttachments: [{ Network: { Spec: { Name: 'ingress' } }, Addresses: ['10.0.0.9/24'] }, { Network: { Spec: { Name: 'meshkv_mesh' } }, Addresses: ['10.0.3.1/24'] }] })],
+      backends: ['meshkv_database.1=10.0.3.1:8100'],
+      skipped: [],
+    },
+    {
+      what: 'no network shared with the balancer, or no address on it',
+      tasks: [task(1, { NetworksAttachments: [{ Network: { Spec: { Name: 'other_net' } }, Addresses: ['10.5.0.2/24'] }] }), task(2, { NetworksAttachments: [{ Network: { Spec: { Name: 'meshkv_mesh' } }, Addresses: [] }] }), task(3, { NetworksAttachments: null })],
+      backends: [],
+      skipped: [
+        'meshkv_database.1: no network shared with the balancer (has other_net)',
+        'meshkv_database.2: no address on network "meshkv_mesh"',
+        'meshkv_database.3: no network shared with the balancer (has none)',
+      ],
+    },
+    {
+      what: 'NETWORK_NAME given bare: the stack prefix is tried',
+      tasks: [task(1, { NetworksAttachments: [{ Network: { Spec: { Name: 'meshkv_front' } }, Addresses: ['10.6.0.2/24'] }, { Network: { Spec: { Name: 'meshkv_mesh' } }, Addresses: ['10.0.3.1/24'] }] })],
+      options: { networkName: 'front' },
+      backends: ['meshkv_database.1=10.6.0.2:8100'],
+      skipped: [],
+    },
+    {
+      what: 'a global service\'s task (no slot) is named by its node; outside Docker the first network but ingress',
+      tasks: [{ ...task(0, { NetworksAttachments: [{ Network: { Spec: { Name: 'ingress' } }, Addresses: ['10.0.0.4/24'] }, { Network: { Spec: { Name: 'z_net' } }, Addresses: ['10.7.0.2/24'] }] }), Slot: undefined, NodeID: 'node7' }],
+      options: { ownNetworks: [] },
+      backends: ['meshkv_database.node7=10.7.0.2:8100'],
+      skipped: [],
+    },
+  ];
+  for (const row of table) {
+    it(row.what, () => {
+      const { backends, skipped } = tasksToBackends(row.tasks, { ...swarm, ...row.options });
+      expect(backends.map((b) => `${b.name}=${b.host}:${b.port}`)).to.deep.equal(row.backends);
+      expect(skipped.map((s) => `${s.name}: ${s.reason}`)).to.deep.equal(row.skipped);
+    });
+  }
 });

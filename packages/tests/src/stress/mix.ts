@@ -2,13 +2,13 @@
  * The operations the stress tool can send: the nkvd routes, the index, and KV v2's
  * (`set-ttl`: /set with a ttl of a minute; `kv-*`: /kv/{key}; `batch`: 10 writes), and of
  * API keys (`whoami`; `keys-list` and `tenants-list`, which need an admin key when keys are
- * required), and of operators (`metrics`: /metrics; `ui`: the cluster page /ui; its stream
+ * required), and of operators (`metrics`: /metrics; `ready`: the readiness probe /ready; `ui`: the cluster page /ui; its stream
  * /ui/events is not a request with an answer, and is not in the mix), and of change feeds
  * (`watch`: a long poll of /watch that answers at once; `publish`: a topic message; the
  * streams of /watch and /subscribe are not requests with an answer either). Making and revoking keys is not in the mix: each costs a deliberately slow
  * hash (scrypt), and a load run would fill the node with keys.
  */
-export const OPERATIONS = ['set', 'get', 'is', 'rm', 'index', 'set-ttl', 'expire', 'persist', 'ttl', 'meta', 'scan', 'kv-get', 'kv-put', 'kv-delete', 'batch', 'whoami', 'keys-list', 'tenants-list', 'metrics', 'ui', 'watch', 'publish'] as const;
+export const OPERATIONS = ['set', 'get', 'is', 'rm', 'index', 'set-ttl', 'expire', 'persist', 'ttl', 'meta', 'scan', 'kv-get', 'kv-put', 'kv-delete', 'batch', 'whoami', 'keys-list', 'tenants-list', 'metrics', 'ui', 'watch', 'publish', 'ready'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface MixEntry {

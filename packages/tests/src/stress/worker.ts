@@ -74,6 +74,8 @@ export function requestFor(op: Operation, n: number, value: string, keys = Numbe
       return { method: 'GET', path: paths.metrics() };
     case 'ui':
       return { method: 'GET', path: paths.ui() };
+    case 'ready':
+      return { method: 'GET', path: paths.ready() };
     case 'watch':
       return { method: 'GET', path: paths.watch({ key, wait: 0 }) };
     case 'publish':

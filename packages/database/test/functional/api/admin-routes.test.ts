@@ -14,6 +14,19 @@ describe('admin routes', () => {
     expect(reply.json()).to.deep.equal({ status: 'ok' });
   });
 
+  it('answers /ready with {"status":"ready"} on a node that takes traffic, without a key', async () => {
+    const reply = await t.get('/ready');
+    expect(reply.status).to.equal(200);
+    expect(reply.json()).to.deep.equal({ status: 'ready' });
+    const keyed = await startTestNode({ ADMIN_KEY: 'k'.repeat(32) });
+    try {
+      expect((await keyed.get('/ready')).status).to.equal(200);
+      expect((await keyed.get('/status')).status).to.equal(401);
+    } finally {
+      await keyed.close();
+    }
+  });
+
   it('describes the node in /status, with types', async () => {
     await t.get('/set?k=a&v=1');
     await t.get('/set?k=b&v=2');
@@ -59,6 +72,9 @@ describe('admin routes', () => {
     expect(reply.status).to.equal(503);
     expect(reply.json()).to.include({ status: 'shutting_down', error: 'SHUTTING_DOWN' });
     expect(((await drained.get('/status')).json() as { ready: boolean }).ready).to.equal(false);
+    const ready = await drained.get('/ready');
+    expect(ready.status).to.equal(503);
+    expect(ready.json()).to.include({ status: 'not_ready', error: 'NOT_READY' });
     await stopped;
   });
 });

@@ -76,8 +76,11 @@ describe('DNS seeds (a real DNS server, in-process nodes on real sockets)', func
     await waitFor(() => b.node.mesh.seeds.problemsNow().size === 1, 5000, 'the lookup to fail');
     expect(b.node.mesh.isReady).to.equal(false);
     expect((await b.get('/set?k=x&v=1')).status, 'writes wait for a join').to.equal(503);
+    expect((await b.get('/ready')).status, 'no traffic for it yet (a readiness probe)').to.equal(503);
+    expect((await b.get('/healthcheck')).status, 'yet alive (a liveness probe)').to.equal(200);
     await dns.setHosts([['127.0.0.2', 'mesh.test']]);
     await waitFor(() => fullMesh([a, b]) && b.node.mesh.isReady, 10_000, 'b to join through the name');
+    expect((await b.get('/ready')).status).to.equal(200);
   });
 
   it('takes the targets and ports of SRV records (dns+srv://)', async () => {
