@@ -15,7 +15,7 @@ runService(
       return {
         listen: `${config.bindAddress}:${balancer.address?.port}`,
         admin: balancer.adminAddress === undefined ? 'off' : `${config.adminBindAddress}:${balancer.adminAddress.port}`,
-        discovery: config.backends === undefined ? `docker (${config.dockerApiLocation}, group ${config.groupName})` : 'static',
+        discovery: config.backends === undefined ? `docker (${config.dockerApiLocation}, group ${config.groupName}, mode ${config.dockerMode})` : 'static',
         pump: balancer.pumpUnavailable === undefined ? 'native' : `javascript (${balancer.pumpUnavailable.message})`,
       };
     },

@@ -193,7 +193,8 @@ export class DockerDiscovery implements Discovery {
     const key = JSON.stringify([backends, skipped]);
     if (key === this.last) return;
     this.last = key;
-    for (const skip of skipped) this.logger.info({ container: skip.name, reason: skip.reason }, 'container skipped');
+    const what = this.swarm ? 'task' : 'container';
+    for (const skip of skipped) this.logger.info({ [what]: skip.name, reason: skip.reason }, `${what} skipped`);
     this.logger.info({ backends: backends.map((b) => `${b.name}=${b.host}:${b.port}`) }, 'backends from Docker');
     this.onChange?.(backends);
   }

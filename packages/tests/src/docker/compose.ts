@@ -38,24 +38,7 @@ export class ComposeProject {
 
   /** Starts a Compose command in the background; resolves with its exit code and output. */
   start(args: string[], timeoutMs: number): Promise<CommandResult> {
-    return new Promise((resolve) => {
-      const child = spawn(this.command[0] as string, [...this.command.slice(1), '-p', this.project, ...args], {
-        cwd: this.directory,
-        env: { ...process.env, ...this.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      const keep = (chunk: Buffer): void => {
-        output = (output + chunk.toString()).slice(-200_000);
-      };
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, output });
-      });
-    });
+    return startCommand([...this.command, '-p', this.project, ...args], { cwd: this.directory, env: this.env }, timeoutMs);
   }
 
   /** Ids of the project's containers (running or not), of one service when given. */
@@ -80,6 +63,27 @@ export class ComposeProject {
       .split('\n')
       .filter(Boolean);
   }
+}
+
+/**
+ * Starts a command in the background (`env` added to the environment); resolves with its
+ * exit code and the last 200 kB of its output. Killed after `timeoutMs`.
+ */
+export function startCommand(command: readonly string[], options: { cwd: string; env: Readonly<Record<string, string>> }, timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command[0] as string, command.slice(1), { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk: Buffer): void => {
+      output = (output + chunk.toString()).slice(-200_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
 }
 
 /** A container's address on its (first) network. */
