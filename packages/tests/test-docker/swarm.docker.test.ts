@@ -56,7 +56,7 @@ describe('Docker Swarm end to end (deploy/swarm/stack.yaml on a real single-node
   const inside = <T>(pathname: string, urls: readonly string[]): T[] => fetchInside(balancer(), ADMIN_KEY, pathname, urls) as T[];
   const statuses = (): NodeStatus[] => {
     const answers = inside<NodeStatus & { error?: unknown }>('/status', nodes().map((node) => node.url));
-    for (const answer of answers) if (answer.error !== undefined) throw new Error(`/status: ${String(answer.error)}`);
+    for (const answer of answers) if (answer.error !== undefined) throw new Error(`/status: ${JSON.stringify(answer.error)}`);
     return answers;
   };
   const balancerStats = (): BalancerStats => (inside<BalancerStats>('/stats', ['http://127.0.0.1:8081']))[0] as BalancerStats;
@@ -207,7 +207,7 @@ describe('Docker Swarm end to end (deploy/swarm/stack.yaml on a real single-node
     expect(replacement, `a new task of slot ${slot}`).not.to.equal(undefined);
     const [status] = inside<NodeStatus>('/status', [replacement.url]);
     expect(status?.storageOpen.records, 'records read from the slot\'s volume').to.be.above(0);
-    const same = async (): Promise<boolean> => {
+    const same = (): boolean => {
       const all = inside<{ k: string; v: string }[]>('/getAll', nodes().map((node) => node.url)).map((list) => JSON.stringify(list.map(({ k, v }) => `${k}=${v}`).sort()));
       return new Set(all).size === 1;
     };
