@@ -25,6 +25,7 @@ import type { Logger } from '@meshkv/common';
 import { MeshAuth } from './mesh/auth';
 import { HttpTransport, MESH_SERVERNAME } from './mesh/http-transport';
 import { Mesh } from './mesh/mesh';
+import { connectLookup } from './mesh/seed-resolver';
 import { registerMeshRoutes } from './mesh/routes';
 import { NodeMetrics } from './metrics/node-metrics';
 import { RequestStats } from './metrics/requests';
@@ -163,6 +164,7 @@ export class DatabaseNode {
       secret: config.mesh.secret,
       connections: PEER_CONNECTIONS,
       connectTimeoutMs: Math.min(config.mesh.pingTimeoutMs, config.mesh.requestTimeoutMs),
+      ...(config.mesh.dnsServers.length === 0 ? {} : { lookup: connectLookup(config.mesh.dnsServers) }),
       ...(this.meshTls === undefined ? {} : { tls: meshCredentials(this.meshTls) }),
     });
     this.mesh = new Mesh(

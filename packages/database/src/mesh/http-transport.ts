@@ -1,4 +1,5 @@
 import { signMeshRequest } from '@meshkv/common';
+import type { LookupFunction } from 'node:net';
 import type { Pool } from 'undici';
 import { type MeshTransport, PeerRequestError } from './transport';
 
@@ -33,6 +34,8 @@ export interface ClientOptions {
    * host name is not checked: a certificate from the mesh CA is what makes a node of the mesh.
    */
   readonly tls?: () => { readonly cert: Buffer | string; readonly key: Buffer | string; readonly ca: readonly (Buffer | string)[] };
+  /** How peers' host names are looked up (DNS_SERVERS); default: the system's resolver. */
+  readonly lookup?: LookupFunction;
 }
 
 /**
@@ -127,12 +130,13 @@ export class HttpTransport implements MeshTransport {
     let pool = this.pools.get(baseUrl);
     if (pool === undefined) {
       const credentials = this.options.tls?.();
+      const lookup = this.options.lookup === undefined ? {} : { lookup: this.options.lookup };
       pool = new (loadUndici().Pool)(baseUrl, {
         connections: this.options.connections,
         connectTimeout: this.options.connectTimeoutMs,
         keepAliveTimeout: 4000,
         pipelining: 1,
-        ...(credentials === undefined ? {} : { connect: { ...credentials, ca: [...credentials.ca], servername: MESH_SERVERNAME, checkServerIdentity: () => undefined } }),
+        connect: credentials === undefined ? lookup : { ...lookup, ...credentials, ca: [...credentials.ca], servername: MESH_SERVERNAME, checkServerIdentity: () => undefined },
       });
       this.pools.set(baseUrl, pool);
     }

@@ -1,5 +1,5 @@
 import { promises as dns } from 'node:dns';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import type { Logger } from '@meshkv/common';
 
 /**
@@ -55,6 +55,27 @@ export function dnsLookup(servers: readonly string[]): Lookup {
       return found;
     },
     srv: (name) => resolver.resolveSrv(name),
+  };
+}
+
+/**
+ * With DNS_SERVERS, the names of peers' URLs (their ADVERTISE_URL: a pod's name in a
+ * StatefulSet, say) are looked up through those servers too, as the seeds are: a socket's
+ * `lookup`. Undefined without DNS_SERVERS (the system's resolver, as for any program).
+ */
+export function connectLookup(servers: readonly string[]): LookupFunction | undefined {
+  if (servers.length === 0) return undefined;
+  const lookup = dnsLookup(servers);
+  return (hostname, options, callback) => {
+    lookup.addresses(hostname).then(
+      (found) => {
+        const entries = found.map((address) => ({ address, family: isIP(address) }));
+        const first = entries[0] as { address: string; family: number };
+        if (options.all === true) (callback as unknown as (error: null, entries: { address: string; family: number }[]) => void)(null, entries);
+        else callback(null, first.address, first.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 0),
+    );
   };
 }
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { freePort } from '@meshkv/common';
 import { waitFor } from '../../helpers/http';
-import { type DnsServer, hasDnsmasq, startDnsServer } from '../../helpers/dns-server';
+import { type DnsServer, hasDnsmasq, startDnsServer } from '@meshkv/common/testing';
 import { FAST_MESH, fullMesh } from '../../helpers/mesh';
 import { startTestNode, type TestNode } from '../../helpers/node';
 

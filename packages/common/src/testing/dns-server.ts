@@ -2,10 +2,14 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, waitFor } from '@meshkv/common';
+import { freePort } from '../listen';
+import { waitFor } from '../wait-for';
 import { Resolver } from 'node:dns/promises';
 
-/** A real DNS server (Debian's dnsmasq) on 127.0.0.1, answering from records the test sets. */
+/**
+ * Test support (`@meshkv/common/testing`), for the tests of every package: a real DNS
+ * server (Debian's dnsmasq) on 127.0.0.1, answering from records the test sets.
+ */
 export interface DnsServer {
   readonly address: string;
   /** Replaces every A record (`[address, name]` pairs) and waits until the server answers with them (and no longer answers `gone`). */
