@@ -99,4 +99,17 @@ describe('DNS seeds (a real DNS server, in-process nodes on real sockets)', func
     const seeds = ((await a.get('/status')).json() as { join: { seeds: { url: string; problem: string | null }[] } }).join.seeds;
     expect(seeds).to.deep.equal([{ url: `http://127.0.0.1:${ports[1]}`, problem: null }]);
   });
+
+  it('reaches peers by names only DNS_SERVERS knows (a pod advertising its own name)', async () => {
+    dns = await startDnsServer();
+    const port = await freePort();
+    await dns.setHosts([['127.0.0.2', 'pod-0.mesh.test'], ['127.0.0.3', 'pod-1.mesh.test'], ['127.0.0.2', 'mesh.test'], ['127.0.0.3', 'mesh.test']]);
+    const seed = `dns://mesh.test:${port}`;
+    const a = await start('127.0.0.2', port, seed, { ADVERTISE_URL: `http://pod-0.mesh.test:${port}` });
+    const b = await start('127.0.0.3', port, seed, { ADVERTISE_URL: `http://pod-1.mesh.test:${port}` });
+    const alive = (t: TestNode): string => t.node.mesh.membership.alive().map((peer) => peer.url).join();
+    await waitFor(() => alive(a) === `http://pod-1.mesh.test:${port}` && alive(b) === `http://pod-0.mesh.test:${port}`, 10_000, 'two nodes meshed under names the system resolver does not know');
+    expect((await a.get(`/set?k=named&v=1&w=all`)).status, 'a write replicated to the peer reached by its name').to.equal(200);
+    expect((await b.get('/get?k=named')).json()).to.equal('1');
+  });
 });
