@@ -176,6 +176,10 @@ describe('Docker Swarm end to end (deploy/swarm/stack.yaml on a real single-node
     const caughtUp = await waitFor(() => holds() === KEYS, 60_000, `the new task to hold the ${KEYS} keys`);
     step(`4 tasks in one mesh and up in the balancer ${took} ms after scale returned; the new one holds all ${KEYS} keys ${caughtUp} ms later`);
     noteVolumes();
+    // A backup of a running task, into its own volume (docs/deploy.md).
+    const copied = JSON.parse(docker(['exec', newest.id, 'node', 'packages/database/dist/backup.js', '/data/backup.mdb'])) as { records: number; bytes: number };
+    expect(copied.records).to.be.at.least(KEYS);
+    step(`docker exec <task 4> node packages/database/dist/backup.js /data/backup.mdb: ${copied.records} records, ${copied.bytes} bytes`);
 
     step(`docker service scale ${s().service('database')}=3`);
     s().scale('database', 3);

@@ -691,3 +691,46 @@ function checkInChild(file: string): FileCheck {
   if (/^(was written by a newer MeshKV|is not a MeshKV database)/.test(report.problem)) return report;
   return { ok: false, problem: `is damaged: ${report.problem}; ${RECOVERY}` };
 }
+
+export interface BackupResult {
+  /** The database file copied. */
+  readonly file: string;
+  readonly target: string;
+  readonly bytes: number;
+  readonly records: number;
+  readonly ms: number;
+}
+
+/**
+ * Copies the database file of the data folder `directory` to the file `target`,
+ * consistent at one moment (one LMDB read transaction, compacted: free pages left out),
+ * whether a node uses the file or not: LMDB lets another process read a file a node
+ * writes, and the node goes on serving. The copy is written to `target.partial`, checked
+ * the way a node checks a file before opening it, then renamed: `target` is a whole,
+ * readable database, or is not there. A target that exists is refused, never replaced.
+ */
+export async function backupDataFile(directory: string, target: string, now: () => number = Date.now): Promise<BackupResult> {
+  const started = now();
+  const file = path.join(path.resolve(directory), FILE);
+  if (!fs.existsSync(file)) throw new StorageOpenError(`${file} does not exist: DATA_DIR names no node's data folder (with DATA_SLOT, name the slot: /status storageOpen.dataDir)`);
+  if (fs.existsSync(target)) throw new StorageOpenError(`${target} exists: a backup never replaces a file; name another`);
+  const partial = `${target}.partial`;
+  fs.rmSync(partial, { force: true });
+  const { open } = loadLmdb();
+  const root = open({ path: file, noSubdir: true, readOnly: true, maxDbs: 4 });
+  try {
+    await root.backup(partial, true);
+  } catch (error) {
+    fs.rmSync(partial, { force: true });
+    throw new StorageOpenError(`cannot copy ${file} to ${partial}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await root.close();
+  }
+  const verdict = checkInChild(partial);
+  if (!verdict.ok) {
+    fs.rmSync(partial, { force: true });
+    throw new StorageOpenError(`the copy of ${file} ${verdict.problem}`);
+  }
+  fs.renameSync(partial, target);
+  return { file, target, bytes: fs.statSync(target).size, records: verdict.records, ms: now() - started };
+}
