@@ -219,6 +219,37 @@ describe('Docker Swarm end to end (deploy/swarm/stack.yaml on a real single-node
     step(`task of slot ${slot} replaced, back in the mesh after ${back} ms, opened its volume with ${status?.storageOpen.records ?? 0} records, identical to its peers ${caughtUp} ms later`);
   });
 
+  it('a rolling update under a stress run: one task at a time, two of three always up in the balancer, 0 client errors', async () => {
+    const before = new Set(nodes().map((node) => node.id));
+    step('stress through the published port   (STRESS_DURATION=90, set:50,get:50) during docker service update --force');
+    const stress = startCommand(['node', 'packages/tests/dist/stress/index.js'], {
+      cwd: ROOT,
+      env: { SERVICE_URL: service, SERVICE_KEY: ADMIN_KEY, STRESS_DURATION: '90', STRESS_KEYS: '2000' },
+    }, 180_000);
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // load flowing first
+    const update = startCommand(['docker', 'service', 'update', '--force', '--detach=false', s().service('database')], { cwd: ROOT, env: {} }, 170_000);
+    let done = false;
+    void update.then(() => (done = true));
+    let fewest = Infinity;
+    while (!done) {
+      const up = balancerStats().backends.filter((backend) => backend.state === 'up').length;
+      fewest = Math.min(fewest, up);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const updated = await update;
+    expect(updated.code, updated.output.slice(-3000)).to.equal(0);
+    const replaced = nodes().filter((node) => !before.has(node.id)).length;
+    step(`update done: ${replaced} of 3 tasks replaced; the balancer had at least ${fewest} tasks up throughout`);
+    expect(replaced).to.equal(3);
+    expect(fewest).to.be.at.least(2);
+    const result = await stress;
+    const report = result.output.split('\n').filter((line) => /requests|errors|resent|result/.test(line) && !/^stress: /.test(line));
+    for (const line of report) step(`stress: ${line.trim()}`);
+    expect(result.code, result.output.slice(-4000)).to.equal(0);
+    expect(result.output).to.match(/errors\s+0 \(/);
+    await waitFor(() => meshOf(3), 60_000, 'the updated tasks in one mesh and the balancer');
+  });
+
   it('docker stack rm leaves no service, container or network; the data volumes stay until removed', async () => {
     noteVolumes();
     step(`docker stack rm ${NAME}`);
