@@ -131,12 +131,14 @@ export class HttpTransport implements MeshTransport {
     if (pool === undefined) {
       const credentials = this.options.tls?.();
       const lookup = this.options.lookup === undefined ? {} : { lookup: this.options.lookup };
+      const tls = credentials === undefined ? {} : { ...credentials, ca: [...credentials.ca], servername: MESH_SERVERNAME, checkServerIdentity: () => undefined };
+      const connect = credentials === undefined && this.options.lookup === undefined ? {} : { connect: { ...lookup, ...tls } };
       pool = new (loadUndici().Pool)(baseUrl, {
         connections: this.options.connections,
         connectTimeout: this.options.connectTimeoutMs,
         keepAliveTimeout: 4000,
         pipelining: 1,
-        connect: credentials === undefined ? lookup : { ...lookup, ...credentials, ca: [...credentials.ca], servername: MESH_SERVERNAME, checkServerIdentity: () => undefined },
+        ...connect,
       });
       this.pools.set(baseUrl, pool);
     }
