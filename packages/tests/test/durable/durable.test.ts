@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../../src/bench/processes';
 import { DATABASE_ENTRY, NodeProcess } from '../../src/cluster/node-process';
+import { fsyncGate } from '../../src/faults/fsync-gate';
 import { Clients, converged, getAll, isFullMesh, SCENARIO_ENV, SECRET, waitFor } from '../helpers/mesh';
 
 /**
@@ -75,6 +76,36 @@ describe('durable storage (real node processes, STORAGE=lmdb)', function () {
     // A write after the restart wins over one made before it, whatever the wall clock did.
     expect((await clients.get(node.url, '/set?k=key-100&v=after')).status).to.equal(200);
     expect((await clients.get(node.url, '/get?k=key-100')).text).to.equal('"after"');
+  });
+
+  it('DURABILITY=sync answers a write only once its commit is on disk; batch answers at once (a disk whose flushes wait at a gate)', async function () {
+    const gate = fsyncGate();
+    if ('why' in gate) {
+      if (process.env.CI === 'true') throw new Error(gate.why);
+      process.stdout.write(`      skipped: ${gate.why}\n`);
+      this.skip();
+    }
+    try {
+      for (const durability of ['sync', 'batch'] as const) {
+        const node = await start(`gated-${durability}`, { DATA_DIR: dataDir(), DURABILITY: durability, DURABILITY_INTERVAL_MS: '10', ...gate.env });
+        gate.close();
+        let answered = false;
+        const write = clients.get(node.url, '/set?k=gated&v=1', 30_000).then((res) => {
+          answered = true;
+          return res.status;
+        });
+        await waitFor(() => gate.waiting, 10_000, 'the commit of the write to flush, and wait at the gate');
+        // A round trip through the node after the commit: an answer given at the commit would be out by now.
+        expect((await clients.get(node.url, '/get?k=gated')).text).to.equal('"1"');
+        expect(answered, `${durability}: answered while its commit is not on disk`).to.equal(durability === 'batch');
+        gate.open();
+        expect(await write).to.equal(200);
+        await node.stop();
+      }
+    } finally {
+      gate.open();
+      gate.remove();
+    }
   });
 
   for (let run = 1; run <= 3; run++) {
