@@ -34,7 +34,11 @@ export interface StorageAdapter {
    * or (given `now`, ms since the epoch) a value whose expiry is at or before `now`.
    */
   getJson(key: string, now?: number): string | undefined;
-  set(key: string, record: StoredRecord): void;
+  /**
+   * `previous`: the key's head as the caller has just read it with `head` (null: it has
+   * none), so that the adapter need not look again; undefined: not known.
+   */
+  set(key: string, record: StoredRecord, previous?: RecordHead | null): void;
   /** True when a record was there. */
   delete(key: string): boolean;
   clear(): void;

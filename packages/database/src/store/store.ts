@@ -522,7 +522,7 @@ export class Store {
     if (record.value === null) this.tombstones++;
     this.changing();
     const previousValue = this.previousValue(key, previous);
-    this.adapter.set(key, record);
+    this.adapter.set(key, record, previous ?? null);
     if (isReserved(key)) this.countReserved(key, previous, record);
     this.emit(previousValue === undefined ? { type: 'record', key, previous, record, origin } : { type: 'record', key, previous, record, origin, previousValue });
     if (isReserved(key) && key.startsWith(TENANT_CLEAR) && record.value !== null) this.dropClearedTenant(key.slice(TENANT_CLEAR.length), record);

@@ -318,7 +318,7 @@ async function durabilityBenchmarks(keys: number): Promise<DurabilityResult> {
       for (const mode of ['sync', 'batch', 'none']) {
         const disk = await startDatabase({ STORAGE: 'lmdb', DATA_DIR: folder(), DURABILITY: mode });
         try {
-          pairs.push(pair(`GET /set over 10,000 keys, DURABILITY=${mode}`, 0, memoryNode, disk, '/', SET_SCRIPT, Math.min(settings.rounds, 3)));
+          pairs.push(pair(`GET /set over 10,000 keys, DURABILITY=${mode}`, 0, memoryNode, disk, '/', SET_SCRIPT));
         } finally {
           await disk.stop();
         }
