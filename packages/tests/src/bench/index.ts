@@ -300,7 +300,7 @@ interface Restart {
 
 /**
  * /set throughput of STORAGE=lmdb in each DURABILITY mode as a ratio of STORAGE=memory
- * (3 rounds each), then a node holding `keys` keys on disk: its RSS, and the time from
+ * (every round), then a node holding `keys` keys on disk: its RSS, and the time from
  * process start to listening after a clean stop (digests saved) and after a SIGKILL
  * (every record's version read again).
  */
@@ -875,8 +875,9 @@ function render(
       '## Durable storage (STORAGE=lmdb) against memory',
       '',
       '`/set` on one node with `STORAGE=lmdb` in each `DURABILITY` mode; the reference is the same node with',
-      '`STORAGE=memory`, in the same layout (3 rounds each). `sync` answers each write only once fsynced (the',
-      'writes of one moment share a commit); `batch` and `none` answer at once (docs/operations.md).',
+      `\`STORAGE=memory\`, in the same layout (${settings.rounds} alternating rounds each). \`sync\` answers each write only once fsynced (the`,
+      'writes of one event-loop turn share a commit); `batch` and `none` answer at once and commit the writes of',
+      'each `DURABILITY_INTERVAL_MS` (batch) or 10 ms (none) together (docs/operations.md).',
       '',
       '| mode | memory req/s (median) | lmdb req/s (median) | ratio | lmdb p50 / p99 |',
       '|---|---:|---:|---:|---:|',
