@@ -57,8 +57,13 @@ describe('admin port', () => {
       await new Promise<void>((resolve, reject) => {
         http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject);
       });
+      // Settled: the dead backend's health check has failed, and the pool says one up, one down.
+      const settled = (text: string): boolean =>
+        /^meshkv_balancer_health_check_failures_total\{[^}]+\} [1-9]/m.test(text) &&
+        text.includes('meshkv_balancer_backends{state="up"} 1') &&
+        text.includes('meshkv_balancer_backends{state="down"} 1');
       let metrics = await fetchText(adminPort, '/metrics');
-      for (let tries = 0; tries < 100 && !/^meshkv_balancer_health_check_failures_total\{[^}]+\} [1-9]/m.test(metrics.text); tries++) {
+      for (let tries = 0; tries < 250 && !settled(metrics.text); tries++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         metrics = await fetchText(adminPort, '/metrics');
       }
@@ -66,7 +71,8 @@ describe('admin port', () => {
       expect(metrics.type).to.match(/^text\/plain; version=0\.0\.4/);
       expect(metrics.text).to.match(/^meshkv_balancer_connections_total [1-9]/m);
       expect(metrics.text).to.match(/^meshkv_balancer_bytes_total\{direction="out"\} [1-9]/m);
-      expect(metrics.text).to.include('meshkv_balancer_backends{state="up"} 1').and.include('meshkv_balancer_backends{state="down"} 1');
+      const states = metrics.text.split('\n').filter((line) => line.startsWith('meshkv_balancer_backend')).join('\n');
+      expect(metrics.text, states).to.include('meshkv_balancer_backends{state="up"} 1').and.include('meshkv_balancer_backends{state="down"} 1');
       expect(metrics.text).to.match(new RegExp(`^meshkv_balancer_backend_connections_total\\{backend="127.0.0.1:${backend.port}"\\} [1-9]`, 'm'));
       expect(metrics.text).to.match(/^meshkv_balancer_health_check_failures_total\{[^}]+\} [1-9]/m);
       expect(metrics.text).to.include('meshkv_balancer_discovery_connected 1').and.include('meshkv_balancer_discovery_lists_total 1');
