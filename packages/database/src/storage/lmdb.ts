@@ -43,12 +43,16 @@ const CHANGE_OVERHEAD_BYTES = 16 * 1024;
  */
 const NONE_HAND_OVER_MS = 10;
 
-/** One write waiting for its hand-over: a record (null: deleted), and the expiry of the record it replaces. */
-interface Change {
-  readonly key: string;
-  readonly record: StoredRecord | null;
-  readonly oldExpiry: number | undefined;
-}
+/**
+ * One write waiting for its hand-over: a record (null: deleted) with the expiry of the
+ * record it replaces, or a value of the meta table. Both go through one queue, so LMDB
+ * commits them in the order they were made (a summary saved at a clean stop never commits
+ * before the records it counts).
+ */
+type Change =
+  | { readonly key: string; readonly record: StoredRecord | null; readonly oldExpiry: number | undefined }
+  | { readonly meta: string; readonly value: string };
+
 /** errno of "no space left on device". */
 const ENOSPC = 28;
 
@@ -129,7 +133,8 @@ export class LmdbAdapter implements StorageAdapter {
   private queue: Change[] = [];
   /** Resolves once the queued writes are handed over; undefined when none wait. */
   private handed: Promise<void> | undefined;
-  private handOverTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Cancels the scheduled hand-over (one made early, by a clear or a close, needs no other). */
+  private cancelHandOver: (() => void) | undefined;
   private resolveHanded: (() => void) | undefined;
 
   readonly commitLatency = new Buckets();
@@ -253,8 +258,10 @@ export class LmdbAdapter implements StorageAdapter {
   clear(): void {
     this.count = 0;
     this.expiries = 0;
-    // Writes not handed over yet are cleared away with the rest.
-    this.queue = [];
+    // Records not handed over yet are cleared away with the rest; meta values made before
+    // the clear are committed before it.
+    this.queue = this.queue.filter((change) => 'meta' in change);
+    this.handOver();
     this.pending = new Map();
     this.clearing = true;
     this.commitClear();
@@ -407,8 +414,10 @@ export class LmdbAdapter implements StorageAdapter {
     this.handOver();
     // The index entries are put again (an entry of a failed commit is lost; one too many is
     // only checked and skipped by the sweep), and counted from the index once committed.
-    this.write([...this.pending].map(([key, record]) => ({ key, record, oldExpiry: undefined })));
-    for (const [name, value] of this.pendingMeta) this.commitMeta(name, value);
+    this.write([
+      ...[...this.pending].map(([key, record]): Change => ({ key, record, oldExpiry: undefined })),
+      ...[...this.pendingMeta].map(([meta, value]): Change => ({ meta, value })),
+    ]);
     this.last.then(
       () => {
         if (this.failures === failures) this.failure = undefined;
@@ -476,19 +485,31 @@ export class LmdbAdapter implements StorageAdapter {
     const newExpiry = record?.expiresAt;
     if (oldExpiry !== newExpiry && oldExpiry !== undefined) this.expiries--;
     if (oldExpiry !== newExpiry && newExpiry !== undefined) this.expiries++;
-    this.queue.push({ key, record, oldExpiry });
-    if (this.handed !== undefined) return;
-    this.handed = new Promise((resolve) => (this.resolveHanded = resolve));
-    this.handOverTimer = this.handOverMs > 0 ? setTimeout(() => this.handOver(), this.handOverMs) : setImmediate(() => this.handOver());
+    this.enqueue({ key, record, oldExpiry });
   }
 
-  /** Hands the queued writes to LMDB as one batch; each leaves `pending` once committed. */
-  private handOver(): void {
-    if (this.handOverTimer !== undefined) {
-      clearTimeout(this.handOverTimer as NodeJS.Timeout);
-      clearImmediate(this.handOverTimer as NodeJS.Immediate);
+  private commitMeta(name: string, value: string): void {
+    this.spend(3 * (name.length + value.length));
+    this.enqueue({ meta: name, value });
+  }
+
+  private enqueue(change: Change): void {
+    this.queue.push(change);
+    if (this.handed !== undefined) return;
+    this.handed = new Promise((resolve) => (this.resolveHanded = resolve));
+    if (this.handOverMs > 0) {
+      const timer = setTimeout(() => this.handOver(), this.handOverMs);
+      this.cancelHandOver = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(() => this.handOver());
+      this.cancelHandOver = () => clearImmediate(immediate);
     }
-    this.handOverTimer = undefined;
+  }
+
+  /** Hands the queued writes to LMDB as one batch; each leaves `pending` (or `pendingMeta`) once committed. */
+  private handOver(): void {
+    this.cancelHandOver?.();
+    this.cancelHandOver = undefined;
     const changes = this.queue;
     const handed = this.resolveHanded;
     this.queue = [];
@@ -502,7 +523,12 @@ export class LmdbAdapter implements StorageAdapter {
     const pending = this.pending;
     const started = performance.now();
     const written = this.root.batch(() => {
-      for (const { key, record, oldExpiry } of changes) {
+      for (const change of changes) {
+        if ('meta' in change) {
+          void this.meta.put(change.meta, change.value);
+          continue;
+        }
+        const { key, record, oldExpiry } = change;
         const newExpiry = record?.expiresAt;
         if (oldExpiry !== newExpiry && oldExpiry !== undefined) void this.expiry.remove(toExpiryKey(oldExpiry, key));
         if (oldExpiry !== newExpiry && newExpiry !== undefined) void this.expiry.put(toExpiryKey(newExpiry, key), null);
@@ -514,19 +540,13 @@ export class LmdbAdapter implements StorageAdapter {
       () => {
         this.commitLatency.observe((performance.now() - started) / 1000);
         // Committed: LMDB now answers for these keys, unless a newer write took a key's place.
-        for (const { key, record } of changes) if (pending.get(key) === record) pending.delete(key);
-      },
-      (error: unknown) => this.fail(error),
-    );
-  }
-
-  private commitMeta(name: string, value: string): void {
-    this.spend(3 * (name.length + value.length));
-    const write = this.meta.put(name, value);
-    this.last = write;
-    write.then(
-      () => {
-        if (this.pendingMeta.get(name) === value) this.pendingMeta.delete(name);
+        for (const change of changes) {
+          if ('meta' in change) {
+            if (this.pendingMeta.get(change.meta) === change.value) this.pendingMeta.delete(change.meta);
+          } else if (pending.get(change.key) === change.record) {
+            pending.delete(change.key);
+          }
+        }
       },
       (error: unknown) => this.fail(error),
     );
