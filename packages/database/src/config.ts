@@ -189,7 +189,7 @@ export const DEFAULTS = {
   FORGET_AFTER_MS: 3600000, // ms without a successful ping before a peer is forgotten
   MESH_REQUEST_TIMEOUT_MS: 10000, // ms for a replication or anti-entropy request
   REPLICATION_BATCH: 1000, // records per replication request
-  REPLICATION_DELAY_MS: 2, // ms a write waits for others to share its request
+  REPLICATION_DELAY_MS: 0, // ms a write waits for others to share its request (0: none beyond its event-loop turn)
   REPLICATION_RETRY_MAX_MS: 5000, // ms, cap of the backoff between failed replication requests
   OUTBOX_MAX: 100000, // records waiting for one peer; more and the peer gets a full anti-entropy round instead
   AE_INTERVAL_MS: 10000, // ms between two anti-entropy rounds

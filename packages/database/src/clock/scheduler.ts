@@ -11,7 +11,7 @@ export interface Timer {
 export interface Scheduler {
   /** ms since the epoch. */
   now(): number;
-  /** Runs `task` once after `ms`. */
+  /** Runs `task` once after `ms` (0: once the I/O of this event-loop turn is done). */
   after(ms: number, task: () => void): Timer;
   /** Runs `task` every `ms` until cancelled. */
   every(ms: number, task: () => void): Timer;
@@ -21,6 +21,12 @@ export interface Scheduler {
 export const realScheduler: Scheduler = {
   now: Date.now,
   after(ms, task) {
+    // setTimeout(0) waits a whole millisecond; an immediate runs after this turn's I/O.
+    if (ms <= 0) {
+      const immediate = setImmediate(task);
+      immediate.unref();
+      return { cancel: () => clearImmediate(immediate) };
+    }
     const timer = setTimeout(task, ms);
     timer.unref();
     return { cancel: () => clearTimeout(timer) };

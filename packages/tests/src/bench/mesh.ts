@@ -79,43 +79,60 @@ export async function pacedWrites(
   await Promise.all(inFlight);
 }
 
+export interface LagRounds {
+  /** The first round, on processes just started (JIT compilation, heaps and pools growing): not in the median. */
+  readonly cold: LagResult;
+  readonly rounds: readonly LagResult[];
+}
+
 /**
- * Writes to node 1 at `rate` writes/s for `seconds`; for every 10th write, polls node 2
- * (about every millisecond) from the moment node 1 acknowledged it until node 2 returns
- * it. Lag = that wait, give or take the polling interval.
+ * Replication lag in rounds on the same processes: a first (cold) round, then `rounds`
+ * measured ones, each of `seconds` at `rate` writes/s (see lagRound).
  */
-export async function replicationLag(nodes: readonly NodeProcess[], rate: number, seconds: number): Promise<LagResult> {
+export async function replicationLag(nodes: readonly NodeProcess[], rate: number, seconds: number, rounds: number): Promise<LagRounds> {
   const [writer, reader] = nodes as [NodeProcess, NodeProcess];
   const writes = new Pool(writer.url, { connections: 16 });
   const reads = new Pool(reader.url, { connections: 16 });
-  const lags: number[] = [];
-  const probes: Promise<void>[] = [];
   try {
-    await pacedWrites(writes, 'lag-', rate, seconds, {
-      ack: (key, i) => {
-        if (i % 10 !== 0) return;
-        const acked = performance.now();
-        probes.push(
-          (async () => {
-            for (let attempt = 0; attempt < 10_000; attempt++) {
-              const probe = await reads.request({ method: 'GET', path: `/get?k=${key}` });
-              await probe.body.dump();
-              if (probe.statusCode === 200) {
-                lags.push(performance.now() - acked);
-                return;
-              }
-              // Poll every 0.5 ms or so: resolution enough, without swamping node 2.
-              await new Promise((resolve) => setTimeout(resolve, 0.5));
-            }
-          })(),
-        );
-      },
-    });
-    await Promise.all(probes);
+    const cold = await lagRound(writes, reads, 'lag-cold-', rate, seconds);
+    const measured: LagResult[] = [];
+    for (let round = 0; round < rounds; round++) measured.push(await lagRound(writes, reads, `lag-${round}-`, rate, seconds));
+    return { cold, rounds: measured };
   } finally {
     await writes.close();
     await reads.close();
   }
+}
+
+/**
+ * Writes through `writes` (node 1) at `rate` writes/s for `seconds`; for every 10th write,
+ * polls `reads` (node 2, about every millisecond) from the moment node 1 acknowledged it
+ * until node 2 returns it. Lag = that wait, give or take the polling interval.
+ */
+async function lagRound(writes: Pool, reads: Pool, prefix: string, rate: number, seconds: number): Promise<LagResult> {
+  const lags: number[] = [];
+  const probes: Promise<void>[] = [];
+  await pacedWrites(writes, prefix, rate, seconds, {
+    ack: (key, i) => {
+      if (i % 10 !== 0) return;
+      const acked = performance.now();
+      probes.push(
+        (async () => {
+          for (let attempt = 0; attempt < 10_000; attempt++) {
+            const probe = await reads.request({ method: 'GET', path: `/get?k=${key}` });
+            await probe.body.dump();
+            if (probe.statusCode === 200) {
+              lags.push(performance.now() - acked);
+              return;
+            }
+            // A timeout of 0.5 ms waits about 1 ms: resolution enough, without swamping node 2.
+            await new Promise((resolve) => setTimeout(resolve, 0.5));
+          }
+        })(),
+      );
+    },
+  });
+  await Promise.all(probes);
   return {
     rate,
     seconds,
