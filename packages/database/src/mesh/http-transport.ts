@@ -1,7 +1,7 @@
 import { signMeshRequest } from '@meshkv/common';
 import type { LookupFunction } from 'node:net';
 import type { Pool } from 'undici';
-import { type MeshTransport, PeerRequestError } from './transport';
+import { jsonTextOf, type MeshTransport, PeerRequestError } from './transport';
 
 type Undici = typeof import('undici');
 let undici: Undici | undefined;
@@ -70,7 +70,7 @@ export class HttpTransport implements MeshTransport {
   ): Promise<T> {
     const pool = this.pool(baseUrl);
     const signal = AbortSignal.timeout(timeoutMs);
-    const text = JSON.stringify(body);
+    const text = jsonTextOf(body);
     const secret = this.options.secret;
     // Signed, never sent: a peer that is not one (an injected URL) learns nothing it can reuse.
     const headers = secret === undefined ? this.headers : { ...this.headers, authorization: signMeshRequest(secret, { method: 'POST', path, body: text }) };

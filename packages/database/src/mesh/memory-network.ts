@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import type { MeshService } from './service';
-import { type MeshTransport, PeerRequestError } from './transport';
+import { jsonTextOf, type MeshTransport, PeerRequestError } from './transport';
 
 /**
  * A network of nodes in one process, for tests (as memberlist's MockNetwork): each node
@@ -53,7 +53,7 @@ export class MemoryNetwork {
   async deliver(from: string, to: string, path: string, body: unknown): Promise<unknown> {
     const service = this.services.get(to);
     if (service === undefined || this.cut.has(link(from, to)) || this.failing.has(`${to} ${path}`)) throw new PeerRequestError(`${to}${path}: ECONNREFUSED (memory network)`);
-    const request = JSON.parse(JSON.stringify(body)) as unknown;
+    const request = JSON.parse(jsonTextOf(body)) as unknown;
     try {
       switch (path) {
         case '/ping':

@@ -11,9 +11,29 @@ export interface Ack {
   refuse(why: string): void;
 }
 
-/** One replication request: records in their wire form, and a clear. */
+/**
+ * A local write on its way to the peers: put in the wire form, and into JSON text, once for
+ * every peer it goes to (the outboxes share it; the text is made by the first to send it).
+ */
+export class Outgoing {
+  readonly wire: WireRecord;
+  private text: string | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly record: StoredRecord,
+  ) {
+    this.wire = toWire(key, record);
+  }
+
+  get json(): string {
+    return (this.text ??= JSON.stringify(this.wire));
+  }
+}
+
+/** One replication request: writes, and a clear. */
 export interface Batch {
-  readonly records: WireRecord[];
+  readonly writes: readonly Outgoing[];
   readonly clear: Version | undefined;
 }
 
@@ -42,7 +62,7 @@ export interface OutboxOptions {
 }
 
 interface Entry {
-  record: StoredRecord;
+  write: Outgoing;
   acks: Ack[] | undefined;
 }
 
@@ -82,18 +102,18 @@ export class Outbox {
     return this.failures > 0;
   }
 
-  enqueue(key: string, record: StoredRecord, ack?: Ack): void {
+  enqueue(write: Outgoing, ack?: Ack): void {
     if (this.closed) return;
-    const entry = this.pending.get(key);
+    const entry = this.pending.get(write.key);
     if (entry === undefined) {
-      this.pending.set(key, { record, acks: ack === undefined ? undefined : [ack] });
+      this.pending.set(write.key, { write, acks: ack === undefined ? undefined : [ack] });
       if (this.pending.size > this.options.max) {
         this.drop();
         this.options.onOverflow();
         return;
       }
     } else {
-      if (compareVersions(record, entry.record) > 0) entry.record = record;
+      if (compareVersions(write.record, entry.write.record) > 0) entry.write = write;
       if (ack !== undefined) (entry.acks ??= []).push(ack);
     }
     this.schedule();
@@ -132,7 +152,7 @@ export class Outbox {
     const maxBytes = this.options.maxBytes ?? Infinity;
     let bytes = 0;
     for (const item of this.pending) {
-      bytes += wireBytesAtMost(item[0], item[1].record);
+      bytes += wireBytesAtMost(item[0], item[1].write.record);
       if (bytes > maxBytes && taken.length > 0) break;
       taken.push(item);
       if (taken.length >= this.options.batchSize) break;
@@ -141,7 +161,7 @@ export class Outbox {
     const clear = this.clear;
     this.clear = undefined;
     const batch: Batch = {
-      records: taken.map(([key, { record }]) => toWire(key, record)),
+      writes: taken.map(([, entry]) => entry.write),
       clear: clear?.watermark,
     };
     let delay = 0;

@@ -2,14 +2,14 @@ import { Buckets, type Logger } from '@meshkv/common';
 import type { Scheduler } from '../clock/scheduler';
 import { physicalMs } from '../clock/hlc';
 import type { MeshConfig } from '../config';
-import { fromWire, type ReplicateBody, replicateBody } from '../record/codec';
+import { fromWire, type ReplicateBody, replicateBodyText } from '../record/codec';
 import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
 import type { ApplyOutcome, Store } from '../store/store';
 import type { Membership, Peer } from './membership';
-import { type Ack, type Batch, Outbox, type Refusals } from './outbox';
+import { type Ack, type Batch, Outbox, Outgoing, type Refusals } from './outbox';
 import { countApplied, type MeshStats } from './stats';
-import type { MeshTransport } from './transport';
+import { JsonText, type MeshTransport } from './transport';
 import { AckCounter, requiredNodes, type WriteConcern } from './write-concern';
 
 /** What a replicate request did, as answered to the sender. */
@@ -70,7 +70,8 @@ export class Replicator {
    */
   replicateWrite(key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined {
     const counter = this.counter(concern);
-    for (const [url, outbox] of this.liveOutboxes()) outbox.enqueue(key, record, counter?.sendTo(url));
+    const write = new Outgoing(key, record);
+    for (const [url, outbox] of this.liveOutboxes()) outbox.enqueue(write, counter?.sendTo(url));
     counter?.sent();
     return counter?.promise;
   }
@@ -84,9 +85,10 @@ export class Replicator {
   replicateWrites(writes: readonly (readonly [string, StoredRecord])[], concern: WriteConcern): Promise<void> | undefined {
     if (writes.length === 0) return undefined;
     const counter = this.counter(concern);
+    const outgoing = writes.map(([key, record]) => new Outgoing(key, record));
     for (const [url, outbox] of this.liveOutboxes()) {
       const ack = counter === undefined ? undefined : allOf(writes.length, counter.sendTo(url));
-      for (const [key, record] of writes) outbox.enqueue(key, record, ack);
+      for (const write of outgoing) outbox.enqueue(write, ack);
     }
     counter?.sent();
     return counter?.promise;
@@ -205,8 +207,9 @@ export class Replicator {
 
   private async send(url: string, batch: Batch): Promise<Refusals | undefined> {
     this.deps.stats.replicationRequests++;
-    const answer = await this.deps.transport.post<Partial<ReceiveOutcome>>(url, '/_mesh/replicate', replicateBody(batch.records, batch.clear ?? null), this.deps.config.requestTimeoutMs);
-    this.deps.stats.recordsSent += batch.records.length;
+    const body = new JsonText(replicateBodyText(batch.writes, batch.clear ?? null));
+    const answer = await this.deps.transport.post<Partial<ReceiveOutcome>>(url, '/_mesh/replicate', body, this.deps.config.requestTimeoutMs);
+    this.deps.stats.recordsSent += batch.writes.length;
     return readRefusals(url, answer);
   }
 }

@@ -31,3 +31,13 @@ export class PeerRequestError extends Error {
     this.name = 'PeerRequestError';
   }
 }
+
+/** A body that is JSON text already (made once for several peers): sent as it is. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** The JSON text of a request body. */
+export function jsonTextOf(body: unknown): string {
+  return body instanceof JsonText ? body.text : JSON.stringify(body);
+}

@@ -128,6 +128,20 @@ export function replicateBody(records: readonly WireRecord[], clear: Version | n
   return { format: formatOf(records), records, clear };
 }
 
+/**
+ * A replicate body as JSON text, from records whose JSON text is made already (once for
+ * every peer they go to): the same text as JSON.stringify(replicateBody(...)).
+ */
+export function replicateBodyText(records: readonly { readonly wire: WireRecord; readonly json: string }[], clear: Version | null): string {
+  let format = FIRST_FORMAT;
+  let text = '';
+  for (const record of records) {
+    if (record.wire.length === 5) format = RECORD_FORMAT;
+    text += text === '' ? record.json : `,${record.json}`;
+  }
+  return `{"format":${format},"records":[${text}],"clear":${JSON.stringify(clear)}}`;
+}
+
 export function decodeReplicateBody(body: unknown): ReplicateBody {
   if (!isObject(body)) throw new RecordCodecError('expected {records: [...], clear}');
   checkFormat(body);

@@ -19,6 +19,7 @@ import {
   RECORD_FORMAT,
   RecordCodecError,
   replicateBody,
+  replicateBodyText,
   rowHead,
   rowJson,
   STORAGE_FORMAT,
@@ -58,6 +59,16 @@ describe('record codec', () => {
     expect(JSON.parse(text)).to.deep.equal({ records: [['k', 'v', 1, 'n', 9]], format: 2 });
     expect(decodePullAnswer(JSON.parse(text))).to.deep.equal([['k', 'v', 1, 'n', 9]]);
     expect(JSON.parse(`${PULL_ANSWER_OPENING}${pullAnswerEnd(false)}`)).to.deep.equal({ records: [], format: 1 });
+  });
+
+  it('writes a replicate body from records in JSON text already: the text JSON.stringify gives the body', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(anyString, record), { maxLength: 5 }), fc.option(version, { nil: null }), (pairs, clear) => {
+        const wires = pairs.map(([key, r]) => toWire(key, r));
+        const text = replicateBodyText(wires.map((wire) => ({ wire, json: JSON.stringify(wire) })), clear);
+        expect(text).to.equal(JSON.stringify(replicateBody(wires, clear)));
+      }),
+    );
   });
 
   it('round-trips any record through a replicate body, as JSON text', () => {
