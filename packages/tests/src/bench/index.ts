@@ -575,6 +575,49 @@ interface MeshResult {
   readonly ae: AntiEntropyResult;
 }
 
+/**
+ * What the changes to replication and durable writes bought, and the floors of the goals
+ * this machine cannot reach: measured by hand (the commands are in the text), not by this run.
+ */
+const WHERE_THE_TIME_GOES: readonly string[] = [
+  '## Where the time goes',
+  '',
+  'Measured apart from the runs above, on the same machine (2026-12-07), each change alone, fresh processes alternating.',
+  '',
+  '**Replication lag.** A write used to wait `REPLICATION_DELAY_MS` (2 ms) for others to share its request, and a 0 ms',
+  "wait was a `setTimeout`, which waits a whole millisecond. Now a write leaves when its event-loop turn ends (an",
+  'immediate) if no request to that peer is in flight, and the writes made meanwhile leave together right after its',
+  'answer. One 5 s round on fresh meshes, p50 / p99: 3.43 / 13.46, 3.19 / 10.31, 3.38 / 10.64 ms with the 2 ms wait;',
+  '2.70 / 11.58, 2.87 / 10.53, 2.63 / 11.25 ms with a 0 ms timeout; 1.86 / 12.67, 1.80 / 8.16, 1.77 / 10.32 ms with the',
+  'immediate. At full `/set` load the batches still fill (137 records a request) and the mesh write is unchanged.',
+  'The tail is the first seconds of fresh processes: of 500 samples, the 37 above 5 ms all but one came in the first',
+  '2.6 s; after 3 s the same runs have p99 3.8–5.6 ms. In those seconds node 1 collects its young generation every',
+  '0.2–0.35 s for 2–6 ms (`--trace-gc`: 7–13 MB each time, the heap growing), code is not yet optimised, and the',
+  "load process's pools open their connections. The event-loop delay (`monitorEventLoopDelay`, 1 ms resolution,",
+  'preloaded into each process) has p99 3.4–4.6 ms in each of the four processes (three nodes and the load, on two',
+  'cores), so a write crossing two of them meets one such delay now and then. An anti-entropy round every second (the',
+  "bench's setting) adds about 1 ms to the p99 of a cold round (7.2–7.9 ms without rounds, 8.0–9.4 ms with). Hence the",
+  'rounds above: on warmed processes, as every throughput figure here, with the first round shown apart.',
+  '',
+  '**A write on a mesh node.** A CPU profile of node 1 under the `/set` load (self time ÷ requests) gives 32 µs of',
+  'main thread per write against 17 µs on a lone node: sending to the two peers (the outbox, the JSON text, the',
+  "request) 3.5 µs, reading the peers' answers 2.2 µs, the outboxes' bookkeeping 0.7 µs, garbage collection +1.3 µs,",
+  'socket writes +1.9 µs, the rest spread thin. Each write is now encoded once for both peers (busy time per write, median',
+  'of 4 fresh meshes each: 29.7 → 29.0 µs, within the per-process spread of 26–33 µs). With that work on the same core',
+  'as the node, and its peers sharing the load generator\'s core, the mesh node stays near 0.7 of a lone one; reaching',
+  '0.8 would need the replication of a write to cost under about 4 µs of the node\'s core, all included.',
+  '',
+  "**Durable writes.** `sync` answers a write once its commit is on disk, and the load's 50 connections then wait",
+  'together: 552 commits a second of 48 writes each, the fsync taking 0.29 ms (p50; 0.40 ms p90). Even if LMDB cost',
+  'no CPU at all, 48 writes at the 18 µs of a memory write plus one fsync is 0.75 of memory: the disk\'s flush time',
+  'caps `sync` below its 0.80 goal on this machine. `batch` commits every 100 ms (about 4,000 writes): LMDB alone',
+  'costs 2.1–2.45 µs of CPU per write in commits of that size (writer thread included, an in-process loop of 100,000',
+  "puts), and reading a key's head 0.66–0.70 µs, so about 0.87 of memory is its ceiling with LMDB on a shared core;",
+  "the node measures 0.7, the rest being the adapter's own work (records kept until their commit, and the garbage",
+  'collection of them). What was done: one LMDB batch per hand-over instead of a put and a promise per write, `none`',
+  'committing every 10 ms, the head of a key riding with its write (docs/operations.md).',
+];
+
 /** The replication lag paragraph: medians of the rounds with their spread, and the first round apart. */
 function lagLines(lag: LagRounds): string[] {
   const { cold, rounds } = lag;
@@ -958,6 +1001,7 @@ function render(
       }
     }
   }
+  lines.push('', ...WHERE_THE_TIME_GOES);
   lines.push(
     '',
     '## Reproduce',
