@@ -186,7 +186,7 @@ export class DatabaseNode {
     );
     this.mesh.restoreLastContact(this.savedNumber(META.lastContact));
     this.mesh.purgeGuard.restore(this.adapter.getMeta(META.purgeHolders));
-    this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, scheduler, deps.logger, () => this.mesh.purgeHorizonMs);
+    this.purge = new TombstonePurge(this.store, config.mesh.tombstoneTtlMs, scheduler, deps.logger, () => this.mesh.purgeHorizon);
     this.sweep = new ExpirySweep(this.store, scheduler);
     const limits = { maxKeyLength: config.maxKeyLength, maxValueLength: config.maxValueLength, maxTtlMs: config.maxTtlMs };
     const keys = new ReservedIndex<KeyRecord>(this.store, 'key', parseKeyRecord);

@@ -6,6 +6,7 @@ import type { ReplicateBody } from '../record/codec';
 import type { StoredRecord } from '../record/record';
 import type { Version } from '../record/version';
 import type { Store } from '../store/store';
+import type { PurgeHorizon } from '../store/tombstone-purge';
 import { AntiEntropy } from './anti-entropy';
 import { ClockWatch } from './clock-watch';
 import { Membership, type NodeInfo, type NodeLimits, type NodeLoad, type Peer } from './membership';
@@ -169,6 +170,11 @@ export class Mesh {
    */
   get purgeHorizonMs(): number {
     return this.purgeGuard.horizonMs - this.config.maxClockDriftMs;
+  }
+
+  /** What tombstones may be purged (see PurgeHorizon): arrivals are on this node's clock, so no drift is allowed for. */
+  get purgeHorizon(): PurgeHorizon {
+    return { writtenBeforeMs: this.purgeHorizonMs, arrivedBeforeMs: this.purgeGuard.horizonMs };
   }
 
   /** Records waiting in the outboxes, every peer's together. */

@@ -76,6 +76,13 @@ export class Store {
   private readonly tenantMarks = new Map<string, Version>();
   /** Keys whose previous value a change must carry (see trackValues). */
   private tracked: ((key: string) => boolean) | undefined;
+  /**
+   * When each tombstone received from another node arrived here (ms, this node's clock),
+   * until it is purged or replaced: see purgeExpiredTombstones.
+   */
+  private readonly arrivals = new Map<string, number>();
+  /** When this store opened (ms): the arrival of the tombstones it found, for all it knows. */
+  private readonly openedAt: number;
 
   constructor(
     private readonly adapter: StorageAdapter,
@@ -89,6 +96,7 @@ export class Store {
     this.maxValueLength = options.maxValueLength ?? Infinity;
     this.now = options.now ?? Date.now;
     this.waitForDisk = options.waitForDisk ?? false;
+    this.openedAt = this.now();
     const saved = adapter.getMeta(CLEAR_META);
     if (saved !== undefined) this.watermark = (JSON.parse(saved) as Version | null) ?? undefined;
     this.digestsAtStart = this.loadSummary() ? 'saved' : 'rebuilt';
@@ -377,6 +385,7 @@ export class Store {
       if (order === 0 && compareRecords(this.adapter.get(key) as StoredRecord, record) >= 0) return 'stale';
     }
     this.write(key, record, previous, origin);
+    if (record.value === null) this.arrivals.set(key, this.now());
     return 'applied';
   }
 
@@ -410,11 +419,14 @@ export class Store {
     return 'applied';
   }
 
-  /** Drops tombstones written before `beforeHlc`; returns how many. */
-  purgeTombstones(beforeHlc: number): number {
+  /**
+   * Drops tombstones written before `beforeHlc` and, for those that came from another node
+   * (or were here at start), that arrived here before `arrivedBeforeMs`; returns how many.
+   */
+  purgeTombstones(beforeHlc: number, arrivedBeforeMs = Infinity): number {
     let purged = 0;
     for (const [key, head] of this.adapter.heads()) {
-      if (head.tombstone && head.hlc < beforeHlc) {
+      if (head.tombstone && head.hlc < beforeHlc && this.arrivedBefore(key, head, arrivedBeforeMs)) {
         this.drop(key, head, 'expired');
         purged++;
       }
@@ -424,12 +436,24 @@ export class Store {
 
   /**
    * Drops tombstones older than TOMBSTONE_TTL_MS, and older than `heldUntilMs` (the deletes
-   * every node that may hold the deleted records has seen, see PurgeGuard); returns how many.
+   * every node that may hold the deleted records has seen, see PurgeGuard), that arrived here
+   * before `arrivedBeforeMs` (this node's clock); returns how many.
+   * A tombstone from another node counts from its arrival here, not from its version: a
+   * round with a peer that started before it arrived did not carry it, and that peer may
+   * still hold the value it deletes (forgetting the delete then would let the value back).
    */
-  purgeExpiredTombstones(heldUntilMs = Infinity): number {
+  purgeExpiredTombstones(heldUntilMs = Infinity, arrivedBeforeMs = heldUntilMs): number {
     if (this.tombstoneTtlMs === Infinity) return 0;
     const before = Math.min(this.now() - this.tombstoneTtlMs, heldUntilMs);
-    return before <= 0 ? 0 : this.purgeTombstones(hlcFromMs(before));
+    return before <= 0 ? 0 : this.purgeTombstones(hlcFromMs(before), arrivedBeforeMs);
+  }
+
+  /** True when a tombstone arrived here before `ms`: its own time, or when it came from elsewhere (or was found at start). */
+  private arrivedBefore(key: string, head: RecordHead, ms: number): boolean {
+    if (ms === Infinity) return true;
+    const written = physicalMs(head.hlc);
+    const arrived = this.arrivals.get(key) ?? (written < this.openedAt ? this.openedAt : written);
+    return arrived < ms;
   }
 
   /**
@@ -518,7 +542,10 @@ export class Store {
   }
 
   private write(key: string, record: StoredRecord, previous: RecordHead | undefined, origin: ChangeOrigin): void {
-    if (previous?.tombstone === true) this.tombstones--;
+    if (previous?.tombstone === true) {
+      this.tombstones--;
+      this.arrivals.delete(key);
+    }
     if (record.value === null) this.tombstones++;
     this.changing();
     const previousValue = this.previousValue(key, previous);
@@ -532,7 +559,10 @@ export class Store {
     this.changing();
     const previousValue = this.previousValue(key, head);
     this.adapter.delete(key);
-    if (head.tombstone) this.tombstones--;
+    if (head.tombstone) {
+      this.tombstones--;
+      this.arrivals.delete(key);
+    }
     if (isReserved(key)) this.countReserved(key, head, undefined);
     this.emit(previousValue === undefined ? { type: 'record', key, previous: head, record: undefined, origin } : { type: 'record', key, previous: head, record: undefined, origin, previousValue });
   }

@@ -3,10 +3,22 @@ import type { Logger } from '@meshkv/common';
 import type { Store } from './store';
 
 /**
+ * Which tombstones every node that may hold the records they deleted has (see PurgeGuard):
+ * those written before `writtenBeforeMs` (their versions' time, give or take the clocks'
+ * drift) and, for those that came from another node, that arrived here before
+ * `arrivedBeforeMs` (this node's clock). By default, all of them.
+ */
+export interface PurgeHorizon {
+  readonly writtenBeforeMs: number;
+  readonly arrivedBeforeMs: number;
+}
+
+const EVERY_NODE_HAS_ALL: PurgeHorizon = { writtenBeforeMs: Infinity, arrivedBeforeMs: Infinity };
+
+/**
  * Purges tombstones older than TOMBSTONE_TTL_MS, at an eighth of the TTL (between 1 s and
  * 1 min), so a delete is remembered at least the TTL and at most an eighth longer once
- * `heldUntil` allows it (ms: the deletes every node that may hold the deleted records has
- * seen; by default, all of them).
+ * `heldUntil` allows it.
  */
 export class TombstonePurge {
   private timer: Timer | undefined;
@@ -16,7 +28,7 @@ export class TombstonePurge {
     private readonly ttlMs: number,
     private readonly scheduler: Scheduler,
     private readonly logger: Logger,
-    private readonly heldUntil: () => number = () => Infinity,
+    private readonly heldUntil: () => PurgeHorizon = () => EVERY_NODE_HAS_ALL,
   ) {}
 
   get intervalMs(): number {
@@ -25,7 +37,8 @@ export class TombstonePurge {
 
   start(): void {
     this.timer ??= this.scheduler.every(this.intervalMs, () => {
-      const purged = this.store.purgeExpiredTombstones(this.heldUntil());
+      const { writtenBeforeMs, arrivedBeforeMs } = this.heldUntil();
+      const purged = this.store.purgeExpiredTombstones(writtenBeforeMs, arrivedBeforeMs);
       if (purged > 0) this.logger.info({ purged }, 'expired tombstones purged');
     });
   }

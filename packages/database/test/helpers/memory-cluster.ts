@@ -49,7 +49,7 @@ export class SimNode {
     const timers = { now: wallClock, after: scheduler.after.bind(scheduler), every: scheduler.every.bind(scheduler) };
     this.mesh = new Mesh(config, this.store, { nodeId, incarnation: wallClock(), url: () => url }, { transport: network.transportFor(url), scheduler: timers, logger: silentLogger() });
     network.attach(url, new MeshService(this.mesh, this.store));
-    this.purge = new TombstonePurge(this.store, config.tombstoneTtlMs, timers, silentLogger(), () => this.mesh.purgeHorizonMs);
+    this.purge = new TombstonePurge(this.store, config.tombstoneTtlMs, timers, silentLogger(), () => this.mesh.purgeHorizon);
   }
 
   start(): void {

@@ -186,6 +186,13 @@ export class FaultLab {
       if (name.startsWith(`${PREFIX}-`)) attempt('ip', ['netns', 'del', name]);
     }
     attempt('ip', ['link', 'del', BRIDGE]);
+    // A host's end of a veth outlives its namespace while the kernel has not yet freed
+    // the namespace (sockets of its processes still closing): deleting it deletes both ends.
+    const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout ?? '';
+    for (const line of links.split('\n')) {
+      const name = (line.split(': ')[1] ?? '').split('@')[0] ?? '';
+      if (name.startsWith(`${PREFIX}-`)) attempt('ip', ['link', 'del', name]);
+    }
     // The FORWARD rule, as often as an earlier run may have left it.
     for (let left = 0; left < 10; left++) {
       if (spawnSync('iptables', ['-D', 'FORWARD', '-i', BRIDGE, '-o', BRIDGE, '-j', 'ACCEPT'], { stdio: 'ignore' }).status !== 0) break;

@@ -163,6 +163,33 @@ describe('Store', () => {
     expect(store.get('c')).to.equal('3');
   });
 
+  it('counts a tombstone from another node from its arrival, when a purge waits for peers', () => {
+    let now = 10_000;
+    const adapter = new MemoryAdapter();
+    const options = { now: () => now, tombstoneTtlMs: 1000 };
+    const store = new Store(adapter, new HybridClock(() => now), 'n1', options);
+    store.set('local', '1');
+    store.remove('local'); // at 10,000, here
+    now = 13_000;
+    // A delete made at 10,000 on n2, arriving now by anti-entropy.
+    expect(store.apply('remote', { value: null, hlc: hlcFromMs(10_000), nodeId: 'n2' }, 'repaired')).to.equal('applied');
+    now = 14_000;
+    // Every peer had a round with this node that started at 12,000: after both deletes were
+    // made, before the remote one arrived here, so that round did not carry it.
+    expect(store.purgeExpiredTombstones(12_000)).to.equal(1);
+    expect(store.getRecord('local')).to.equal(undefined);
+    expect(store.getRecord('remote')?.value).to.equal(null);
+    expect(store.purgeExpiredTombstones(13_500)).to.equal(1);
+    expect(store.getRecord('remote')).to.equal(undefined);
+    // Tombstones found at start count from the start: their arrival is not known.
+    store.set('old', '1');
+    store.remove('old'); // at 14,000
+    now = 20_000;
+    const reopened = new Store(adapter, new HybridClock(() => now), 'n1', options);
+    expect(reopened.purgeExpiredTombstones(19_000)).to.equal(0);
+    expect(reopened.purgeExpiredTombstones(Infinity)).to.equal(1);
+  });
+
   it('restores counts, watermark and clock from an adapter that has data', () => {
     const adapter = new MemoryAdapter();
     const first = new Store(adapter, new HybridClock(() => 1000), 'n1');
