@@ -77,8 +77,8 @@ export class Store {
   /** Keys whose previous value a change must carry (see trackValues). */
   private tracked: ((key: string) => boolean) | undefined;
   /**
-   * When each tombstone received from another node arrived here (ms, this node's clock),
-   * until it is purged or replaced: see purgeExpiredTombstones.
+   * When each tombstone received from another node, deleting a value held here, arrived
+   * (ms, this node's clock), until it is purged or replaced: see purgeExpiredTombstones.
    */
   private readonly arrivals = new Map<string, number>();
   /** When this store opened (ms): the arrival of the tombstones it found, for all it knows. */
@@ -385,7 +385,10 @@ export class Store {
       if (order === 0 && compareRecords(this.adapter.get(key) as StoredRecord, record) >= 0) return 'stale';
     }
     this.write(key, record, previous, origin);
-    if (record.value === null) this.arrivals.set(key, this.now());
+    // Only a delete of a value held here: one this node had purged and gets back from a
+    // peer that still holds it is old news, purged again by its version as before (were it
+    // counted from its new arrival, two nodes could hand it back and forth for ever).
+    if (record.value === null && previous !== undefined && !previous.tombstone) this.arrivals.set(key, this.now());
     return 'applied';
   }
 

@@ -164,20 +164,25 @@ describe('Store', () => {
   });
 
   it('counts a tombstone from another node from its arrival, when a purge waits for peers', () => {
-    let now = 10_000;
+    let now = 9_000;
     const adapter = new MemoryAdapter();
     const options = { now: () => now, tombstoneTtlMs: 1000 };
     const store = new Store(adapter, new HybridClock(() => now), 'n1', options);
     store.set('local', '1');
+    store.set('remote', '1');
+    now = 10_000;
     store.remove('local'); // at 10,000, here
     now = 13_000;
-    // A delete made at 10,000 on n2, arriving now by anti-entropy.
+    // A delete made at 10,000 on n2 of the value held here, arriving now by anti-entropy;
+    // and one of a key this node does not hold (it purged it already): old news.
     expect(store.apply('remote', { value: null, hlc: hlcFromMs(10_000), nodeId: 'n2' }, 'repaired')).to.equal('applied');
+    expect(store.apply('gone', { value: null, hlc: hlcFromMs(10_000), nodeId: 'n2' }, 'repaired')).to.equal('applied');
     now = 14_000;
     // Every peer had a round with this node that started at 12,000: after both deletes were
     // made, before the remote one arrived here, so that round did not carry it.
-    expect(store.purgeExpiredTombstones(12_000)).to.equal(1);
+    expect(store.purgeExpiredTombstones(12_000)).to.equal(2);
     expect(store.getRecord('local')).to.equal(undefined);
+    expect(store.getRecord('gone')).to.equal(undefined);
     expect(store.getRecord('remote')?.value).to.equal(null);
     expect(store.purgeExpiredTombstones(13_500)).to.equal(1);
     expect(store.getRecord('remote')).to.equal(undefined);
