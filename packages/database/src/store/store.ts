@@ -423,8 +423,8 @@ export class Store {
   }
 
   /**
-   * Drops tombstones written before `beforeHlc` and, for those that came from another node
-   * (or were here at start), that arrived here before `arrivedBeforeMs`; returns how many.
+   * Drops tombstones written before `beforeHlc` that arrived here before `arrivedBeforeMs`
+   * (see arrivedBefore); returns how many.
    */
   purgeTombstones(beforeHlc: number, arrivedBeforeMs = Infinity): number {
     let purged = 0;
@@ -441,9 +441,10 @@ export class Store {
    * Drops tombstones older than TOMBSTONE_TTL_MS, and older than `heldUntilMs` (the deletes
    * every node that may hold the deleted records has seen, see PurgeGuard), that arrived here
    * before `arrivedBeforeMs` (this node's clock); returns how many.
-   * A tombstone from another node counts from its arrival here, not from its version: a
-   * round with a peer that started before it arrived did not carry it, and that peer may
-   * still hold the value it deletes (forgetting the delete then would let the value back).
+   * A tombstone from another node that deleted a value held here counts from its arrival,
+   * not from its version: a round with a peer that started before it arrived did not carry
+   * it, and that peer may still hold the value it deletes (forgetting the delete then would
+   * let the value back).
    */
   purgeExpiredTombstones(heldUntilMs = Infinity, arrivedBeforeMs = heldUntilMs): number {
     if (this.tombstoneTtlMs === Infinity) return 0;
@@ -451,7 +452,10 @@ export class Store {
     return before <= 0 ? 0 : this.purgeTombstones(hlcFromMs(before), arrivedBeforeMs);
   }
 
-  /** True when a tombstone arrived here before `ms`: its own time, or when it came from elsewhere (or was found at start). */
+  /**
+   * True when a tombstone arrived here before `ms`: when it came, for one from another node
+   * that deleted a value held here; the start, for one found at start; else its own time.
+   */
   private arrivedBefore(key: string, head: RecordHead, ms: number): boolean {
     if (ms === Infinity) return true;
     const written = physicalMs(head.hlc);
