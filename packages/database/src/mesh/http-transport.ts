@@ -70,17 +70,18 @@ export class HttpTransport implements MeshTransport {
   ): Promise<T> {
     const pool = this.pool(baseUrl);
     const signal = AbortSignal.timeout(timeoutMs);
-    const text = jsonTextOf(body);
+    // Encoded once: the signature's digest, the length and the socket read the same bytes.
+    const bytes = Buffer.from(jsonTextOf(body));
     const secret = this.options.secret;
     // Signed, never sent: a peer that is not one (an injected URL) learns nothing it can reuse.
-    const headers = secret === undefined ? this.headers : { ...this.headers, authorization: signMeshRequest(secret, { method: 'POST', path, body: text }) };
+    const headers = secret === undefined ? this.headers : { ...this.headers, authorization: signMeshRequest(secret, { method: 'POST', path, body: bytes }) };
     let response;
     try {
       response = await pool.request({
         path,
         method: 'POST',
         headers,
-        body: text,
+        body: bytes,
         signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,

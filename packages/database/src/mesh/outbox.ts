@@ -148,29 +148,17 @@ export class Outbox {
   private async flush(): Promise<void> {
     if (this.closed || this.depth === 0) return;
     this.sending = true;
-    const taken: [string, Entry][] = [];
-    const maxBytes = this.options.maxBytes ?? Infinity;
-    let bytes = 0;
-    for (const item of this.pending) {
-      bytes += wireBytesAtMost(item[0], item[1].write.record);
-      if (bytes > maxBytes && taken.length > 0) break;
-      taken.push(item);
-      if (taken.length >= this.options.batchSize) break;
-    }
-    for (const [key] of taken) this.pending.delete(key);
+    const taken = this.take();
     const clear = this.clear;
     this.clear = undefined;
-    const batch: Batch = {
-      writes: taken.map(([, entry]) => entry.write),
-      clear: clear?.watermark,
-    };
+    const batch: Batch = { writes: taken.map((entry) => entry.write), clear: clear?.watermark };
     let delay = 0;
     try {
       const refusals = await this.send(batch);
       this.failures = 0;
       // A refused record is never an acknowledgement; it is not sent again either (the
       // peer would refuse it again): anti-entropy offers it once the cause is gone.
-      for (const [key, entry] of taken) settle(entry.acks, refusals?.keys.get(key));
+      for (const entry of taken) settle(entry.acks, refusals?.keys.get(entry.write.key));
       settle(clear?.acks, refusals?.clear);
     } catch (error) {
       this.failures++;
@@ -182,6 +170,26 @@ export class Outbox {
     if (this.closed || this.depth === 0) return;
     if (delay > 0) this.flushAfter(delay);
     else this.schedule();
+  }
+
+  /**
+   * The next batch, out of `pending`: up to `batchSize` records and short of `maxBytes`
+   * (a record alone goes whatever its size). When everything waiting fits (always, unless
+   * a backlog built up), the map is handed over whole rather than emptied key by key.
+   */
+  private take(): Entry[] {
+    const maxBytes = this.options.maxBytes ?? Infinity;
+    const taken: Entry[] = [];
+    let bytes = 0;
+    for (const entry of this.pending.values()) {
+      bytes += wireBytesAtMost(entry.write.key, entry.write.record);
+      if (bytes > maxBytes && taken.length > 0) break;
+      taken.push(entry);
+      if (taken.length >= this.options.batchSize) break;
+    }
+    if (taken.length === this.pending.size) this.pending = new Map();
+    else for (const entry of taken) this.pending.delete(entry.write.key);
+    return taken;
   }
 
   private flushAfter(delay: number): void {
@@ -203,9 +211,10 @@ export class Outbox {
   }
 
   /** After a failure: the batch goes back, unless newer versions arrived meanwhile. */
-  private putBack(taken: [string, Entry][], clear: PendingClear | undefined): void {
+  private putBack(taken: Entry[], clear: PendingClear | undefined): void {
     if (this.closed) return;
-    for (const [key, entry] of taken) {
+    for (const entry of taken) {
+      const key = entry.write.key;
       const newer = this.pending.get(key);
       if (newer === undefined) {
         this.pending.set(key, entry);

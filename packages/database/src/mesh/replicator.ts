@@ -71,7 +71,10 @@ export class Replicator {
   replicateWrite(key: string, record: StoredRecord, concern: WriteConcern): Promise<void> | undefined {
     const counter = this.counter(concern);
     const write = new Outgoing(key, record);
-    for (const [url, outbox] of this.liveOutboxes()) outbox.enqueue(write, counter?.sendTo(url));
+    // A loop of its own rather than liveOutboxes(): this runs for every write.
+    for (const peer of this.deps.membership.each()) {
+      if (takesWrites(peer)) this.outboxFor(peer).enqueue(write, counter?.sendTo(peer.url));
+    }
     counter?.sent();
     return counter?.promise;
   }
@@ -173,8 +176,7 @@ export class Replicator {
 
   private *liveOutboxes(): Generator<[string, Outbox]> {
     for (const peer of this.deps.membership.each()) {
-      if (peer.nodeId === undefined || peer.state === 'down') continue;
-      yield [peer.url, this.outboxFor(peer)];
+      if (takesWrites(peer)) yield [peer.url, this.outboxFor(peer)];
     }
   }
 
@@ -226,6 +228,11 @@ function readRefusals(url: string, answer: Partial<ReceiveOutcome>): Refusals | 
   const keys = new Map<string, string>();
   for (const entry of listed) if (Array.isArray(entry) && typeof entry[0] === 'string') keys.set(entry[0], why(entry[1]));
   return { keys, clear: clear === null || clear === undefined ? undefined : why(clear) };
+}
+
+/** A peer writes are sent to: one that answered once (its id is known) and is not down. */
+function takesWrites(peer: Peer): boolean {
+  return peer.nodeId !== undefined && peer.state !== 'down';
 }
 
 /** An Ack given to `count` writes: acknowledged once all of them are, refused once any is. */
