@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { compareKeys } from '../../../src/record/key-order';
-import type { StoredRecord } from '../../../src/record/record';
+import { headOf, type StoredRecord } from '../../../src/record/record';
 import type { StorageAdapter } from '../../../src/storage/adapter';
 
 const rec = (value: string | null, hlc = 1, nodeId = 'n1'): StoredRecord => ({ value, hlc, nodeId });
@@ -235,6 +235,48 @@ export function describeStorageAdapter(name: string, create: () => StorageAdapte
       expect(adapter.size).to.equal(0);
       adapter.clear();
       expect(adapter.getMeta('clock')).to.equal('124');
+    });
+
+    it('answers head, has-a-record and size as a map of the writes would, whenever commits and clears land', async () => {
+      const keys = ['a', 'b', 'c'];
+      const operation = fc.oneof(
+        fc.record({ op: fc.constant('set' as const), key: fc.constantFrom(...keys), value: fc.option(fc.constantFrom('x', 'y'), { nil: null }), expires: fc.boolean(), givePrevious: fc.boolean() }),
+        fc.record({ op: fc.constant('delete' as const), key: fc.constantFrom(...keys) }),
+        fc.constantFrom({ op: 'clear' as const }, { op: 'flush' as const }, { op: 'turn' as const }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(operation, { maxLength: 25 }), async (operations) => {
+          adapter.clear();
+          await adapter.flush();
+          const model = new Map<string, StoredRecord>();
+          let hlc = 0;
+          for (const step of operations) {
+            if (step.op === 'set') {
+              const record: StoredRecord = step.expires && step.value !== null ? expiring(step.value, 1e15, ++hlc) : rec(step.value, ++hlc);
+              // As the store does, with the head it read; else the adapter looks it up.
+              adapter.set(step.key, record, step.givePrevious ? (adapter.head(step.key) ?? null) : undefined);
+              model.set(step.key, record);
+            } else if (step.op === 'delete') {
+              expect(adapter.delete(step.key)).to.equal(model.delete(step.key));
+            } else if (step.op === 'clear') {
+              adapter.clear();
+              model.clear();
+            } else if (step.op === 'flush') {
+              await adapter.flush();
+            } else {
+              await new Promise((resolve) => setImmediate(resolve));
+            }
+            for (const key of keys) {
+              const held = model.get(key);
+              expect(adapter.head(key), `head of ${key} after ${step.op}`).to.deep.equal(held === undefined ? undefined : headOf(held));
+            }
+            expect(adapter.size).to.equal(model.size);
+          }
+          await adapter.flush();
+          for (const key of keys) expect(adapter.get(key)).to.deep.equal(model.get(key));
+        }),
+        { numRuns: 60 },
+      );
     });
 
     it('resolves flush', async () => {

@@ -89,6 +89,24 @@ describe('LmdbAdapter on disk', () => {
     await reopened.close();
   });
 
+  it('a write handed to LMDB and cleared before its commit lands is not remembered as a head after the clear', async () => {
+    const adapter = LmdbAdapter.open({ directory: folder(), durability: 'sync', batchIntervalMs: 20 });
+    adapter.set('k', { value: 'v', hlc: 1, nodeId: 'n' });
+    adapter.set('gone', { value: 'v', hlc: 2, nodeId: 'n' });
+    await adapter.flush();
+    expect(adapter.head('gone')).to.deep.equal({ hlc: 2, nodeId: 'n', tombstone: false });
+    adapter.set('k', { value: 'w', hlc: 3, nodeId: 'n' });
+    const handed = adapter.flush(); // handed over at the end of this turn, committed later
+    await new Promise((resolve) => setImmediate(resolve));
+    adapter.clear();
+    await handed;
+    await adapter.flush();
+    expect(adapter.head('k')).to.equal(undefined);
+    expect(adapter.head('gone')).to.equal(undefined);
+    expect(adapter.size).to.equal(0);
+    await adapter.close();
+  });
+
   describe('refuses a data folder it cannot use, changing nothing', () => {
     it('a file where the folder should be', () => {
       const file = path.join(folder(), 'not-a-folder');
