@@ -313,9 +313,9 @@ export class Pinger {
    * deletes the others have forgotten (they wait for a member however long it is away,
    * but not for a node that left): it would bring them back. When it reaches a living
    * mesh again (the peer has other peers: a mesh that restarts as a whole has forgotten
-   * nothing), it drops what it held from before that last contact (the others had it, and
-   * may have deleted it since) and keeps what is newer, which it wrote while away and now
-   * hands over; then it bootstraps. Checked on the first exchange either way (our ping's
+   * nothing), it drops the values it held from before that last contact (the others had
+   * them, and may have deleted them since) and keeps what is newer, which it wrote while
+   * away and now hands over, and its tombstones (see Store.dropBefore); then it bootstraps. Checked on the first exchange either way (our ping's
    * answer, or a peer's ping), before that peer can start a sync with the stale data.
    */
   private rejoinCheck(other: PingBody): void {

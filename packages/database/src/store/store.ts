@@ -464,14 +464,17 @@ export class Store {
   }
 
   /**
-   * Drops every record and tombstone written before `beforeHlc` (a node back from longer
-   * than the TTL away: the others may have forgotten deletes of those); keeps the newer
-   * ones, which it wrote or received since, and the clear watermark. Returns how many.
+   * Drops every value written before `beforeHlc` (a node back from longer than the TTL
+   * away: the others may have forgotten deletes of those); keeps the newer ones, which it
+   * wrote or received since, the clear watermark, and every tombstone: a delete kept can
+   * only delete an older copy elsewhere, while one dropped before it reached the others
+   * (a delete answered just before a partition) lets their copy come back. Returns how
+   * many were dropped.
    */
   dropBefore(beforeHlc: number): number {
     let dropped = 0;
     for (const [key, head] of this.adapter.heads()) {
-      if (head.hlc < beforeHlc) {
+      if (head.hlc < beforeHlc && !head.tombstone) {
         this.drop(key, head, 'wiped');
         dropped++;
       }

@@ -329,7 +329,7 @@ describe('mesh (in-process nodes on real sockets)', function () {
     expect(contents(a!)).to.deep.equal([['keep', '1']]);
   });
 
-  it('drops what may be stale, keeps what is newer than its last sync, and bootstraps when it comes back after longer than the tombstone TTL', async () => {
+  it('drops values that may be stale, keeps what is newer than its last sync and every delete, and bootstraps when it comes back after longer than the tombstone TTL', async () => {
     const nodes = track(await startChain(3, { TOMBSTONE_TTL_MS: '60000', SUSPECT_AFTER_MS: '1000000', DOWN_AFTER_MS: '1000000', FORGET_AFTER_MS: '1000000' }));
     await waitFor(() => fullMesh(nodes), 5000, 'a full mesh');
     const [a, b, c] = nodes as [TestNode, TestNode, TestNode];
@@ -337,6 +337,10 @@ describe('mesh (in-process nodes on real sockets)', function () {
     // A key whose delete the others purged long ago: only a node that was away still has it
     // (a version from before its last contact).
     c.node.store.apply('zombie', { value: 'back from the dead', hlc: hlcFromMs(Date.now() - 200_000), nodeId: 'gone' }, 'repaired');
+    // A delete C made before its last contact that never reached the others (a partition
+    // cut its replication): they still hold the value it deletes. Kept, it wins.
+    for (const t of [a, b, c]) t.node.store.apply('doomed', { value: 'deleted on C', hlc: hlcFromMs(Date.now() - 300_000), nodeId: 'gone' }, 'repaired');
+    c.node.store.apply('doomed', { value: null, hlc: hlcFromMs(Date.now() - 250_000), nodeId: c.node.mesh.self().nodeId }, 'repaired');
     c.node.store.set('fresh', 'mine');
     expect(c.node.mesh.isReady).to.equal(true);
     // C's own view: its last contact with anyone was two TTLs ago.
@@ -344,6 +348,7 @@ describe('mesh (in-process nodes on real sockets)', function () {
     await waitFor(() => !c.node.store.has('zombie'), 5000, 'C to drop its stale data');
     await waitFor(() => c.node.mesh.isReady && c.node.store.get('kept') === '1', 5000, 'C to bootstrap again');
     for (const t of [a, b, c]) expect(t.node.store.has('zombie'), 'zombie resurrected').to.equal(false);
+    await waitFor(() => [a, b, c].every((t) => !t.node.store.has('doomed')), 5000, "C's old delete on every node");
     // Written on C alone while "away" (no replication): kept, and handed over.
     await waitFor(() => [a, b, c].every((t) => t.node.store.get('fresh') === 'mine'), 5000, 'what C wrote alone on every node');
   });
