@@ -315,8 +315,9 @@ export class Pinger {
    * mesh again (the peer has other peers: a mesh that restarts as a whole has forgotten
    * nothing), it drops the values it held from before that last contact (the others had
    * them, and may have deleted them since) and keeps what is newer, which it wrote while
-   * away and now hands over, and its tombstones (see Store.dropBefore); then it bootstraps. Checked on the first exchange either way (our ping's
-   * answer, or a peer's ping), before that peer can start a sync with the stale data.
+   * away and now hands over, and its tombstones (see Store.dropBefore); then it
+   * bootstraps. Checked on the first exchange either way (our ping's answer, or a peer's
+   * ping), before that peer can start a sync with the stale data.
    */
   private rejoinCheck(other: PingBody): void {
     const { config, store, logger } = this.deps;
