@@ -37,8 +37,23 @@ function signatureOf(secret: string, method: string, path: string, time: number,
   return createHmac('sha256', secret).update(`${method.toUpperCase()}\n${path}\n${time}\n${nonce}\n${digest}`).digest();
 }
 
+const NONCE_BYTES = 12;
+/** Random bytes for the next nonces, drawn 512 nonces at a time: one draw costs about as much as the HMAC. */
+let noncePool = Buffer.alloc(0);
+let nonceAt = 0;
+
+/** A fresh nonce: 12 random bytes never handed out before, base64url. */
+function nextNonce(): string {
+  if (nonceAt + NONCE_BYTES > noncePool.length) {
+    noncePool = randomBytes(NONCE_BYTES * 512);
+    nonceAt = 0;
+  }
+  nonceAt += NONCE_BYTES;
+  return noncePool.toString('base64url', nonceAt - NONCE_BYTES, nonceAt);
+}
+
 /** The Authorization header value for a mesh request. `now` and `nonce` are inputs for tests. */
-export function signMeshRequest(secret: string, parts: SignedParts, now = Date.now(), nonce = randomBytes(12).toString('base64url')): string {
+export function signMeshRequest(secret: string, parts: SignedParts, now = Date.now(), nonce = nextNonce()): string {
   const digest = bodyDigest(parts.body);
   const signature = signatureOf(secret, parts.method, parts.path, now, nonce, digest).toString('base64url');
   return `${MESH_SIGNATURE_SCHEME} t=${now},n=${nonce},b=${digest},s=${signature}`;

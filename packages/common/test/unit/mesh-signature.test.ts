@@ -22,4 +22,14 @@ describe('mesh request signatures', () => {
     }
     expect(signMeshRequest('s', parts)).not.to.equal(signMeshRequest('s', parts)); // a new nonce each time
   });
+
+  it('gives every request a nonce of its own, across draws of random bytes', () => {
+    const nonces = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const parsed = parseMeshSignature(signMeshRequest('s', parts));
+      expect(parsed?.nonce).to.match(/^[A-Za-z0-9_-]{16}$/);
+      nonces.add(parsed?.nonce ?? '');
+    }
+    expect(nonces.size).to.equal(2000);
+  });
 });
