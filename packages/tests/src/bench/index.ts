@@ -200,11 +200,11 @@ async function seed(port: number): Promise<void> {
 }
 
 /** Sets of fresh processes every pairing of processes is measured on (see overProcessSets). */
-const PROCESS_SETS = 3;
+const PROCESS_SETS = 9;
 
 /**
- * A fresh node process is fast or slow for its whole life, by chance (a state of V8's,
- * docs/benchmarks.md): `measure`, which starts processes of its own, runs PROCESS_SETS
+ * A fresh node process is fast or slow for its whole life, by chance (measured in
+ * docs/benchmarks.md, Where the time goes): `measure`, which starts processes of its own, runs PROCESS_SETS
  * times with a share of the rounds each, and each row gets the rounds of every set, so
  * one process does not decide a figure.
  */
@@ -613,6 +613,31 @@ const WHERE_THE_TIME_GOES: readonly string[] = [
   'write, at about 21,000 writes a second (140 records a request): the HTTP client 3.7 µs (writing the bodies to the',
   "sockets 0.7, parsing the answers 0.9, the rest its per-request work), signing (a SHA-256 of each body and an HMAC)",
   '1.2 µs, the outboxes 1.1 µs, the JSON of the records 0.5 µs, garbage collection +1.1 µs.',
+  'Replication is the whole difference: with a build whose write path sends nothing to the peers and anti-entropy every',
+  '10 minutes, node 1 of a mesh runs as a lone node (37,600–40,100 req/s, 25–26 µs of CPU a write; lone nodes',
+  '38,000–46,800). Node 1\'s main thread spent 23.6–27.7 µs of user time a write where a lone node spends 14.7–15.4',
+  '(per-thread `/proc` figures; the GC helper threads take almost nothing). More than the profile\'s items add up to:',
+  "the rest is the node's own request handling made slower (its stream and promise code shared with the client's",
+  'response streams). Then the peer requests went through undici\'s `dispatch` with a handler instead of `request`: no',
+  'response stream and no `AbortSignal.timeout` per request. The client alone, 11 KB bodies to a server on the other',
+  'core: 107 → 62 µs of CPU a request (a hand-written socket client: 49). Node 1 of fresh meshes, 5 rounds alternating:',
+  '28,165 → 31,664 req/s (medians; 23,455–30,570 against 29,563–32,848), 25.5 → 21.9 µs of user time a write. The',
+  "signatures' nonces now come from a pool of random bytes (a `randomBytes` call per request took 0.31 µs a write).",
+  'Tried and not kept: JSON text of a record built by hand (40 % faster in a loop, but slower in the node: 30,287 →',
+  "28,601 and 32,821 → 32,213 req/s, medians of 5 rounds; the text is a chain of pieces the body's encoding must",
+  'flatten again), and a 1 ms wait to fill larger batches (no gain: 32,152–33,325 against 24,705–31,947 req/s).',
+  '',
+  '**Fast and slow processes.** A fresh node under the `/set` load settles, for its whole life, at one of two speeds: of',
+  '8 fresh lone nodes, 5 ran at 50,000–57,800 req/s (18–20 µs of CPU a write) and 3 at 38,300–39,100 (25–27 µs);',
+  'five nodes loaded for 24 s each kept their speed from their second 3 s round to their last. User and kernel time',
+  'both grow in a slow process (12–14 → 17–18 and 6–7 → 8–9 µs a write), and a profile puts most of the difference in',
+  "two places: `process.nextTick` (0.19 → 3.70 µs a request, optimised in both: `--trace-opt`) and the `writev` of",
+  'the answers (6.4 → 9.2 µs). Not the cause: the address layout (`setarch -R` with V8\'s `--random-seed` and',
+  '`--hash-seed` fixed: still 41,400–43,000 against 56,500–59,400), transparent huge pages (`always`: still two',
+  'speeds), page faults (as many). A compute loop and a socket ping-pong within one process, 12 fresh processes each,',
+  "vary by ±4 % with no two speeds: they come from the load's back-and-forth between the node's core and the load",
+  "generator's. A ratio of two processes is thus one of four draws; every figure takes its rounds from",
+  `${PROCESS_SETS} sets of fresh processes (with the default 9 rounds, every round on processes of its own), so that the median is not decided by a few draws.`,
   '',
   "**Durable writes.** `sync` answers a write once its commit is on disk, and the load's 50 connections then wait",
   'together: 552 commits a second of 48 writes each, the fsync taking 0.29 ms (p50; 0.40 ms p90). Even if LMDB cost',
@@ -823,7 +848,7 @@ function render(
       'not scraped (the scraped node has its /metrics fetched every second by a process of its own during its rounds).',
       `Every row takes its rounds from ${PROCESS_SETS} sets of fresh processes (the per-round ratios below come in groups`,
       'of a set; so do the replication and durable storage rows): a fresh node process is fast or slow for its whole',
-      "life, by chance (one in three or so on this machine, whatever its settings), and one process should not decide a figure.",
+      "life, by chance (one in three or so on this machine, whatever its settings; see Where the time goes), and one process should not decide a figure.",
       '',
       '| scenario | reference req/s (median) | MeshKV req/s (median) | ratio | goal | MeshKV p50 / p99 | reference p50 / p99 |',
       '|---|---:|---:|---:|---:|---:|---:|',
