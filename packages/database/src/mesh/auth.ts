@@ -23,7 +23,15 @@ const MAX_NONCES = 200_000;
  * is checked once read (`checkBody`). Without MESH_SECRET every request passes.
  */
 export class MeshAuth {
+  /** The nonces seen in the window, with their signed times. */
   private readonly nonces = new Map<string, number>();
+  /**
+   * The same nonces in the order they came, forgotten from `first` on: pruning walks this
+   * array, not the map, whose iteration from the front walks over every entry deleted
+   * since the map was last rebuilt (about 19 µs a request with 60,000 nonces, measured).
+   */
+  private arrivals: { readonly nonce: string; readonly time: number }[] = [];
+  private first = 0;
   /** The body digest each signed request announced, checked when its body is read. */
   private readonly announced = new WeakMap<IncomingMessage, string>();
 
@@ -32,6 +40,8 @@ export class MeshAuth {
     private readonly now: () => number = Date.now,
     /** With mesh TLS: the SHA-256 fingerprints of the mesh CA, as they are now (reloaded with the files). */
     private readonly meshCa?: () => ReadonlySet<string>,
+    /** Nonces remembered at most (tests set fewer). */
+    private readonly maxNonces = MAX_NONCES,
   ) {}
 
   get enabled(): boolean {
@@ -53,7 +63,8 @@ export class MeshAuth {
     this.forgetOld(now);
     if (this.nonces.has(parsed.nonce)) return 'UNAUTHORIZED';
     this.nonces.set(parsed.nonce, parsed.time);
-    if (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.keys().next().value as string);
+    this.arrivals.push({ nonce: parsed.nonce, time: parsed.time });
+    this.forgetOld(now);
     this.announced.set(req, parsed.bodyDigest);
     return undefined;
   }
@@ -71,10 +82,27 @@ export class MeshAuth {
     return refusal === undefined ? undefined : ApiError.of(refusal);
   };
 
+  /** Nonces remembered (for tests). */
+  get remembered(): number {
+    return this.nonces.size;
+  }
+
+  /**
+   * Forgets, oldest first, the nonces signed longer than the window ago, and the oldest
+   * past MAX_NONCES. Stops at the first one still fresh: one signed ahead of the clock
+   * keeps those after it a while longer, which only remembers more.
+   */
   private forgetOld(now: number): void {
-    for (const [nonce, time] of this.nonces) {
-      if (now - time <= REPLAY_WINDOW_MS) break;
-      this.nonces.delete(nonce);
+    const arrivals = this.arrivals;
+    while (this.first < arrivals.length) {
+      const oldest = arrivals[this.first] as { nonce: string; time: number };
+      if (now - oldest.time <= REPLAY_WINDOW_MS && this.nonces.size <= this.maxNonces) break;
+      this.nonces.delete(oldest.nonce);
+      this.first++;
+    }
+    if (this.first >= 1024 && this.first * 2 >= arrivals.length) {
+      this.arrivals = arrivals.slice(this.first);
+      this.first = 0;
     }
   }
 }
