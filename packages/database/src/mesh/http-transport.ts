@@ -100,7 +100,11 @@ export class HttpTransport implements MeshTransport {
         },
         onResponseError: (_, error) => fail(new PeerRequestError(`${where}: ${describe(error)}`, undefined, status !== 0)),
       };
-      this.pool(baseUrl).dispatch({ path, method: 'POST', headers: this.headersFor(path, bytes), body: bytes, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, reset: fresh }, handler);
+      try {
+        this.pool(baseUrl).dispatch({ path, method: 'POST', headers: this.headersFor(path, bytes), body: bytes, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, reset: fresh }, handler);
+      } catch (error) {
+        fail(new PeerRequestError(`${where}: ${describe(error)}`));
+      }
     });
   }
 

@@ -110,6 +110,13 @@ describe('HttpTransport', () => {
     expect(error.message).to.match(/ECONNREFUSED/);
   });
 
+  it('rejects a URL it cannot use with a PeerRequestError, at once', async () => {
+    const started = Date.now();
+    const bad = await rejection(transport.post('not a url', '/ping', {}, 10_000));
+    expect(bad.answered).to.equal(false);
+    expect(Date.now() - started).to.be.below(5000);
+  });
+
   it('streams an answer to the reader', async () => {
     const url = await peer((_req, _body, res) => {
       res.writeHead(200);
