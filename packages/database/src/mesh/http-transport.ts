@@ -63,7 +63,8 @@ export class HttpTransport implements MeshTransport {
       const chunks: Buffer[] = [];
       let status = 0;
       let controller: Dispatcher.DispatchController | undefined;
-      const late = new Error(`no answer within ${timeoutMs} ms`);
+      // Made when the deadline passes: an Error records a stack trace, a cost every request would pay.
+      const late = (): Error => new Error(`no answer within ${timeoutMs} ms`);
       let timedOut = false;
       const fail = (error: PeerRequestError): void => {
         clearTimeout(timer);
@@ -72,13 +73,14 @@ export class HttpTransport implements MeshTransport {
       // Settles the call at its deadline even while it waits for a connection of the pool.
       const timer = setTimeout(() => {
         timedOut = true;
-        controller?.abort(late);
-        fail(new PeerRequestError(`${where}: ${late.message}`));
+        const error = late();
+        controller?.abort(error);
+        fail(new PeerRequestError(`${where}: ${error.message}`));
       }, timeoutMs);
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart: (started) => {
           controller = started;
-          if (timedOut) started.abort(late);
+          if (timedOut) started.abort(late());
         },
         onResponseStart: (_, statusCode) => {
           status = statusCode;
