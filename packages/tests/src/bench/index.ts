@@ -819,6 +819,18 @@ async function loadKeys(port: number, count: number, connections: number): Promi
   }
 }
 
+/**
+ * The node processes' CPU per request in a pairing, medians of the rounds (user + system
+ * time from /proc, every thread): unlike the ratio, it does not move with how fast the
+ * machine or a process happens to be, so it says what the subject's extra work costs.
+ */
+function cpuText(p: PairResult, reference: string, subject: string): string {
+  const ref = median(p.referenceCpuUs);
+  const sub = median(p.subjectCpuUs);
+  const spread = (values: number[]): string => `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}`;
+  return `${reference} ${fmt(ref, 1)} µs (${spread(p.referenceCpuUs)}), ${subject} ${fmt(sub, 1)} µs (${spread(p.subjectCpuUs)}): ${sub >= ref ? '+' : ''}${fmt(sub - ref, 1)} µs`;
+}
+
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
@@ -914,6 +926,9 @@ function render(
         `**${median(set.ratios).toFixed(2)}** (${median(set.ratios) >= set.goal ? 'meets goal' : 'below goal'}) | ≥ ${set.goal.toFixed(2)} | ${fmt(median(set.subject.map((r) => r.latencyP50Ms)), 2)} / ${fmt(median(set.subject.map((r) => r.latencyP99Ms)), 2)} ms |`,
       '',
       `Per-round ratios: ${set.ratios.map((r) => r.toFixed(3)).join(', ')}`,
+      '',
+      `CPU per write of the node process (user + system time from /proc, median of the rounds): ${cpuText(set, 'lone node', 'mesh node')},`,
+      "what replication costs node 1 a write, whatever the speed of the round's processes.",
       '',
       ...lagLines(lag),
       '',
@@ -1035,6 +1050,12 @@ function render(
       );
     }
     lines.push('', ...dur.pairs.map((p) => `- ${p.name.replace(/^.*DURABILITY=/, '`')}\` per round: ${p.ratios.map((r) => r.toFixed(2)).join(', ')}`));
+    lines.push(
+      '',
+      'CPU per write of the node process (user + system time from /proc, LMDB\'s writer thread included, median of the rounds):',
+      '',
+      ...dur.pairs.map((p) => `- ${p.name.replace(/^.*DURABILITY=/, '`')}\`: ${cpuText(p, 'memory', 'lmdb')}`),
+    );
     if (dur.restart !== undefined) {
       const d = dur.restart;
       lines.push(
