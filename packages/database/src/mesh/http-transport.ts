@@ -90,7 +90,7 @@ export class HttpTransport implements MeshTransport {
         },
         onResponseEnd: () => {
           const text = Buffer.concat(chunks).toString();
-          if (status < 200 || status >= 300) return fail(new PeerRequestError(`${where}: HTTP ${status} ${text.slice(0, 200)}`, status));
+          if (!succeeded(status)) return fail(statusError(where, status, text));
           let answer: T;
           try {
             answer = JSON.parse(text) as T;
@@ -128,9 +128,9 @@ export class HttpTransport implements MeshTransport {
     } catch (error) {
       throw new PeerRequestError(`${baseUrl}${path}: ${describe(error)}`);
     }
-    if (response.statusCode < 200 || response.statusCode >= 300) {
+    if (!succeeded(response.statusCode)) {
       const text = await response.body.text().catch(() => '');
-      throw new PeerRequestError(`${baseUrl}${path}: HTTP ${response.statusCode} ${text.slice(0, 200)}`, response.statusCode);
+      throw statusError(`${baseUrl}${path}`, response.statusCode, text);
     }
     try {
       return await read(response.body);
@@ -193,6 +193,15 @@ export class HttpTransport implements MeshTransport {
     }
     return pool;
   }
+}
+
+function succeeded(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/** A peer's answer other than 2xx: its status, and the start of its body. */
+function statusError(where: string, status: number, text: string): PeerRequestError {
+  return new PeerRequestError(`${where}: HTTP ${status} ${text.slice(0, 200)}`, status);
 }
 
 function describe(error: unknown): string {
