@@ -831,6 +831,11 @@ function cpuText(p: PairResult, reference: string, subject: string): string {
   return `${reference} ${fmt(ref, 1)} µs (${spread(p.referenceCpuUs)}), ${subject} ${fmt(sub, 1)} µs (${spread(p.subjectCpuUs)}): ${sub >= ref ? '+' : ''}${fmt(sub - ref, 1)} µs`;
 }
 
+/** The durability mode a durable storage row measures, as code: `sync`. */
+function modeOf(p: PairResult): string {
+  return `\`${p.name.replace(/^.*DURABILITY=/, '')}\``;
+}
+
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
@@ -1045,16 +1050,16 @@ function render(
       const goal = p.goal > 0 ? `≥ ${p.goal.toFixed(2)}` : '—';
       const verdict = p.goal > 0 ? ` (${r >= p.goal ? 'meets goal' : 'below goal'})` : '';
       lines.push(
-        `| ${p.name.replace(/^.*DURABILITY=/, '`')}\` | ${fmt(median(p.reference.map((x) => x.requestsPerSecond)))} | ${fmt(median(p.subject.map((x) => x.requestsPerSecond)))} | ` +
+        `| ${modeOf(p)} | ${fmt(median(p.reference.map((x) => x.requestsPerSecond)))} | ${fmt(median(p.subject.map((x) => x.requestsPerSecond)))} | ` +
           `**${r.toFixed(2)}**${verdict} | ${goal} | ${fmt(median(p.subject.map((x) => x.latencyP50Ms)), 2)} / ${fmt(median(p.subject.map((x) => x.latencyP99Ms)), 2)} ms |`,
       );
     }
-    lines.push('', ...dur.pairs.map((p) => `- ${p.name.replace(/^.*DURABILITY=/, '`')}\` per round: ${p.ratios.map((r) => r.toFixed(2)).join(', ')}`));
+    lines.push('', ...dur.pairs.map((p) => `- ${modeOf(p)} per round: ${p.ratios.map((r) => r.toFixed(2)).join(', ')}`));
     lines.push(
       '',
       'CPU per write of the node process (user + system time from /proc, LMDB\'s writer thread included, median of the rounds):',
       '',
-      ...dur.pairs.map((p) => `- ${p.name.replace(/^.*DURABILITY=/, '`')}\`: ${cpuText(p, 'memory', 'lmdb')}`),
+      ...dur.pairs.map((p) => `- ${modeOf(p)}: ${cpuText(p, 'memory', 'lmdb')}`),
     );
     if (dur.restart !== undefined) {
       const d = dur.restart;
