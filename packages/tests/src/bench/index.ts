@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { canPin, cpuSeconds, freePort, pinned, rssBytes, startServer, type ServerProcess } from './processes';
+import { DATABASE_ARGS, DATABASE_ENTRY } from '../cluster/node-process';
 import { antiEntropy, type AntiEntropyResult, type LagResult, type LagRounds, replicationLag, startMesh } from './mesh';
 import { median } from './stats';
 import { Agent, Pool, request } from 'undici';
@@ -22,7 +23,6 @@ import { eventLatency, eventsBetween, startWatchers } from './watch';
  */
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
-const DATABASE_ENTRY = path.join(ROOT, 'packages', 'database', 'dist', 'main.js');
 const BARE_ENTRY = path.join(__dirname, 'bare-server.js');
 
 const settings = {
@@ -75,7 +75,7 @@ end
 
 async function startDatabase(env: Record<string, string> = {}): Promise<ServerProcess> {
   const port = await freePort();
-  return startServer('meshkv node', pinned(SERVER_CPU, process.execPath, [DATABASE_ENTRY]), port, {
+  return startServer('meshkv node', pinned(SERVER_CPU, process.execPath, [...DATABASE_ARGS]), port, {
     PORT: String(port),
     BIND_ADDRESS: '127.0.0.1',
     LOG_LEVEL: 'warn',
@@ -636,25 +636,35 @@ const WHERE_THE_TIME_GOES: readonly string[] = [
   "8 % while core 1, wrk's and both peers' (5.5–6.1 µs of CPU a record each), is 77 % busy, wrk losing its turns to the",
   "peers. Reaching 0.80 of the fastest lone nodes needs replication under about 4 µs of node 1's CPU a write.",
   '',
-  '**Fast and slow processes.** A fresh node under the `/set` load settles, for its whole life, at one of two speeds: of',
-  '8 fresh lone nodes, 5 ran at 50,000–57,800 req/s (18–20 µs of CPU a write) and 3 at 38,300–39,100 (25–27 µs);',
-  'five nodes loaded for 24 s each kept their speed from their second 3 s round to their last. User and kernel time',
-  'both grow in a slow process (12–14 → 17–18 and 6–7 → 8–9 µs a write), and a profile puts most of the difference in',
-  "two places: `process.nextTick` (0.19 → 3.70 µs a request, optimised in both: `--trace-opt`) and the `writev` of",
-  'the answers (6.4 → 9.2 µs). Not the cause: the address layout (`setarch -R` with V8\'s `--random-seed` and',
-  '`--hash-seed` fixed: still 41,400–43,000 against 56,500–59,400), transparent huge pages (`always`: still two',
-  'speeds), page faults (as many). A compute loop and a socket ping-pong within one process, 12 fresh processes each,',
-  "vary by ±4 % with no two speeds: they come from the load's back-and-forth between the node's core and the load",
-  "generator's. A ratio of two processes is thus one of four draws; every figure takes its rounds from",
-  `${PROCESS_SETS} sets of fresh processes (with the default 9 rounds, every round on processes of its own), so that the median is not decided by a few draws.`,
+  '**Fast and slow processes (found, and gone).** A fresh node under the `/set` load used to settle, for its whole life,',
+  'at one of two speeds: of 8 fresh lone nodes, 5 at 47,000–55,000 req/s and 3 at 36,000–41,000, with 25–35 % more CPU',
+  "a write (user and kernel time both; not the address layout, V8's seeds, huge pages or page faults, all measured).",
+  "Bare `node:http` servers under the same load did not (8 of 8 at 61,000–73,000). The slow nodes had kept V8's young",
+  'generation, where every request\'s objects are made, at 16 MB; the fast ones had grown it to 32 MB (the heap spaces',
+  'read from each node after its run). V8 grows it when enough of its objects survive a collection, and pretenuring',
+  '(making the objects of a code site whose objects survived straight in the old generation) takes those survivors',
+  'away: a node that started pretenuring early never grew it. Nodes now run with `--no-allocation-site-pretenuring`',
+  '(NODE_FLAGS, in the Dockerfile and every launcher): 8 of 8 at 46,000–51,500 req/s, young generation 32 MB, and',
+  '1,000,000 keys in the same memory (293.8 MB, three loads 293.8–299.4, against 293.2 before). Forcing the larger young',
+  'generation (`--min-semi-space-size=16`) was as fast and cost 13 MB at 1,000,000 keys (306.0 MB); capping it at 16 MB',
+  'without pretenuring kept the two speeds. A mesh node replicating writes allocates enough to grow it anyway (node 1 of',
+  'fresh meshes, young generation forced to 32 MB or not: 29,900 against 30,100 req/s, medians of 5 rounds), so',
+  'lone nodes that drew the slow speed had made the mesh ratio look better than it is. The bench keeps taking its rounds',
+  `from ${PROCESS_SETS} sets of fresh processes (with the default 9 rounds, every round on processes of its own).`,
   '',
-  "**Durable writes.** `sync` answers a write once its commit is on disk, and the load's 50 connections then wait",
-  'together: 552 commits a second of 48 writes each, the fsync taking 0.29 ms (p50; 0.40 ms p90). Even if LMDB cost',
-  'no CPU at all, 48 writes at the 18 µs of a memory write plus one fsync is 0.75 of memory: the disk\'s flush time',
-  'caps `sync` below its 0.80 goal on this machine. A profile under the same load says the same: the node spends 23 µs',
-  'of main thread per `sync` write (26 µs per memory write) and is idle 43 % of the time, every connection waiting for',
-  "the commit in flight. Committing with lmdb's overlapping sync (the flush of a commit made while the next commit is",
-  'written, answers waiting for the flush) was tried: 25,211 → 26,097 req/s, within the spread, as expected when no',
+  "**Durable writes.** `sync` answers a write once its commit is on disk. A commit of LMDB is its page writes, an",
+  'fdatasync of the file, then the meta page written through a descriptor opened with O_DSYNC (traced: two flushes a',
+  'commit); the same system calls in a loop on this disk take 0.44 ms (p50; fdatasync 0.29, meta page 0.12, for 8 to 32',
+  "pages). Under the bench's load the 50 connections wait together: 604–683 commits a second of 40–45 writes, each",
+  '0.85–0.94 ms from its hand-over to the node seeing it land, the node process (every thread) 82 % busy and spending',
+  '29–32 µs of CPU a write against 22 for memory. With LMDB costing no CPU at all, 40 writes at a memory write\'s 22 µs',
+  "plus the disk's 0.44 ms would be 0.67 of memory: the flushes cap `sync` below its 0.80 goal on this machine, with this",
+  'load. Tried and not kept: commits that overlap the requests (at most one commit in flight, the next gathering the',
+  'writes that arrive meanwhile: groups of 25 instead of 45) ran at 22,390–23,920 req/s against 25,749–28,008, each',
+  'commit taking 1.03–1.10 ms back to back, and 50 connections split in two groups wait for two commits a round; handing',
+  "a turn's writes over every 8 or 16 made each its own commit and flush (3,589 commits a second): 23,000–25,500;",
+  "lmdb's overlapping sync (the flush of a commit made while the next commit is written, answers waiting for the flush):",
+  '25,211 → 26,097 req/s, within the spread, as expected when no',
   'request is left to work on during a flush; not kept. `batch` commits every 100 ms (about 4,000 writes): LMDB',
   'costs 2.1–2.45 µs of CPU per write in commits of that size (writer thread included, an in-process loop of 100,000',
   "puts), and reading a key's head from it 0.66–0.70 µs plus the decoding of the row. What was done: one LMDB batch",
