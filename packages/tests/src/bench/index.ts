@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { canPin, cpuSeconds, freePort, pinned, rssBytes, startServer, type ServerProcess } from './processes';
-import { DATABASE_ARGS, DATABASE_ENTRY } from '../cluster/node-process';
 import { antiEntropy, type AntiEntropyResult, type LagResult, type LagRounds, replicationLag, startMesh } from './mesh';
 import { median } from './stats';
 import { Agent, Pool, request } from 'undici';
@@ -23,6 +22,7 @@ import { eventLatency, eventsBetween, startWatchers } from './watch';
  */
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+const DATABASE_ENTRY = path.join(ROOT, 'packages', 'database', 'dist', 'main.js');
 const BARE_ENTRY = path.join(__dirname, 'bare-server.js');
 
 const settings = {
@@ -75,7 +75,7 @@ end
 
 async function startDatabase(env: Record<string, string> = {}): Promise<ServerProcess> {
   const port = await freePort();
-  return startServer('meshkv node', pinned(SERVER_CPU, process.execPath, [...DATABASE_ARGS]), port, {
+  return startServer('meshkv node', pinned(SERVER_CPU, process.execPath, [DATABASE_ENTRY]), port, {
     PORT: String(port),
     BIND_ADDRESS: '127.0.0.1',
     LOG_LEVEL: 'warn',
@@ -636,21 +636,21 @@ const WHERE_THE_TIME_GOES: readonly string[] = [
   "8 % while core 1, wrk's and both peers' (5.5–6.1 µs of CPU a record each), is 77 % busy, wrk losing its turns to the",
   "peers. Reaching 0.80 of the fastest lone nodes needs replication under about 4 µs of node 1's CPU a write.",
   '',
-  '**Fast and slow processes (found, and gone).** A fresh node under the `/set` load used to settle, for its whole life,',
-  'at one of two speeds: of 8 fresh lone nodes, 5 at 47,000–55,000 req/s and 3 at 36,000–41,000, with 25–35 % more CPU',
-  "a write (user and kernel time both; not the address layout, V8's seeds, huge pages or page faults, all measured).",
-  "Bare `node:http` servers under the same load did not (8 of 8 at 61,000–73,000). The slow nodes had kept V8's young",
-  'generation, where every request\'s objects are made, at 16 MB; the fast ones had grown it to 32 MB (the heap spaces',
-  'read from each node after its run). V8 grows it when enough of its objects survive a collection, and pretenuring',
-  '(making the objects of a code site whose objects survived straight in the old generation) takes those survivors',
-  'away: a node that started pretenuring early never grew it. Nodes now run with `--no-allocation-site-pretenuring`',
-  '(NODE_FLAGS, in the Dockerfile and every launcher): 8 of 8 at 46,000–51,500 req/s, young generation 32 MB, and',
-  '1,000,000 keys in the same memory (293.8 MB, three loads 293.8–299.4, against 293.2 before). Forcing the larger young',
-  'generation (`--min-semi-space-size=16`) was as fast and cost 13 MB at 1,000,000 keys (306.0 MB); capping it at 16 MB',
-  'without pretenuring kept the two speeds. A mesh node replicating writes allocates enough to grow it anyway (node 1 of',
-  'fresh meshes, young generation forced to 32 MB or not: 29,900 against 30,100 req/s, medians of 5 rounds), so',
-  'lone nodes that drew the slow speed had made the mesh ratio look better than it is. The bench keeps taking its rounds',
-  `from ${PROCESS_SETS} sets of fresh processes (with the default 9 rounds, every round on processes of its own).`,
+  '**Fast and slow processes.** A fresh node under load settles, for its whole life, at one of two speeds a quarter',
+  "apart. In the bench's order (a /get load, a miss, then /set), 5 fresh lone nodes: 3 at 67,000–70,000 req/s of /get",
+  'and 52,600–56,900 of /set, 2 at 51,000–52,000 and 40,500–42,700; user and kernel time both grow in a slow one (not',
+  "the address layout, V8's seeds, huge pages or page faults: measured). Bare `node:http` servers under the same load do",
+  "not (8 of 8 at 61,000–73,000). V8's young generation, where every request's objects are made, decides it: started at",
+  'its largest (`--min-semi-space-size=16`, 32 MB from the first request) every node ran fast, 5 of 5 in that order',
+  '(66,500–71,000 and 55,800–58,500) and 8 of 8 under /set alone (50,200–55,300; 5 of 8 without). Under /set alone',
+  'the slow nodes had kept it at 16 MB where the fast ones grew it to 32, and without pretenuring (objects of a code site',
+  'whose objects survived made straight in the old generation) all 8 grew it and ran fast; in the bench\'s order 3 of 5',
+  'were slow again with 32 MB: what the young generation holds when the load starts decides, not its size later. Not',
+  'shipped: the larger young generation costs 13 MB at 1,000,000 keys (306.0 MB against 293.2; goal 300). A mesh node',
+  'replicating writes is not affected (node 1 of fresh meshes, with the larger young generation or not: 29,900 against',
+  '30,100 req/s, medians of 5 rounds), so lone nodes that drew the slow speed make the mesh ratio look better than it is.',
+  'A ratio of two processes is one of four draws: every figure takes its rounds from',
+  `${PROCESS_SETS} sets of fresh processes (with the default 9 rounds, every round on processes of its own), so that the median is not decided by a few draws.`,
   '',
   "**Durable writes.** `sync` answers a write once its commit is on disk. A commit of LMDB is its page writes, an",
   'fdatasync of the file, then the meta page written through a descriptor opened with O_DSYNC (traced: two flushes a',
