@@ -675,12 +675,17 @@ const WHERE_THE_TIME_GOES: readonly string[] = [
 ];
 
 /** The replication lag paragraph: medians of the rounds with their spread, and the first round apart. */
+/** The spread of some values: `lowest–highest`. */
+function rangeText(values: readonly number[], digits: number): string {
+  return `${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)}`;
+}
+
 function lagLines(lag: LagRounds): string[] {
   const { cold, rounds } = lag;
   const first = rounds[0] ?? cold;
   const spread = (pick: (round: LagResult) => number): string => {
     const values = rounds.map(pick);
-    return `${fmt(median(values), 2)} ms (${fmt(Math.min(...values), 2)}–${fmt(Math.max(...values), 2)})`;
+    return `${fmt(median(values), 2)} ms (${rangeText(values, 2)})`;
   };
   const goal = (value: number, most: number): string => (value <= most ? 'meets goal' : 'above goal');
   return [
@@ -837,8 +842,7 @@ async function loadKeys(port: number, count: number, connections: number): Promi
 function cpuText(p: PairResult, reference: string, subject: string): string {
   const ref = median(p.referenceCpuUs);
   const sub = median(p.subjectCpuUs);
-  const spread = (values: number[]): string => `${fmt(Math.min(...values), 1)}–${fmt(Math.max(...values), 1)}`;
-  return `${reference} ${fmt(ref, 1)} µs (${spread(p.referenceCpuUs)}), ${subject} ${fmt(sub, 1)} µs (${spread(p.subjectCpuUs)}): ${sub >= ref ? '+' : ''}${fmt(sub - ref, 1)} µs`;
+  return `${reference} ${fmt(ref, 1)} µs (${rangeText(p.referenceCpuUs, 1)}), ${subject} ${fmt(sub, 1)} µs (${rangeText(p.subjectCpuUs, 1)}): ${sub >= ref ? '+' : ''}${fmt(sub - ref, 1)} µs`;
 }
 
 /** The durability mode a durable storage row measures, as code: `sync`. */
@@ -884,7 +888,7 @@ function render(
       'not scraped (the scraped node has its /metrics fetched every second by a process of its own during its rounds).',
       `Every row takes its rounds from ${PROCESS_SETS} sets of fresh processes (the per-round ratios below come in groups`,
       'of a set; so do the replication and durable storage rows): a fresh node process is fast or slow for its whole',
-      "life, by chance (one in three or so on this machine, whatever its settings; see Where the time goes), and one process should not decide a figure.",
+      "life, by chance (one in three or so on this machine with V8's default young generation; see Where the time goes), and one process should not decide a figure.",
       '',
       '| scenario | reference req/s (median) | MeshKV req/s (median) | ratio | goal | MeshKV p50 / p99 | reference p50 / p99 |',
       '|---|---:|---:|---:|---:|---:|---:|',
