@@ -117,7 +117,7 @@ export class AntiEntropy {
         const record = this.store.getRecord(key);
         if (record !== undefined) records.push(toWire(key, record));
       }
-      const request = replicateBody(records, null);
+      const request = replicateBody(records, null, true);
       bytesOut += JSON.stringify(request).length;
       await this.transport.post(url, '/_mesh/replicate', request, this.timeoutMs);
       pushed += records.length;

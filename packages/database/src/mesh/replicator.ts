@@ -109,7 +109,7 @@ export class Replicator {
     return peer.state === 'alive' && (this.outboxes.get(peer.url)?.retrying ?? false);
   }
 
-  /** Merges a batch from a peer. */
+  /** Merges a batch from a peer: writes from their writer, or an anti-entropy round's push (`repair`). */
   receive(body: ReplicateBody): ReceiveOutcome {
     const { store, stats, logger } = this.deps;
     let applied = 0;
@@ -122,11 +122,11 @@ export class Replicator {
       else return outcome;
       return undefined;
     };
-    const clearRefused = body.clear === null ? undefined : count(store.applyClear(body.clear, 'replicated'));
+    const clearRefused = body.clear === null ? undefined : count(store.applyClear(body.clear, body.repair === true ? 'repaired' : 'replicated'));
     let newest = 0;
     for (const wire of body.records) {
       const record = fromWire(wire);
-      const refused = count(store.apply(wire[0], record, 'replicated'));
+      const refused = count(store.apply(wire[0], record, body.repair === true && repairs(store, wire[0], record) ? 'repaired' : 'replicated'));
       if (refused !== undefined) refusals.push([wire[0], refused]);
       else if (record.hlc > newest) newest = record.hlc;
     }
@@ -228,6 +228,19 @@ function readRefusals(url: string, answer: Partial<ReceiveOutcome>): Refusals | 
   const keys = new Map<string, string>();
   for (const entry of listed) if (Array.isArray(entry) && typeof entry[0] === 'string') keys.set(entry[0], why(entry[1]));
   return { keys, clear: clear === null || clear === undefined ? undefined : why(clear) };
+}
+
+/**
+ * Whether a record an anti-entropy round pushed is taken as a repair: a value always; a
+ * delete only of a value held here (one older than the TTL was kept for this node on
+ * purpose). A delete of a key not held, or deleted already, is old news, refused when
+ * older than the TTL as from its writer: were it taken, two nodes that purge it at
+ * different times could hand it back and forth for ever.
+ */
+function repairs(store: Store, key: string, record: StoredRecord): boolean {
+  if (record.value !== null) return true;
+  const head = store.head(key);
+  return head !== undefined && !head.tombstone;
 }
 
 /** A peer writes are sent to: one that answered once (its id is known) and is not down. */

@@ -122,10 +122,16 @@ export interface ReplicateBody {
   readonly format: number;
   readonly records: readonly WireRecord[];
   readonly clear: Version | null;
+  /**
+   * True when an anti-entropy round hands the records over (its push), not their writer:
+   * they are repairs, and a delete older than the TTL among them is kept on purpose (a
+   * node kept it for the receiver), not a fresh write from a clock that is off.
+   */
+  readonly repair?: boolean;
 }
 
-export function replicateBody(records: readonly WireRecord[], clear: Version | null): ReplicateBody {
-  return { format: formatOf(records), records, clear };
+export function replicateBody(records: readonly WireRecord[], clear: Version | null, repair = false): ReplicateBody {
+  return { format: formatOf(records), records, clear, ...(repair ? { repair } : {}) };
 }
 
 /**
@@ -146,7 +152,8 @@ export function decodeReplicateBody(body: unknown): ReplicateBody {
   if (!isObject(body)) throw new RecordCodecError('expected {records: [...], clear}');
   checkFormat(body);
   const records = decodeRecords(body.records);
-  return { format: formatOf(records), records, clear: decodeVersion(body.clear, 'clear') };
+  if (body.repair !== undefined && typeof body.repair !== 'boolean') throw new RecordCodecError('repair must be true or false');
+  return { format: formatOf(records), records, clear: decodeVersion(body.clear, 'clear'), ...(body.repair === true ? { repair: true } : {}) };
 }
 
 /** The answer of POST /_mesh/pull: the records asked for that exist. */

@@ -303,6 +303,28 @@ describe('mesh (in-process nodes on real sockets)', function () {
     expect(contents(a!)).to.deep.equal([['fine', 'y']]);
   });
 
+  it("takes an expired tombstone that an anti-entropy round pushes (repair) when it deletes a value held here; refuses one of a key not held", async () => {
+    const [a] = track([await startTestNode({ ...FAST_MESH, TOMBSTONE_TTL_MS: '60000' })]);
+    const now = Date.now();
+    const old = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records: [['dead', 'x', hlcFromMs(now - 130_000), 'n']], clear: null }));
+    expect(old.json()).to.include({ applied: 1, refused: 0 });
+    const tombstone = [['dead', null, hlcFromMs(now - 120_000), 'n']];
+    // As a fresh write it is refused (a clock is off), and the value stays.
+    expect((await post(a!.url, '/_mesh/replicate', JSON.stringify({ records: tombstone, clear: null }))).json()).to.deep.include({ refusals: [['dead', 'expired']] });
+    expect(contents(a!)).to.deep.equal([['dead', 'x']]);
+    // A repair that is not true or false is a 400, and changes nothing.
+    const bad = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records: tombstone, clear: null, repair: 'yes' }));
+    expect(bad.status).to.equal(400);
+    expect(contents(a!)).to.deep.equal([['dead', 'x']]);
+    const repaired = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records: tombstone, clear: null, repair: true }));
+    expect(repaired.json()).to.deep.include({ applied: 1, refused: 0, refusals: [] });
+    expect(contents(a!)).to.deep.equal([]);
+    // One of a key not held here is old news, refused as from its writer (no hand-back for ever).
+    const absent = await post(a!.url, '/_mesh/replicate', JSON.stringify({ records: [['absent', null, hlcFromMs(now - 120_000), 'n']], clear: null, repair: true }));
+    expect(absent.json()).to.deep.include({ applied: 0, refusals: [['absent', 'expired']] });
+    expect(a!.node.store.tombstoneCount).to.equal(1);
+  });
+
   it('answers malformed mesh bodies with 400 and oversized ones with 413, changing nothing', async () => {
     const [a] = track([await startTestNode({ ...FAST_MESH, MESH_MAX_BODY_BYTES: '8192' })]);
     await a!.get('/set?k=keep&v=1');
