@@ -73,4 +73,4 @@ EXPOSE 8100
 HEALTHCHECK --interval=10s --timeout=10s --start-period=20s --retries=3 \
   CMD ["node", "-e", "require('http').get({host:'127.0.0.1',port:process.env.PORT||8100,path:'/healthcheck',timeout:9000},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1)).on('timeout',()=>process.exit(1))"]
 # SIGTERM is handled by the node itself (drain, then exit); Compose adds an init too.
-CMD ["node", "packages/database/dist/main.js"]
+CMD ["node", "--min-semi-space-size=16", "packages/database/dist/main.js"]

@@ -91,6 +91,8 @@ async function main() {
   if (!['true', 'false'].includes(tlsSetting)) fail(`MESHKV_TLS must be true or false (got "${process.env.MESHKV_TLS}")`);
   const secure = tlsSetting === 'true';
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  // How every node is started (`node <flags> main.js`), as the Dockerfile does: built just now.
+  const { NODE_FLAGS } = require(path.join(root, 'packages', 'database', 'dist', 'node-flags.js'));
 
   const certs = path.join(root, 'certs');
   let tls = {};
@@ -114,7 +116,7 @@ async function main() {
     [
       ...nodes.map((node) => ({
         name: node.name,
-        command: `node ${JSON.stringify(path.join(root, 'packages', 'database', 'dist', 'main.js'))}`,
+        command: `node ${NODE_FLAGS.join(' ')} ${JSON.stringify(path.join(root, 'packages', 'database', 'dist', 'main.js'))}`,
         env: {
           PORT: String(node.port),
           BIND_ADDRESS: '127.0.0.1',
@@ -207,7 +209,7 @@ async function main() {
       `  ${curl} '${last}/status'`,
       '',
       'Add a fourth node to this mesh (another terminal):',
-      `  ${tlsLine}MESH_SECRET=${secret} MESH_NETWORK_URL=${seed} PORT=${next} BIND_ADDRESS=127.0.0.1 ADVERTISE_URL=${scheme}://127.0.0.1:${next} node packages/database/dist/main.js`,
+      `  ${tlsLine}MESH_SECRET=${secret} MESH_NETWORK_URL=${seed} PORT=${next} BIND_ADDRESS=127.0.0.1 ADVERTISE_URL=${scheme}://127.0.0.1:${next} node ${NODE_FLAGS.join(' ')} packages/database/dist/main.js`,
       '',
       'Ctrl-C stops it.',
       '',

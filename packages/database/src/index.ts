@@ -4,6 +4,7 @@
  */
 export { DEFAULTS, loadConfig, type MeshConfig, type NodeConfig } from './config';
 export { createNode, DatabaseNode, type NodeDependencies } from './node';
+export { NODE_FLAGS } from './node-flags';
 export * as recordCodec from './record/codec';
 export type { StoredRecord } from './record/record';
 export { StorageOpenError } from './storage/lmdb';

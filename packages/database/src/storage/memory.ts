@@ -3,6 +3,7 @@ import { compareKeys } from '../record/key-order';
 import type { RecordHead, StoredRecord } from '../record/record';
 import { resized, Writers } from '../record/version-columns';
 import { compareExpiring, type Expiring, type StorageAdapter } from './adapter';
+import { KeySlots } from './key-slots';
 import { ValueArena } from './value-arena';
 
 const INITIAL_CAPACITY = 1024;
@@ -19,7 +20,7 @@ const ORDER_NODE_SIZE = 64;
  * Keeps everything in memory, gone when the process ends. Laid out for size, because a
  * node may hold millions of small records:
  *
- * - `slots` maps each key to a slot number. A slot's value is kept as its JSON text, in
+ * - `slots` (KeySlots) maps each key to a slot number. A slot's value is kept as its JSON text, in
  *   UTF-8, in a `ValueArena` outside the JavaScript heap (position and byte length in
  *   typed arrays); its HLC sits in a Float64Array and its writer in a Uint32Array of
  *   indexes into an interned table of node ids. One object and one string per record
@@ -43,7 +44,7 @@ export class MemoryAdapter implements StorageAdapter {
   readonly name = 'memory';
   /** Memory has no disk to fill. */
   readonly fault = undefined;
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new KeySlots();
   private slotCount = 0;
   private arena: ValueArena;
   private positions = new Float64Array(INITIAL_CAPACITY);
@@ -94,7 +95,7 @@ export class MemoryAdapter implements StorageAdapter {
     if (slot === undefined) {
       slot = this.allocate();
       const kept = flatten(key);
-      this.slots.set(kept, slot);
+      this.slots.add(kept, slot);
       this.order.set(kept, undefined);
     } else {
       this.releaseValue(slot);
@@ -117,9 +118,8 @@ export class MemoryAdapter implements StorageAdapter {
   }
 
   delete(key: string): boolean {
-    const slot = this.slots.get(key);
+    const slot = this.slots.delete(key);
     if (slot === undefined) return false;
-    this.slots.delete(key);
     this.order.delete(key);
     const expiresAt = this.expiries.get(slot);
     if (expiresAt !== undefined) {
@@ -195,11 +195,11 @@ export class MemoryAdapter implements StorageAdapter {
 
 
   *entries(): IterableIterator<[string, StoredRecord]> {
-    for (const [key, slot] of this.slots) yield [key, this.recordAt(slot)];
+    for (const [key, slot] of this.slots.entries()) yield [key, this.recordAt(slot)];
   }
 
   *heads(): IterableIterator<[string, RecordHead]> {
-    for (const [key, slot] of this.slots) yield [key, this.headAt(slot)];
+    for (const [key, slot] of this.slots.entries()) yield [key, this.headAt(slot)];
   }
 
   getMeta(name: string): string | undefined {
@@ -287,7 +287,7 @@ export class MemoryAdapter implements StorageAdapter {
   /** Copies every live value into a fresh arena; the old one's chunks are then garbage. */
   private compact(): void {
     const fresh = new ValueArena(this.chunkBytes);
-    for (const slot of this.slots.values()) {
+    for (const slot of this.slots.slots()) {
       const length = this.lengths[slot] as number;
       if (length === TOMBSTONE || length === ON_HEAP) continue;
       this.positions[slot] = fresh.copyFrom(this.arena, this.positions[slot] as number, length);

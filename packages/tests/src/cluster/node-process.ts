@@ -3,10 +3,14 @@ import * as fs from 'node:fs';
 import { Agent, request } from 'undici';
 import * as path from 'node:path';
 import type { NodeStatus } from '@meshkv/client';
+import { NODE_FLAGS } from '@meshkv/database';
 import { freePort, pinned } from '../bench/processes';
 
 /** The built database node (`npm run build` makes it), found through the workspace link. */
 export const DATABASE_ENTRY = path.join(path.dirname(require.resolve('@meshkv/database/package.json')), 'dist', 'main.js');
+
+/** `node`'s arguments for a node, as the Dockerfile and `npm start` give them: NODE_FLAGS, then the entry. */
+export const DATABASE_ARGS: readonly string[] = [...NODE_FLAGS, DATABASE_ENTRY];
 
 export interface NodeStartOptions {
   readonly port?: number;
@@ -147,7 +151,7 @@ export class NodeProcess {
 
   private async spawn(): Promise<void> {
     this.output = '';
-    const [pinnedCommand, pinnedArgs] = pinned(this.options.cpus, process.execPath, [DATABASE_ENTRY]);
+    const [pinnedCommand, pinnedArgs] = pinned(this.options.cpus, process.execPath, [...DATABASE_ARGS]);
     const wrap = this.options.wrap ?? [];
     const [command, args] = wrap.length === 0 ? [pinnedCommand, pinnedArgs] : [wrap[0] as string, [...wrap.slice(1), pinnedCommand, ...pinnedArgs]];
     const child = spawn(command, args, {

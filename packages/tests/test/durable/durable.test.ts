@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../../src/bench/processes';
-import { DATABASE_ENTRY, NodeProcess } from '../../src/cluster/node-process';
+import { DATABASE_ARGS, NodeProcess } from '../../src/cluster/node-process';
 import { fsyncGate } from '../../src/faults/fsync-gate';
 import { Clients, converged, getAll, isFullMesh, SCENARIO_ENV, SECRET, waitFor } from '../helpers/mesh';
 
@@ -224,7 +224,7 @@ describe('durable storage (real node processes, STORAGE=lmdb)', function () {
     const run = (env: Record<string, string>, uid?: number): Promise<{ code: number | null; output: string }> =>
       new Promise((resolve) => {
         void freePort().then((port) => {
-          const child = spawn(process.execPath, [DATABASE_ENTRY], {
+          const child = spawn(process.execPath, [...DATABASE_ARGS], {
             env: { PATH: process.env.PATH ?? '', PORT: String(port), BIND_ADDRESS: '127.0.0.1', STORAGE: 'lmdb', LOG_LEVEL: 'silent', ...env },
             stdio: ['ignore', 'pipe', 'pipe'],
             ...(uid === undefined ? {} : { uid, gid: uid }),
