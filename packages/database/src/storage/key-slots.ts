@@ -83,11 +83,13 @@ export class KeySlots {
     this.count = 0;
   }
 
-  /** The keys with their slots, in slot order. */
+  /**
+   * The keys with their slots, in slot order. Writes may come between two steps (see
+   * StorageAdapter.entries); `this.keys` is read at each step, so a clear ends it.
+   */
   *entries(): IterableIterator<[string, number]> {
-    const keys = this.keys;
-    for (let slot = 0; slot < keys.length; slot++) {
-      const key = keys[slot];
+    for (let slot = 0; slot < this.keys.length; slot++) {
+      const key = this.keys[slot];
       if (key !== undefined) yield [key, slot];
     }
   }

@@ -38,6 +38,28 @@ describe('KeySlots', () => {
     expect([slots.size, slots.get('a'), [...slots.entries()].length]).to.deep.equal([0, undefined, 0]);
   });
 
+  it('an iteration visits each key held throughout once, whatever is added and deleted meanwhile, and ends at a clear', () => {
+    const slots = new KeySlots(2);
+    for (let i = 0; i < 100; i++) slots.add(`k${i}`, i);
+    const seen: string[] = [];
+    let next = 100;
+    for (const [key] of slots.entries()) {
+      seen.push(key);
+      // Every step: one key deleted (its slot freed), one added.
+      if (seen.length % 2 === 0) slots.delete(`k${seen.length + 1}`);
+      else slots.add(`new-${next}`, next++);
+    }
+    const kept = Array.from({ length: 100 }, (_, i) => `k${i}`).filter((key) => slots.get(key) !== undefined);
+    expect(seen.filter((key) => key.startsWith('k') && kept.includes(key))).to.deep.equal(kept);
+    const before = [...slots.entries()].length;
+    let steps = 0;
+    for (const entry of slots.entries()) {
+      expect(entry[0]).to.be.a('string');
+      if (++steps === 3) slots.clear();
+    }
+    expect([steps, before > 3]).to.deep.equal([3, true]);
+  });
+
   it('keeps 100,000 keys through the table doubling, and every other one deleted (deletes move the probe chains back)', () => {
     const slots = new KeySlots(2);
     for (let i = 0; i < 100_000; i++) slots.add(`key-${i}`, i);
