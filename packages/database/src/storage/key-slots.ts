@@ -1,3 +1,5 @@
+import { resized } from '../record/version-columns';
+
 /** The table doubles once more than this share of it is used. */
 const MAX_LOAD = 0.5;
 const INITIAL_TABLE = 1024;
@@ -41,11 +43,7 @@ export class KeySlots {
     if (this.count + 1 > this.table.length * MAX_LOAD) this.resize(this.table.length * 2);
     while (this.keys.length < slot) this.keys.push(undefined);
     this.keys[slot] = key;
-    if (slot >= this.hashes.length) {
-      const hashes = new Int32Array(Math.max(slot + 1, this.hashes.length * 2));
-      hashes.set(this.hashes);
-      this.hashes = hashes;
-    }
+    if (slot >= this.hashes.length) this.hashes = resized(this.hashes, new Int32Array(Math.max(slot + 1, this.hashes.length * 2)));
     const hash = hashKey(key);
     this.hashes[slot] = hash;
     this.insert(hash, slot + 1);
